@@ -26,3 +26,4 @@ os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="celeb-datasets-hf-home-")
 os.environ.pop("HF_TOKEN", None)
 os.environ.pop("HUGGING_FACE_HUB_TOKEN", None)
+from hub_server import hub_server, hub_token  # noqa: E402, F401
