@@ -278,7 +278,7 @@ class CelebVHQ(datasets.ArrowBasedBuilder):
         counts = Counter(skip_category(row["reason"]) for row in read_skip_report(report))
         written = self.info.splits["train"].num_examples
         self.skip_summary = summarize_skips(f"CelebV-HQ {self.config.name}", written, counts, report)
-        logger.warning(self.skip_summary)
+        logger.log(logging.WARNING if counts else logging.INFO, self.skip_summary)
 
     @property
     def skip_report(self) -> Path:
