@@ -14,6 +14,7 @@ raw videos in one pass per video when no processed clip is there).
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import logging
 import os
@@ -269,6 +270,9 @@ class CelebVHQ(datasets.ArrowBasedBuilder):
 
     def download_and_prepare(self, *args: Any, **kwargs: Any) -> None:
         """Prepare the dataset; for `clips`, also write the skip report and log a one-line summary."""
+        # Worker processes are forked. A PyAV codec left for the garbage collector in this process would
+        # be freed in a child, where joining its decoder threads (which were not forked) hangs forever.
+        gc.collect()
         super().download_and_prepare(*args, **kwargs)
         if not self.config.with_video:
             return

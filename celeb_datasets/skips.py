@@ -75,5 +75,5 @@ def summarize_skips(what: str, written: int, counts: Counter[str], report: Path)
     skipped = sum(counts.values())
     if not skipped:
         return f"{what}: {written:,} written, none skipped"
-    kinds = ", ".join(f"{n:,} {kind}" for kind, n in counts.most_common())
+    kinds = ", ".join(f"{n:,} {kind}" for kind, n in sorted(counts.items(), key=lambda item: (-item[1], item[0])))
     return f"{what}: {written:,} written, {skipped:,} skipped ({kinds}); skip report: {report}"

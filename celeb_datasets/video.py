@@ -179,9 +179,30 @@ def _cut_open_video(
     video_stream = container.streams.video[0]
     video_stream.thread_type = "AUTO"
     audio_stream = container.streams.audio[0] if container.streams.audio else None
+    active: list[_ClipEncoder] = []
+    try:
+        yield from _decode_through_clips(
+            container, video_stream, audio_stream, pending, active, settings, seek_gap_sec, statistics
+        )
+    finally:
+        # An encoder left to the garbage collector may be freed in a forked process, where freeing
+        # libx264's threads hangs: close every clip not finished (skipped, or the caller stopped early).
+        for clip in active:
+            clip.abandon()
+
+
+def _decode_through_clips(
+    container: av.container.InputContainer,
+    video_stream: av.video.stream.VideoStream,
+    audio_stream: av.audio.stream.AudioStream | None,
+    pending: deque[ClipRequest],
+    active: list[_ClipEncoder],
+    settings: EncoderSettings,
+    seek_gap_sec: float,
+    statistics: CutStatistics,
+) -> Iterator[ClipResult]:
     streams = [video_stream] if audio_stream is None else [video_stream, audio_stream]
     frame_duration = 1 / float(video_stream.guessed_rate or video_stream.average_rate or 25)
-    active: list[_ClipEncoder] = []
     position: float | None = None  # time of the last decoded video frame
     last_frame_time = -math.inf
     # After a seek, no other seek until a clip has started: the keyframe found may lie far back.
@@ -228,6 +249,8 @@ def _cut_open_video(
                         clip.add_audio_frame(frame, time)
                     audio_time = frame_end
             yield from finished_clips(video_time, audio_time if audio_stream else math.inf)
+            if not pending and not active:
+                return
             if pending and far_from_next_clip():
                 reached_end = False
                 break
@@ -236,6 +259,7 @@ def _cut_open_video(
             for clip in active:
                 statistics.clip_frames[clip.request.clip_id] = clip.frame_count
                 if clip.request.end_sec > video_end + frame_duration:
+                    clip.abandon()
                     yield ClipResult(
                         clip.request.clip_id,
                         skip_reason=f"range beyond the video: the clip ends at {clip.request.end_sec:.2f} s, "
@@ -319,6 +343,10 @@ class _ClipEncoder:
                 piece.time_base = Fraction(1, self._audio_rate)
                 self._output.mux(self._audio.encode(piece))
             time += samples.shape[1] / self._audio_rate
+
+    def abandon(self) -> None:
+        """Close the output without finishing the clip (safe to call after `finish`)."""
+        self._output.close()
 
     def finish(self) -> ClipResult:
         if self.frame_count == 0:

@@ -1,0 +1,62 @@
+"""Factories for CelebV-HQ download folders in the real file forms."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import celebv_hq
+from celeb_datasets.sample import sample_annotation_file
+
+
+def sample_document() -> dict[str, Any]:
+    """The bundled 6 real records, as the parsed JSON document."""
+    return json.loads(sample_annotation_file().read_text())
+
+
+def make_record(
+    ytb_id: str,
+    start_sec: float,
+    end_sec: float,
+    *,
+    bbox: tuple[float, float, float, float] = (0.0, 0.8, 0.3, 0.7),
+    emotion: str | list[dict[str, Any]] = "neutral",
+    appearance: list[int] | None = None,
+    action: list[int] | None = None,
+) -> dict[str, Any]:
+    """One record of `celebvhq_info.json` with the real keys and value types."""
+    top, bottom, left, right = bbox
+    return {
+        "ytb_id": ytb_id,
+        "duration": {"start_sec": start_sec, "end_sec": end_sec},
+        "bbox": {"top": top, "bottom": bottom, "left": left, "right": right},
+        "attributes": {
+            "appearance": appearance if appearance is not None else [0] * 40,
+            "action": action if action is not None else [0] * 35,
+            "emotion": {"sep_flag": not isinstance(emotion, str), "labels": emotion},
+        },
+        "version": "v0.1",
+    }
+
+
+def write_annotation_file(folder: Path, clips: dict[str, Any], meta_key: str = "meta_info") -> Path:
+    """Write `celebvhq_info.json` as the release does: json.dump, default separators, one line."""
+    folder.mkdir(parents=True, exist_ok=True)
+    document = {
+        meta_key: {
+            "appearance_mapping": list(celebv_hq.APPEARANCE_NAMES),
+            "action_mapping": list(celebv_hq.ACTION_NAMES),
+        },
+        "clips": clips,
+    }
+    path = folder / "celebvhq_info.json"
+    with open(path, "w") as out:
+        json.dump(document, out)
+    return path
+
+
+def sample_clips() -> dict[str, Any]:
+    """A deep copy of the 6 real records, free to modify."""
+    return copy.deepcopy(sample_document()["clips"])
