@@ -140,6 +140,25 @@ class CelebVHQConfig(datasets.BuilderConfig):
         return EncoderSettings(crop=self.crop, size=self.size, crf=self.crf, preset=self.preset)
 
 
+# One sentence per feature for the dataset card (the card adds each feature's type and label names).
+FEATURE_DESCRIPTIONS = {
+    "clip_id": "The clip's id in the release, `{ytb_id}_{k}` (also the processed clip's file name).",
+    "ytb_id": "The YouTube video the clip was cut from; clips of one video show the same person.",
+    "start_sec": "Start of the clip on the YouTube video's timeline, in seconds, as annotated.",
+    "end_sec": "End of the clip on the YouTube video's timeline, in seconds, as annotated.",
+    "duration_sec": "end_sec - start_sec.",
+    "bbox": "The face box as fractions of the frame (top, bottom, left, right), before the official crop.",
+    "appearance": "The 40 appearance attributes, named from the file's own mapping.",
+    "action": "The 35 action attributes, named from the file's own mapping.",
+    "emotion": "The clip's emotion; for a multi-segment clip, derived: the emotion covering the most time.",
+    "emotion_segments": "The emotion timeline as annotated (times on the clip's own timeline, unchanged).",
+    "multi_emotion": "Whether the clip has several emotion segments (the file's `sep_flag`).",
+    "version": "The annotation version the file gives for the clip.",
+    "video": "The clip's MP4 (H.264 + AAC), bytes stored in the shard; decode with PyAV or torchcodec.",
+    "video_source": '"processed" when the release\'s own clip was used, "raw" when cut from the YouTube video.',
+}
+
+
 def celebv_hq_features(with_video: bool) -> datasets.Features:
     """The features of a config: every label typed, plus the video for `clips`."""
     emotion = datasets.ClassLabel(names=list(EMOTION_NAMES))
@@ -188,6 +207,13 @@ class CelebVHQ(datasets.ArrowBasedBuilder):
     HOMEPAGE = _HOMEPAGE
     LICENSE = _LICENSE
     KNOWN_DEFECTS = KNOWN_DEFECTS
+    PRETTY_NAME = "CelebV-HQ"
+    LICENSE_NAME = "celebv-hq-research-only"
+    TASK_CATEGORIES = ("video-classification", "text-to-video")
+    TAGS = ("celebv-hq", "face-attributes", "emotion-recognition", "talking-faces", "video")
+    FEATURE_DESCRIPTIONS = FEATURE_DESCRIPTIONS
+    # Rows of the full-size release, for dataset_infos.json; `clips` holds what the user's videos give.
+    SPLIT_SIZES = {"annotations": {"train": 35_666}, "clips": {"train": None}}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # The package version keys the cache, so an upgrade never serves rows built by older code.

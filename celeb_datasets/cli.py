@@ -2,6 +2,9 @@
 
     celeb-datasets prepare celebv_hq --sample                 # the bundled sample, end to end
     celeb-datasets prepare celebv_hq --config clips --data-dir ~/CelebV-HQ --num-proc 8
+    celeb-datasets export celebv_hq --config annotations --data-dir ~/CelebV-HQ --output celebv_hq_export
+    celeb-datasets publish celebv_hq_export --repo my-org/celebv-hq        # private unless --public
+    celeb-datasets dataset-infos                               # rewrite dataset_infos.json
 
 Builder options that are not flags of their own go through `--option name=value` (repeatable), so a
 new builder's options need no change here.
@@ -44,15 +47,53 @@ def build_parser() -> argparse.ArgumentParser:
         "prepare", parents=[common], help="build a dataset config into Arrow shards in the cache"
     )
     add_builder_arguments(prepare)
-    prepare.add_argument(
-        "--sample",
-        nargs="?",
-        const="celebv_hq_sample",
-        metavar="FOLDER",
-        help="generate the bundled CelebV-HQ sample (6 real records, generated raw videos) in FOLDER "
-        "(default ./celebv_hq_sample) and build it; implies --config clips unless --config is given",
+    prepare_sample_help = (
+        "generate the bundled CelebV-HQ sample (6 real records, generated raw videos) in FOLDER "
+        "(default ./celebv_hq_sample) and build it; implies --config clips unless --config is given"
     )
+    prepare.add_argument("--sample", nargs="?", const="celebv_hq_sample", metavar="FOLDER", help=prepare_sample_help)
     prepare.set_defaults(run=run_prepare)
+
+    export = commands.add_parser(
+        "export",
+        parents=[common],
+        help="prepare a config (if needed) and write it as Parquet shards + dataset card in the Hub layout",
+    )
+    add_builder_arguments(export)
+    export.add_argument("--sample", nargs="?", const="celebv_hq_sample", metavar="FOLDER", help=prepare_sample_help)
+    export.add_argument(
+        "--output", type=Path, required=True, help="the export folder (one per dataset; configs accumulate in it)"
+    )
+    export.set_defaults(run=run_export)
+
+    publish = commands.add_parser(
+        "publish", parents=[common], help="push an export folder to a Hugging Face Hub dataset repo"
+    )
+    publish.add_argument("export_dir", type=Path, help="a folder written by `export`")
+    publish.add_argument("--repo", required=True, metavar="ORG/NAME", help="the Hub dataset repo (created if absent)")
+    publish.add_argument(
+        "--config",
+        action="append",
+        dest="configs",
+        metavar="NAME",
+        help="publish only this config (repeatable; default: every config in the folder)",
+    )
+    publish.add_argument("--public", action="store_true", help="create the repo public (default: private)")
+    publish.add_argument("--revision", help="a branch to commit to (created from main if absent), or refs/pr/N")
+    publish.add_argument("--create-pr", action="store_true", help="open a pull request instead of committing")
+    publish.add_argument("--message", help="the commit message")
+    publish.set_defaults(run=run_publish)
+
+    infos = commands.add_parser(
+        "dataset-infos",
+        parents=[common],
+        help="write dataset_infos.json: features, splits and sizes of every config of every dataset",
+    )
+    infos.add_argument("--output", type=Path, default=Path("dataset_infos.json"), help="default ./dataset_infos.json")
+    infos.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if the file differs from what the builders give"
+    )
+    infos.set_defaults(run=run_dataset_infos)
     return parser
 
 
@@ -63,7 +104,11 @@ def add_builder_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, help="your download folder")
     parser.add_argument("--cache-dir", type=Path, help="where the Arrow shards go (default: datasets' cache)")
     parser.add_argument("--num-proc", type=int, help="worker processes (shards are split between them)")
-    parser.add_argument("--max-shard-size", default="500MB", help="largest Arrow shard (default 500MB)")
+    parser.add_argument(
+        "--max-shard-size",
+        default="500MB",
+        help="largest shard: Arrow in the cache, Parquet in exports (default 500MB)",
+    )
     parser.add_argument(
         "--option",
         action="append",
@@ -87,20 +132,12 @@ def make_builder(arguments: argparse.Namespace, **overrides: Any) -> Any:
 
 
 def prepare_builder(builder: Any, arguments: argparse.Namespace) -> None:
+    """Build the chosen config into the cache (reused as it is when already built)."""
     builder.download_and_prepare(num_proc=arguments.num_proc, max_shard_size=arguments.max_shard_size)
 
 
 def run_prepare(arguments: argparse.Namespace) -> int:
-    overrides: dict[str, Any] = {}
-    if arguments.sample:
-        from celeb_datasets.sample import make_celebv_hq_sample
-
-        if arguments.dataset != "celebv_hq":
-            raise CelebDatasetsError("--sample is the CelebV-HQ sample: use it with celebv_hq")
-        arguments.config = arguments.config or "clips"
-        print(f"Generating the CelebV-HQ sample in {arguments.sample} ...", flush=True)
-        overrides["data_dir"] = make_celebv_hq_sample(arguments.sample)
-    builder = make_builder(arguments, **overrides)
+    builder = make_builder(arguments, **_sample_overrides(arguments))
     prepare_builder(builder, arguments)
     dataset = builder.as_dataset()
     for split, rows in dataset.items():
@@ -108,6 +145,73 @@ def run_prepare(arguments: argparse.Namespace) -> int:
         print(f"{arguments.dataset}/{builder.config.name} {split}: {rows.num_rows:,} rows in {files} Arrow file(s)")
     print(f"cache: {builder.cache_dir}")
     return 0
+
+
+def run_export(arguments: argparse.Namespace) -> int:
+    from celeb_datasets.hub import export
+
+    builder = make_builder(arguments, **_sample_overrides(arguments))
+    # Preparing again is a no-op when the cache already holds this config.
+    prepare_builder(builder, arguments)
+    exported = export(builder, arguments.output, max_shard_size=arguments.max_shard_size)
+    for split in exported.splits:
+        print(
+            f"{arguments.dataset}/{exported.name} {split.name}: {split.num_examples:,} rows in "
+            f"{len(split.shards)} Parquet shard(s), {split.file_bytes / 1e6:,.1f} MB"
+        )
+    print(
+        f"export folder: {arguments.output} (load it with datasets.load_dataset({str(arguments.output)!r}, "
+        f"{exported.name!r}))"
+    )
+    return 0
+
+
+def run_publish(arguments: argparse.Namespace) -> int:
+    from celeb_datasets.hub import publish
+
+    result = publish(
+        arguments.export_dir,
+        arguments.repo,
+        configs=arguments.configs,
+        private=not arguments.public,
+        revision=arguments.revision,
+        create_pr=arguments.create_pr,
+        commit_message=arguments.message,
+    )
+    visibility = "private" if result.private else "PUBLIC"
+    print(f"published {', '.join(result.configs)} to {result.repo_id} ({visibility}): {result.commit_url}")
+    if result.pull_request_url:
+        print(f"pull request: {result.pull_request_url}")
+    return 0
+
+
+def run_dataset_infos(arguments: argparse.Namespace) -> int:
+    from celeb_datasets.hub import dataset_infos_text
+
+    text = dataset_infos_text()
+    if arguments.check:
+        current = arguments.output.read_text(encoding="utf-8") if arguments.output.exists() else ""
+        if current != text:
+            print(f"{arguments.output} is out of date: run `celeb-datasets dataset-infos`", file=sys.stderr)
+            return 1
+        print(f"{arguments.output} is up to date")
+        return 0
+    arguments.output.write_text(text, encoding="utf-8")
+    print(f"wrote {arguments.output}")
+    return 0
+
+
+def _sample_overrides(arguments: argparse.Namespace) -> dict[str, Any]:
+    """With --sample: generate the bundled CelebV-HQ sample and build from it."""
+    if not arguments.sample:
+        return {}
+    from celeb_datasets.sample import make_celebv_hq_sample
+
+    if arguments.dataset != "celebv_hq":
+        raise CelebDatasetsError("--sample is the CelebV-HQ sample: use it with celebv_hq")
+    arguments.config = arguments.config or "clips"
+    print(f"Generating the CelebV-HQ sample in {arguments.sample} ...", flush=True)
+    return {"data_dir": make_celebv_hq_sample(arguments.sample)}
 
 
 def _parse_option(text: str) -> tuple[str, Any]:

@@ -1,0 +1,386 @@
+"""The dataset card (`README.md`) of an export folder, written from the builder and the exported data.
+
+The card is a function of the folder: its YAML lists every config found there (data files, features,
+splits) and its body explains every feature and shows attribute frequency tables computed from the
+Parquet shards. Nothing here names a dataset's fields: what a card says about a dataset comes from the
+builder class (DESCRIPTION, CITATION, HOMEPAGE, LICENSE, KNOWN_DEFECTS, the configs' descriptions, and
+optionally PRETTY_NAME, LICENSE_NAME, TASK_CATEGORIES, TAGS and FEATURE_DESCRIPTIONS, a mapping of
+feature name to one sentence) and from the features themselves, so a new builder needs no card code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import datasets
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from huggingface_hub import DatasetCard, DatasetCardData
+
+SHARD_NAME = re.compile(r"^(?P<split>\w+)-(?P<index>\d{5})-of-(?P<count>\d{5})\.parquet$")
+CARD_FILE = "README.md"
+# The Hub's size buckets, by the largest config's row count.
+_SIZE_CATEGORIES = (
+    (1_000, "n<1K"),
+    (10_000, "1K<n<10K"),
+    (100_000, "10K<n<100K"),
+    (1_000_000, "100K<n<1M"),
+    (10_000_000, "1M<n<10M"),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportedSplit:
+    """One split of an exported config: its shards in order, rows, and sizes in bytes."""
+
+    name: str
+    shards: tuple[Path, ...]
+    num_examples: int
+    num_bytes: int
+    file_bytes: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportedConfig:
+    """One config folder of an export: features (from the shards' own schema) and splits."""
+
+    name: str
+    features: datasets.Features
+    splits: tuple[ExportedSplit, ...]
+
+    @property
+    def num_examples(self) -> int:
+        return sum(split.num_examples for split in self.splits)
+
+
+def read_exported_config(folder: Path) -> ExportedConfig:
+    """Describe the config folder `folder` from its Parquet shards' metadata (no row is read)."""
+    by_split: dict[str, list[Path]] = {}
+    for path in sorted(folder.glob("*.parquet")):
+        match = SHARD_NAME.match(path.name)
+        if match:
+            by_split.setdefault(match["split"], []).append(path)
+    if not by_split:
+        raise FileNotFoundError(f"{folder} holds no {{split}}-NNNNN-of-NNNNN.parquet shard")
+    splits = []
+    features = None
+    for split, shards in by_split.items():
+        rows = num_bytes = file_bytes = 0
+        for shard in shards:
+            metadata = pq.read_metadata(shard)
+            rows += metadata.num_rows
+            num_bytes += sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
+            file_bytes += shard.stat().st_size
+            # The `huggingface` schema metadata written with the shard holds the exact features.
+            features = features or datasets.Features.from_arrow_schema(metadata.schema.to_arrow_schema())
+        splits.append(ExportedSplit(split, tuple(shards), rows, num_bytes, file_bytes))
+    assert features is not None
+    return ExportedConfig(folder.name, features, tuple(splits))
+
+
+def exported_configs(export_dir: Path) -> dict[str, ExportedConfig]:
+    """Every config folder of an export folder, by name."""
+    configs = {}
+    for folder in sorted(path for path in export_dir.iterdir() if path.is_dir() and not path.name.startswith(".")):
+        if any(SHARD_NAME.match(path.name) for path in folder.glob("*.parquet")):
+            configs[folder.name] = read_exported_config(folder)
+    return configs
+
+
+def write_card(
+    export_dir: Path,
+    builder: type[datasets.DatasetBuilder],
+    dataset_name: str,
+    repo_id: str | None = None,
+) -> Path:
+    """Write `README.md` for every config in `export_dir`; examples use `repo_id` when known."""
+    configs = exported_configs(export_dir)
+    card = DatasetCard(
+        f"---\n{card_data(builder, configs).to_yaml()}\n---\n\n{card_body(builder, dataset_name, configs, repo_id)}"
+    )
+    path = export_dir / CARD_FILE
+    path.write_text(str(card), encoding="utf-8")
+    return path
+
+
+def card_data(builder: type[datasets.DatasetBuilder], configs: dict[str, ExportedConfig]) -> DatasetCardData:
+    """The card's YAML: license, task, tags, size, and `configs` + `dataset_info` for every config."""
+    default = builder.DEFAULT_CONFIG_NAME if builder.DEFAULT_CONFIG_NAME in configs else next(iter(configs))
+    config_entries = []
+    info_entries = []
+    for name, config in configs.items():
+        entry: dict[str, Any] = {
+            "config_name": name,
+            "data_files": [{"split": split.name, "path": f"{name}/{split.name}-*"} for split in config.splits],
+        }
+        if name == default:
+            entry["default"] = True
+        config_entries.append(entry)
+        info = datasets.DatasetInfo(
+            config_name=name,
+            features=config.features,
+            splits=datasets.SplitDict(),
+            download_size=sum(split.file_bytes for split in config.splits),
+            dataset_size=sum(split.num_bytes for split in config.splits),
+        )
+        for split in config.splits:
+            info.splits.add(datasets.SplitInfo(split.name, num_bytes=split.num_bytes, num_examples=split.num_examples))
+        info_entries.append(info._to_yaml_dict())
+    largest = max(config.num_examples for config in configs.values())
+    return DatasetCardData(
+        pretty_name=pretty_name(builder),
+        license="other",
+        license_name=getattr(builder, "LICENSE_NAME", None) or _slug(pretty_name(builder)) + "-license",
+        license_link=getattr(builder, "HOMEPAGE", None),
+        task_categories=list(getattr(builder, "TASK_CATEGORIES", None) or _task_categories(configs)),
+        tags=sorted({"faces", *getattr(builder, "TAGS", ())}),
+        size_categories=[next((label for limit, label in _SIZE_CATEGORIES if largest < limit), "n>10M")],
+        configs=config_entries,
+        dataset_info=info_entries,
+    )
+
+
+def pretty_name(builder: type[datasets.DatasetBuilder]) -> str:
+    """The dataset's display name: PRETTY_NAME, else the builder module's title (`Name: ...`)."""
+    explicit = getattr(builder, "PRETTY_NAME", None)
+    if explicit:
+        return explicit
+    module_doc = (sys.modules[builder.__module__].__doc__ or "").strip()
+    title, separator, _ = module_doc.partition(":")
+    return title.strip() if separator and "\n" not in title else builder.__name__
+
+
+def card_body(
+    builder: type[datasets.DatasetBuilder],
+    dataset_name: str,
+    configs: dict[str, ExportedConfig],
+    repo_id: str | None,
+) -> str:
+    """The card's Markdown below the YAML."""
+    name = pretty_name(builder)
+    where = repo_id or f"<your-name>/{_slug(name)}"
+    default = builder.DEFAULT_CONFIG_NAME if builder.DEFAULT_CONFIG_NAME in configs else next(iter(configs))
+    descriptions = {config.name: config.description for config in builder.BUILDER_CONFIGS}
+    lines = [f"# {name}", "", _text(getattr(builder, "DESCRIPTION", "")), ""]
+    homepage = getattr(builder, "HOMEPAGE", None)
+    if homepage:
+        lines += [f"Homepage: {homepage}", ""]
+    lines += [
+        f"Built by the `celeb-datasets` package (`celeb-datasets export {dataset_name}`) from the original "
+        "release, which is used under its own terms (see below).",
+        "",
+        "## Configs",
+        "",
+        "| config | what it holds | rows per split |",
+        "| --- | --- | --- |",
+    ]
+    for config in configs.values():
+        rows = ", ".join(f"{split.name} {split.num_examples:,}" for split in config.splits)
+        marker = " (default)" if config.name == default else ""
+        lines.append(f"| `{config.name}`{marker} | {descriptions.get(config.name) or ''} | {rows} |")
+    lines += ["", *_usage(where, configs, default), "", "## Fields", ""]
+    lines += _field_lines(builder, configs)
+    for config in configs.values():
+        tables = frequency_tables(config)
+        if tables:
+            lines += ["", f"## Label frequencies in `{config.name}`", ""]
+            lines.append(f"Computed from the {config.num_examples:,} exported rows (all splits).")
+            for table in tables:
+                lines += ["", *table.markdown()]
+    defects = getattr(builder, "KNOWN_DEFECTS", ())
+    if defects:
+        lines += ["", "## Known defects of the annotations", "", *(f"- {defect}" for defect in defects)]
+    license_text = getattr(builder, "LICENSE", "")
+    if license_text:
+        lines += ["", "## License and terms of use", "", _text(license_text)]
+    citation = getattr(builder, "CITATION", "")
+    if citation:
+        lines += ["", "## Citation", "", "```bibtex", citation.strip(), "```"]
+    return "\n".join(lines) + "\n"
+
+
+def _usage(where: str, configs: dict[str, ExportedConfig], default: str) -> list[str]:
+    features = configs[default].features
+    media = [name for name, feature in features.items() if isinstance(feature, (datasets.Video, datasets.Image))]
+    labels = [name for name in features if name not in media][:3]
+    lines = [
+        "## Load and stream",
+        "",
+        "```python",
+        "from datasets import load_dataset",
+        "",
+        f'rows = load_dataset("{where}", "{default}", split="train")',
+        "",
+        "# Streaming reads the Parquet shards as you iterate: nothing is downloaded up front.",
+        f'stream = load_dataset("{where}", "{default}", split="train", streaming=True)',
+        f"labels_only = stream.select_columns({labels!r})",
+        "first_ten, rest = stream.take(10), stream.skip(10)",
+        "",
+        "# One share of the rows per training process (rank 0 of 4 here):",
+        "from datasets.distributed import split_dataset_by_node",
+        "",
+        "mine = split_dataset_by_node(stream, rank=0, world_size=4)",
+        "```",
+    ]
+    videos = [
+        config.name
+        for config in configs.values()
+        if any(isinstance(f, datasets.Video) for f in config.features.values())
+    ]
+    if videos:
+        lines += [
+            "",
+            f'Video rows (`{videos[0]}`) come as `{{"bytes": ..., "path": ...}}` (the MP4 file as it is, not '
+            "decoded), so reading them needs neither torch nor ffmpeg. Decode frames with PyAV:",
+            "",
+            "```python",
+            "import io, av",
+            "",
+            f'row = next(iter(load_dataset("{where}", "{videos[0]}", split="train", streaming=True)))',
+            'with av.open(io.BytesIO(row["video"]["bytes"])) as container:',
+            '    frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]',
+            "```",
+            "",
+            "or, with torchcodec installed, have `datasets` decode them: "
+            '`rows.cast_column("video", datasets.Video())` gives `torchcodec` video decoders.',
+        ]
+    return lines
+
+
+def _field_lines(builder: type[datasets.DatasetBuilder], configs: dict[str, ExportedConfig]) -> list[str]:
+    explained = getattr(builder, "FEATURE_DESCRIPTIONS", {}) or {}
+    where: dict[str, list[str]] = {}
+    features: dict[str, Any] = {}
+    for config in configs.values():
+        for name, feature in config.features.items():
+            where.setdefault(name, []).append(config.name)
+            features.setdefault(name, feature)
+    lines = []
+    for name, feature in features.items():
+        only = "" if len(where[name]) == len(configs) else f" Only in {', '.join(f'`{c}`' for c in where[name])}."
+        sentence = explained.get(name, "")
+        lines.append(f"- `{name}` ({describe_feature(feature)}).{' ' + sentence if sentence else ''}{only}")
+    return lines
+
+
+def describe_feature(feature: Any) -> str:
+    """A short human description of a feature's type, with label names where it has them."""
+    if isinstance(feature, datasets.ClassLabel):
+        return "class label: " + ", ".join(f"{i} {label}" for i, label in enumerate(feature.names))
+    if isinstance(feature, datasets.Value):
+        return {"bool": "true/false", "string": "text"}.get(feature.dtype, feature.dtype)
+    if isinstance(feature, datasets.Video):
+        return "video: the MP4 file as {bytes, path}" + ("" if feature.decode else ", not decoded")
+    if isinstance(feature, datasets.Image):
+        return "image" + ("" if feature.decode else ": the file as {bytes, path}, not decoded")
+    if isinstance(feature, dict):
+        if feature and all(_is_bool(value) for value in feature.values()):
+            return f"{len(feature)} true/false flags: " + ", ".join(f"`{key}`" for key in feature)
+        return "{" + "; ".join(f"`{key}`: {describe_feature(value)}" for key, value in feature.items()) + "}"
+    if isinstance(feature, (datasets.List, datasets.LargeList)):
+        return f"list of {describe_feature(feature.feature)}"
+    return type(feature).__name__
+
+
+@dataclasses.dataclass
+class FrequencyTable:
+    """How often each label or flag occurs: `counts[label]` out of `totals[label]` values."""
+
+    title: str
+    labels: list[str]
+    counts: Counter[str] = dataclasses.field(default_factory=Counter)
+    totals: Counter[str] = dataclasses.field(default_factory=Counter)
+
+    def markdown(self) -> list[str]:
+        lines = [f"**{self.title}**", "", "| label | count | share |", "| --- | ---: | ---: |"]
+        for label in self.labels:
+            share = self.counts[label] / self.totals[label] if self.totals[label] else 0.0
+            lines.append(f"| {label} | {self.counts[label]:,} | {share:.1%} |")
+        return lines
+
+
+_LONE_FLAGS = "Other true/false fields (true in)"
+
+
+def frequency_tables(config: ExportedConfig) -> list[FrequencyTable]:
+    """A table for every struct of booleans and every ClassLabel (also inside structs and lists), and
+    one for the remaining lone true/false fields; counted from the shards, reading only those columns."""
+    columns = [name for name, feature in config.features.items() if _has_counted_values(feature)]
+    tables: dict[str, FrequencyTable] = {}
+    for split in config.splits:
+        for shard in split.shards:
+            for batch in pq.ParquetFile(shard).iter_batches(columns=columns, batch_size=65_536):
+                for name in columns:
+                    _count(config.features[name], batch.column(name), name, tables)
+    # The lone flags' table goes last, after the tables of named label sets.
+    return sorted(tables.values(), key=lambda table: table.title == _LONE_FLAGS)
+
+
+def _has_counted_values(feature: Any) -> bool:
+    if isinstance(feature, datasets.ClassLabel) or _is_bool(feature):
+        return True
+    if isinstance(feature, dict):
+        return any(_has_counted_values(value) for value in feature.values())
+    if isinstance(feature, (datasets.List, datasets.LargeList)):
+        return _has_counted_values(feature.feature)
+    return False
+
+
+def _count(feature: Any, array: pa.Array, path: str, tables: dict[str, FrequencyTable]) -> None:
+    """Add the values of `array` (typed by `feature`, at `path`) to the tables they belong to."""
+    if isinstance(feature, datasets.ClassLabel):
+        table = tables.setdefault(path, FrequencyTable(f"`{path}`", list(feature.names)))
+        values = array.drop_null()
+        counted = pc.value_counts(values)
+        for index, count in zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist(), strict=True):
+            table.counts[feature.names[index]] += count
+        for label in feature.names:
+            table.totals[label] += len(values)
+    elif _is_bool(feature):
+        _count_flag(tables.setdefault(_LONE_FLAGS, FrequencyTable(_LONE_FLAGS, [])), path, array)
+    elif isinstance(feature, dict) and feature and all(_is_bool(value) for value in feature.values()):
+        table = tables.setdefault(path, FrequencyTable(f"`{path}` (true in)", list(feature)))
+        for key in feature:
+            _count_flag(table, key, pc.struct_field(array, key))
+    elif isinstance(feature, dict):
+        for key, value in feature.items():
+            _count(value, pc.struct_field(array, key), f"{path}.{key}", tables)
+    elif isinstance(feature, (datasets.List, datasets.LargeList)):
+        _count(feature.feature, pc.list_flatten(array), f"{path}[]", tables)
+
+
+def _count_flag(table: FrequencyTable, label: str, values: pa.Array) -> None:
+    if label not in table.labels:
+        table.labels.append(label)
+    table.counts[label] += int(pc.sum(values).as_py() or 0)
+    table.totals[label] += len(values) - values.null_count
+
+
+def _is_bool(feature: Any) -> bool:
+    return isinstance(feature, datasets.Value) and feature.dtype == "bool"
+
+
+def _task_categories(configs: dict[str, ExportedConfig]) -> list[str]:
+    kinds = {type(feature) for config in configs.values() for feature in config.features.values()}
+    categories = []
+    if datasets.Video in kinds:
+        categories.append("video-classification")
+    if datasets.Image in kinds:
+        categories.append("image-classification")
+    return categories or ["tabular-classification"]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def _text(text: str) -> str:
+    """Source text wrapped at fixed width, joined into paragraphs for Markdown."""
+    paragraphs = [" ".join(part.split()) for part in text.strip().split("\n\n")]
+    return "\n\n".join(paragraphs)

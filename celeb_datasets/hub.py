@@ -1,0 +1,315 @@
+"""Export prepared datasets in the Hugging Face Hub layout, publish them, and describe every config.
+
+    >>> from celebv_hq import CelebVHQ
+    >>> from celeb_datasets.hub import export, publish
+    >>> builder = CelebVHQ(config_name="annotations", data_dir="path/to/CelebV-HQ")
+    >>> builder.download_and_prepare()
+    >>> export(builder, "celebv_hq_export")                  # celebv_hq_export/annotations/train-*.parquet
+    >>> publish("celebv_hq_export", "my-org/celebv-hq")       # private unless private=False
+
+An export folder holds one dataset, any number of its configs: `{config}/{split}-NNNNN-of-NNNNN.parquet`
+shards with the media bytes inside, and a `README.md` card listing every config. It loads as it is with
+`datasets.load_dataset(folder, config)`, and publishing it gives the same on the Hub.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import datasets
+import pyarrow.parquet as pq
+from datasets.arrow_writer import (
+    get_parquet_column_options,
+    get_writer_batch_size_from_data_size,
+    get_writer_batch_size_from_features,
+)
+from datasets.features.features import require_storage_embed
+from datasets.table import embed_table_storage
+from datasets.utils.py_utils import convert_file_size_to_int
+
+from celeb_datasets.card import CARD_FILE, ExportedConfig, exported_configs, read_exported_config, write_card
+from celeb_datasets.errors import CelebDatasetsError
+from celeb_datasets.registry import BUILDERS, builder_class
+
+logger = logging.getLogger("celeb_datasets")
+
+DEFAULT_MAX_SHARD_SIZE = "500MB"
+# Names the dataset an export folder holds; never uploaded (publish sends only the card and shards).
+EXPORT_MANIFEST = ".celeb_datasets_export.json"
+DATASET_INFOS_FILE = "dataset_infos.json"
+
+
+def registered_name(builder: datasets.DatasetBuilder | type[datasets.DatasetBuilder]) -> str:
+    """The registry name of a builder (e.g. "celebv_hq"), found without importing other builders."""
+    cls = builder if isinstance(builder, type) else type(builder)
+    target = f"{cls.__module__}:{cls.__name__}"
+    for name, location in BUILDERS.items():
+        if location == target:
+            return name
+    raise CelebDatasetsError(f"{target} is not in celeb_datasets.registry.BUILDERS: register it to export it")
+
+
+def export(
+    builder: datasets.DatasetBuilder,
+    export_dir: str | os.PathLike[str],
+    *,
+    max_shard_size: str | int = DEFAULT_MAX_SHARD_SIZE,
+) -> ExportedConfig:
+    """Write the prepared config of `builder` into `export_dir` in the Hub layout, and the card.
+
+    The config's folder is replaced as a whole (its old shards go); other configs already in the folder
+    stay, and the card is rewritten to list them all. Shards hold at most about `max_shard_size` of
+    Arrow data ("500MB", "2GB" or bytes) and carry the media bytes, so the folder is self-contained.
+
+    Raises CelebDatasetsError when the builder was never prepared, or when the folder holds another
+    dataset's export.
+    """
+    export_dir = Path(export_dir)
+    name = registered_name(builder)
+    config_name = builder.config.name
+    if not builder.info.splits:
+        raise CelebDatasetsError(
+            f"{name}/{config_name} was never prepared (no build in {builder.cache_dir}): run "
+            f"`celeb-datasets prepare {name} --config {config_name} --data-dir ...` (or "
+            "builder.download_and_prepare()) first"
+        )
+    _claim_folder(export_dir, name, builder)
+    max_bytes = convert_file_size_to_int(max_shard_size)
+    # Shards are written beside the folder and swapped in at the end, so an interrupted export never
+    # leaves a config half-replaced.
+    staging = Path(tempfile.mkdtemp(prefix=f".{config_name}.", dir=export_dir))
+    staging.chmod(0o755)  # mkdtemp's 0o700 would otherwise stay on the published folder
+    try:
+        for split in builder.info.splits:
+            try:
+                dataset = builder.as_dataset(split=split)
+            except FileNotFoundError as error:
+                raise CelebDatasetsError(
+                    f"{name}/{config_name}: the prepared files of split {split!r} are missing ({error}); "
+                    "prepare the config again"
+                ) from None
+            _write_split(dataset, staging, str(split), max_bytes)
+        target = export_dir / config_name
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    write_card(export_dir, type(builder), name)
+    exported = read_exported_config(export_dir / config_name)
+    logger.info(
+        "exported %s/%s to %s: %s",
+        name,
+        config_name,
+        export_dir,
+        ", ".join(f"{s.name} {s.num_examples:,} rows in {len(s.shards)} shard(s)" for s in exported.splits),
+    )
+    return exported
+
+
+def _claim_folder(export_dir: Path, name: str, builder: datasets.DatasetBuilder) -> None:
+    """Make `export_dir` an export folder of dataset `name`, refusing one that holds another dataset."""
+    export_dir.mkdir(parents=True, exist_ok=True)
+    manifest = export_dir / EXPORT_MANIFEST
+    if manifest.exists():
+        holds = json.loads(manifest.read_text(encoding="utf-8"))["dataset"]
+        if holds != name:
+            raise CelebDatasetsError(f"{export_dir} holds an export of {holds!r}: export {name!r} to another folder")
+    else:
+        known = {config.name for config in builder.BUILDER_CONFIGS}
+        strangers = [config for config in exported_configs(export_dir) if config not in known]
+        if strangers:
+            raise CelebDatasetsError(
+                f"{export_dir} already holds configs {strangers} that {name} does not have: use an empty folder"
+            )
+        manifest.write_text(json.dumps({"dataset": name}) + "\n", encoding="utf-8")
+
+
+def _write_split(dataset: datasets.Dataset, folder: Path, split: str, max_bytes: int) -> None:
+    """Write one split as `{split}-NNNNN-of-NNNNN.parquet` shards of about `max_bytes` each."""
+    # The same estimate push_to_hub uses: Arrow bytes, plus media files referenced by path.
+    nbytes = dataset._estimate_nbytes()
+    num_shards = max(1, min(len(dataset), nbytes // max_bytes + 1))
+    features = dataset.features
+    rows_per_group = get_writer_batch_size_from_features(features) or get_writer_batch_size_from_data_size(
+        len(dataset), nbytes
+    )
+    embed = any(require_storage_embed(feature) for feature in features.values())
+    schema = features.arrow_schema
+    arrow_rows = dataset.with_format("arrow")
+    for index in range(num_shards):
+        shard = arrow_rows.shard(num_shards, index, contiguous=True)
+        path = folder / f"{split}-{index:05d}-of-{num_shards:05d}.parquet"
+        # datasets' own Parquet options: content-defined chunks (deduplicated by Xet), a page index,
+        # and media columns stored uncompressed.
+        with pq.ParquetWriter(
+            path,
+            schema,
+            use_content_defined_chunking=datasets.config.DEFAULT_CDC_OPTIONS,
+            write_page_index=True,
+            **get_parquet_column_options(features, schema),
+        ) as writer:
+            for first in range(0, len(shard), rows_per_group):
+                table = shard[first : first + rows_per_group]
+                writer.write_table(embed_table_storage(table) if embed else table)
+
+
+@dataclasses.dataclass(frozen=True)
+class PublishResult:
+    """What `publish` did: the repo, whether it is private, the configs sent, and the commit or PR."""
+
+    repo_id: str
+    private: bool
+    configs: tuple[str, ...]
+    commit_url: str
+    pull_request_url: str | None
+
+
+def publish(
+    export_dir: str | os.PathLike[str],
+    repo_id: str,
+    *,
+    configs: list[str] | None = None,
+    private: bool = True,
+    revision: str | None = None,
+    create_pr: bool = False,
+    token: str | None = None,
+    commit_message: str | None = None,
+) -> PublishResult:
+    """Push configs of an export folder (default: all of them) and the card to a Hub dataset repo.
+
+    Creates the repo (private unless `private=False`) if it does not exist. Each published config's
+    folder on the Hub is replaced (old shards deleted in the same commit); other configs are left as
+    they are. `revision` names a branch (created from main if needed) or `refs/pr/N` to add to an open
+    pull request; `create_pr` opens a new pull request instead of committing. The token comes from
+    `token`, else `HF_TOKEN`, else `hf auth login`; it is never printed or logged.
+
+    Raises CelebDatasetsError for a config that was never exported, an invalid repo id, no token, or a
+    failed upload (then nothing new is on the branch; running the same call again finishes the job).
+    """
+    from huggingface_hub import HfApi, get_token
+    from huggingface_hub.errors import HfHubHTTPError, HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    export_dir = Path(export_dir)
+    name = _exported_dataset(export_dir)
+    available = exported_configs(export_dir)
+    chosen = list(configs or available)
+    never_exported = [config for config in chosen if config not in available]
+    if never_exported:
+        raise CelebDatasetsError(
+            f"{export_dir} holds no export of config(s) {never_exported} (it holds: {', '.join(available) or 'none'}); "
+            f"run `celeb-datasets export {name} --config {never_exported[0]} --output {export_dir}` first"
+        )
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as error:
+        raise CelebDatasetsError(f"{repo_id!r} is not a valid Hub repo id (expected 'org/name'): {error}") from None
+    if "/" not in repo_id:
+        raise CelebDatasetsError(f"{repo_id!r}: give the repo id as 'org/name' or 'user/name'")
+    if create_pr and revision and not revision.startswith("refs/pr/"):
+        raise CelebDatasetsError(
+            "create_pr opens a pull request against main: drop the revision, or give revision='refs/pr/N' "
+            "to add to an open pull request"
+        )
+    if revision and revision.startswith("refs/pr/"):
+        create_pr = False  # adding to an open pull request is a commit to its ref
+    token = token or get_token()
+    if not token:
+        raise CelebDatasetsError(
+            "no Hugging Face token: set HF_TOKEN or run `hf auth login` (a token with write access)"
+        )
+    api = HfApi(token=token)
+    write_card(export_dir, builder_class(name), name, repo_id=repo_id)
+    where = f"{repo_id}" + (f"@{revision}" if revision else "")
+    try:
+        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        is_private = bool(api.repo_info(repo_id, repo_type="dataset").private)
+        if revision and not revision.startswith("refs/"):
+            api.create_branch(repo_id, branch=revision, repo_type="dataset", exist_ok=True)
+        commit = api.upload_folder(
+            repo_id=repo_id,
+            repo_type="dataset",
+            folder_path=export_dir,
+            revision=revision,
+            create_pr=create_pr,
+            allow_patterns=[CARD_FILE, *(f"{config}/*.parquet" for config in chosen)],
+            delete_patterns=[f"{config}/*" for config in chosen],
+            commit_message=commit_message or f"Publish {name} configs {', '.join(chosen)}",
+        )
+    except (HfHubHTTPError, OSError, RuntimeError, ValueError) as error:
+        # huggingface_hub reports a failed LFS upload as RuntimeError, a refused commit as HTTP error.
+        raise CelebDatasetsError(
+            f"publishing {export_dir} to {where} failed, nothing was committed: {_first_line(error)}. "
+            "Run the same command again to finish (uploaded files are not sent twice)."
+        ) from error
+    if not is_private and private:
+        logger.warning("%s already existed and is PUBLIC: publishing did not change its visibility", repo_id)
+    return PublishResult(repo_id, is_private, tuple(chosen), commit.commit_url, commit.pr_url)
+
+
+def _exported_dataset(export_dir: Path) -> str:
+    manifest = export_dir / EXPORT_MANIFEST
+    if not manifest.is_file():
+        raise CelebDatasetsError(
+            f"{export_dir} is not an export folder (no {EXPORT_MANIFEST}): run `celeb-datasets export` first"
+        )
+    return json.loads(manifest.read_text(encoding="utf-8"))["dataset"]
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def dataset_infos() -> dict[str, dict[str, Any]]:
+    """Features, splits and example counts of every config of every registered builder.
+
+    Features come from each builder's own `info.features`. Example counts are the full-size release's,
+    from the builder's optional `SPLIT_SIZES` ({config: {split: count or None}}); None means the count
+    depends on the user's download. A builder whose module is not installed yet is left out (warning).
+    """
+    infos: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="celeb-datasets-infos-") as cache_dir:
+        for name in BUILDERS:
+            try:
+                builder = builder_class(name)
+            except CelebDatasetsError as error:
+                logger.warning("%s: left out of %s", error, DATASET_INFOS_FILE)
+                continue
+            sizes = getattr(builder, "SPLIT_SIZES", {}) or {}
+            infos[name] = {}
+            for config in builder.BUILDER_CONFIGS:
+                features = builder(config_name=config.name, cache_dir=cache_dir).info.features
+                entry: dict[str, Any] = {
+                    "description": config.description,
+                    "default": config.name == builder.DEFAULT_CONFIG_NAME,
+                    "features": features.to_dict(),
+                }
+                if config.name in sizes:
+                    entry["splits"] = {split: {"num_examples": count} for split, count in sizes[config.name].items()}
+                    if any(count is None for count in sizes[config.name].values()):
+                        entry["num_examples_note"] = "null: the count depends on the download the config is built from"
+                else:
+                    entry["splits"] = None
+                    entry["num_examples_note"] = f"{builder.__name__} declares no SPLIT_SIZES for this config"
+                infos[name][config.name] = entry
+    return infos
+
+
+def write_dataset_infos(path: str | os.PathLike[str] = DATASET_INFOS_FILE) -> Path:
+    """Write `dataset_infos()` as JSON to `path` (stable formatting, so a diff shows a real change)."""
+    path = Path(path)
+    path.write_text(dataset_infos_text(), encoding="utf-8")
+    return path
+
+
+def dataset_infos_text() -> str:
+    """The exact text `write_dataset_infos` writes."""
+    return json.dumps(dataset_infos(), indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,112 @@
+"""The `celeb-datasets` command line: prepare, export, publish, dataset-infos."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import datasets
+import pytest
+from hub_server import FakeHub
+from test_hub import write_sample_download
+
+from celeb_datasets.cli import main
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def download(tmp_path: Path) -> Path:
+    return write_sample_download(tmp_path / "download")
+
+
+def _export(download: Path, tmp_path: Path, *extra: str) -> Path:
+    output = tmp_path / "export"
+    arguments = ["export", "celebv_hq", "--config", "annotations", "--data-dir", str(download)]
+    arguments += ["--cache-dir", str(tmp_path / "cache"), "--output", str(output), "--quiet", *extra]
+    assert main(arguments) == 0
+    return output
+
+
+def test_prepare_still_builds_a_config(download: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    arguments = ["prepare", "celebv_hq", "--config", "annotations", "--data-dir", str(download)]
+    assert main([*arguments, "--cache-dir", str(tmp_path / "cache"), "--quiet"]) == 0
+    assert "celebv_hq/annotations train: 6 rows" in capsys.readouterr().out
+
+
+def test_export_prepares_and_writes_a_loadable_folder(
+    download: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    output = _export(download, tmp_path)
+    out = capsys.readouterr().out
+    assert "celebv_hq/annotations train: 6 rows in 1 Parquet shard(s)" in out
+    assert datasets.load_dataset(str(output), "annotations", split="train").num_rows == 6
+
+
+def test_export_of_missing_download_fails_with_the_builders_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    arguments = ["export", "celebv_hq", "--data-dir", str(tmp_path / "nothing"), "--output", str(tmp_path / "out")]
+    assert main([*arguments, "--cache-dir", str(tmp_path / "cache"), "--quiet"]) == 2
+    assert "celebvhq_info.json not found" in capsys.readouterr().err
+
+
+def test_publish_is_private_by_default_and_never_prints_the_token(
+    hub_server: FakeHub,
+    hub_token: str,
+    download: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    output = _export(download, tmp_path)
+    monkeypatch.setenv("HF_TOKEN", hub_token)
+    repo_id = f"test-org/cli-{uuid.uuid4().hex[:8]}"
+    assert main(["publish", str(output), "--repo", repo_id, "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert f"published annotations to {repo_id} (private)" in captured.out
+    assert hub_token not in captured.out + captured.err
+    assert hub_server.repos[repo_id].private
+
+
+def test_publish_public_with_a_message(
+    hub_server: FakeHub, hub_token: str, download: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    output = _export(download, tmp_path)
+    monkeypatch.setenv("HF_TOKEN", hub_token)
+    repo_id = f"test-org/cli-public-{uuid.uuid4().hex[:8]}"
+    assert main(["publish", str(output), "--repo", repo_id, "--public", "--message", "First release"]) == 0
+    repo = hub_server.repos[repo_id]
+    assert not repo.private
+    assert repo.head().summary == "First release"
+
+
+def test_publish_errors_exit_2_with_a_message(
+    hub_token: str,
+    download: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    output = _export(download, tmp_path)
+    capsys.readouterr()
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    assert main(["publish", str(output), "--repo", "test-org/no-token"]) == 2
+    assert "no Hugging Face token" in capsys.readouterr().err
+    monkeypatch.setenv("HF_TOKEN", hub_token)
+    assert main(["publish", str(output), "--repo", "test-org/x", "--config", "clips"]) == 2
+    assert "celeb-datasets export celebv_hq --config clips" in capsys.readouterr().err
+    assert main(["publish", str(output), "--repo", "test-org/x", "--revision", "dev", "--create-pr"]) == 2
+    assert "refs/pr/N" in capsys.readouterr().err
+
+
+def test_dataset_infos_check_passes_on_the_committed_file_and_fails_on_a_stale_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["dataset-infos", "--check", "--output", str(REPO_ROOT / "dataset_infos.json")]) == 0
+    stale = tmp_path / "dataset_infos.json"
+    stale.write_text("{}\n")
+    assert main(["dataset-infos", "--check", "--output", str(stale)]) == 1
+    assert "out of date" in capsys.readouterr().err
+    assert main(["dataset-infos", "--output", str(stale)]) == 0
+    assert stale.read_text() == (REPO_ROOT / "dataset_infos.json").read_text()

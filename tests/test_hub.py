@@ -1,0 +1,420 @@
+"""Export to the Hub layout, the dataset card, publishing to a (loopback) Hub, and dataset_infos.json."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import datasets
+import huggingface_hub
+import pyarrow.parquet as pq
+import pytest
+from datasets import ClassLabel, Dataset, Features, List, Value
+from datasets.info import DatasetInfosDict
+from hub_server import FakeHub
+from huggingface_hub import DatasetCard, DatasetCardData
+
+from celeb_datasets.card import exported_configs, frequency_tables, read_exported_config
+from celeb_datasets.errors import CelebDatasetsError
+from celeb_datasets.hub import EXPORT_MANIFEST, dataset_infos, dataset_infos_text, export, publish
+from celeb_datasets.sample import sample_annotation_file, write_indexed_video
+from celebv_hq import CelebVHQ, celebv_hq_features
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Fixture factories (also used by test_loading.py and test_cli.py).
+
+
+def write_sample_download(folder: Path, with_videos: bool = False) -> Path:
+    """A CelebV-HQ download of the 6 bundled real records; with tiny processed clips when asked.
+
+    Each processed clip `{clip_id}.mp4` is 5 frames of 64x64 whose frame k shows index k.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "celebvhq_info.json").write_bytes(sample_annotation_file().read_bytes())
+    if with_videos:
+        for clip_id in json.loads(sample_annotation_file().read_text())["clips"]:
+            write_indexed_video(
+                folder / "processed" / f"{clip_id}.mp4", duration_sec=0.5, width=64, height=64, fps=10, audio_rate=None
+            )
+    return folder
+
+
+def prepared_builder(folder: Path, config: str) -> CelebVHQ:
+    """A CelebV-HQ builder of `config` prepared from the sample download in `folder` (made if absent)."""
+    data_dir = folder / "download"
+    if not (data_dir / "celebvhq_info.json").exists() or (config == "clips" and not (data_dir / "processed").exists()):
+        write_sample_download(data_dir, with_videos=config == "clips")
+    builder = CelebVHQ(config_name=config, data_dir=str(data_dir), cache_dir=str(folder / "cache"))
+    builder.download_and_prepare()
+    return builder
+
+
+def unique_repo_id(stem: str) -> str:
+    return f"test-org/{stem}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, CelebVHQ]:
+    """Both configs prepared once for the module."""
+    folder = tmp_path_factory.mktemp("built")
+    return {config: prepared_builder(folder, config) for config in ("annotations", "clips")}
+
+
+@pytest.fixture(scope="module")
+def export_dir(built: dict[str, CelebVHQ], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One export folder holding both configs."""
+    folder = tmp_path_factory.mktemp("export") / "celebv_hq"
+    for builder in built.values():
+        export(builder, folder)
+    return folder
+
+
+@pytest.fixture
+def no_retry_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
+    """huggingface_hub backs off for up to 23 s while retrying 5xx answers; skip the waiting."""
+    monkeypatch.setattr(huggingface_hub.utils._http.time, "sleep", lambda seconds: None)
+
+
+@pytest.fixture
+def fake_hub(hub_server: FakeHub) -> Iterator[FakeHub]:
+    """The session's loopback Hub; the test fails if the fake itself broke while serving it."""
+    yield hub_server
+    hub_server.clear_faults()
+    assert hub_server.internal_errors == []
+
+
+# ---------------------------------------------------------------------------------------------------
+# Export
+
+
+def test_export_writes_hub_layout_with_card_and_manifest(export_dir: Path) -> None:
+    files = sorted(str(path.relative_to(export_dir)) for path in export_dir.rglob("*") if path.is_file())
+    assert files == [
+        EXPORT_MANIFEST,
+        "README.md",
+        "annotations/train-00000-of-00001.parquet",
+        "clips/train-00000-of-00001.parquet",
+    ]
+
+
+def test_exported_clips_shard_embeds_the_video_bytes_and_keeps_features(
+    export_dir: Path, built: dict[str, CelebVHQ]
+) -> None:
+    table = pq.read_table(export_dir / "clips" / "train-00000-of-00001.parquet")
+    assert Features.from_arrow_schema(table.schema) == celebv_hq_features(with_video=True)
+    expected = built["clips"].as_dataset(split="train")
+    videos = table.column("video").to_pylist()
+    assert [video["bytes"] for video in videos] == [row["video"]["bytes"] for row in expected]
+    assert all(video["bytes"].startswith(b"\x00\x00\x00") for video in videos)  # MP4 box header
+
+
+def test_small_max_shard_size_splits_rows_over_numbered_shards(built: dict[str, CelebVHQ], tmp_path: Path) -> None:
+    exported = export(built["clips"], tmp_path / "out", max_shard_size=4000)
+    shards = exported.splits[0].shards
+    count = len(shards)
+    assert count > 1
+    assert [shard.name for shard in shards] == [f"train-{i:05d}-of-{count:05d}.parquet" for i in range(count)]
+    assert sum(pq.read_metadata(shard).num_rows for shard in shards) == 6
+
+
+def test_re_export_replaces_the_config_shards_and_keeps_other_configs(
+    built: dict[str, CelebVHQ], tmp_path: Path
+) -> None:
+    folder = tmp_path / "out"
+    export(built["annotations"], folder)
+    export(built["clips"], folder, max_shard_size=4000)
+    assert len(list((folder / "clips").iterdir())) > 1
+    export(built["clips"], folder)
+    assert [path.name for path in (folder / "clips").iterdir()] == ["train-00000-of-00001.parquet"]
+    assert [path.name for path in (folder / "annotations").iterdir()] == ["train-00000-of-00001.parquet"]
+    assert set(exported_configs(folder)) == {"annotations", "clips"}
+    assert not [path for path in folder.iterdir() if path.name.startswith(".") and path.is_dir()]
+
+
+def test_export_of_a_builder_never_prepared_is_a_clear_error(tmp_path: Path) -> None:
+    data_dir = write_sample_download(tmp_path / "download")
+    builder = CelebVHQ(config_name="annotations", data_dir=str(data_dir), cache_dir=str(tmp_path / "cache"))
+    with pytest.raises(CelebDatasetsError, match=r"celebv_hq/annotations was never prepared.*celeb-datasets prepare"):
+        export(builder, tmp_path / "out")
+    assert not (tmp_path / "out" / "annotations").exists()
+
+
+def test_export_refuses_a_folder_holding_another_dataset(built: dict[str, CelebVHQ], tmp_path: Path) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / EXPORT_MANIFEST).write_text(json.dumps({"dataset": "celeba_dialog"}))
+    with pytest.raises(CelebDatasetsError, match="holds an export of 'celeba_dialog'"):
+        export(built["annotations"], folder)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The dataset card
+
+
+def test_card_yaml_is_valid_hub_metadata_with_both_configs_and_one_default(export_dir: Path) -> None:
+    card = DatasetCard.load(export_dir / "README.md")
+    data = card.data
+    assert isinstance(data, DatasetCardData)
+    # Round-trip through the Hub library's own parser: what it reads is what we wrote.
+    assert DatasetCardData(**data.to_dict()).to_dict() == data.to_dict()
+    assert data.license == "other"
+    assert data.license_name == "celebv-hq-research-only"
+    assert data.license_link == "https://celebv-hq.github.io/"
+    assert data.pretty_name == "CelebV-HQ"
+    assert data.size_categories == ["n<1K"]
+    assert data.task_categories == ["video-classification", "text-to-video"]
+    assert "faces" in data.tags
+    configs = {entry["config_name"]: entry for entry in data.configs}
+    assert configs["annotations"]["data_files"] == [{"split": "train", "path": "annotations/train-*"}]
+    assert configs["clips"]["data_files"] == [{"split": "train", "path": "clips/train-*"}]
+    assert [name for name, entry in configs.items() if entry.get("default")] == ["annotations"]
+
+
+def test_card_features_round_trip_exactly_with_class_labels_and_lists_of_structs(export_dir: Path) -> None:
+    text = (export_dir / "README.md").read_text()
+    assert "sequence:" not in text.split("\n---\n")[0]
+    infos = DatasetInfosDict.from_dataset_card_data(DatasetCard.load(export_dir / "README.md").data)
+    assert infos["annotations"].features == celebv_hq_features(with_video=False)
+    assert infos["clips"].features == celebv_hq_features(with_video=True)
+    assert infos["annotations"].splits["train"].num_examples == 6
+    assert infos["clips"].features["video"].decode is False
+
+
+def test_card_body_explains_loading_fields_defects_terms_and_citation(export_dir: Path) -> None:
+    body = DatasetCard.load(export_dir / "README.md").text
+    for heading in (
+        "# CelebV-HQ",
+        "## Configs",
+        "## Load and stream",
+        "## Fields",
+        "## Label frequencies in `annotations`",
+        "## Label frequencies in `clips`",
+        "## Known defects of the annotations",
+        "## License and terms of use",
+        "## Citation",
+    ):
+        assert heading in body
+    assert "split_dataset_by_node" in body and "av.open(io.BytesIO(" in body
+    assert "- `emotion` (class label: 0 neutral, 1 happy, 2 anger" in body
+    assert "Only in `clips`." in body
+    assert "Non-commercial research and educational use only" in body
+    assert "@inproceedings{zhu2022celebvhq" in body
+    assert CelebVHQ.KNOWN_DEFECTS[0] in body
+
+
+def test_card_frequency_tables_are_counted_from_the_exported_rows(export_dir: Path, built: dict[str, CelebVHQ]) -> None:
+    rows = built["annotations"].as_dataset(split="train")
+    eyeglasses = sum(row["appearance"]["eyeglasses"] for row in rows)
+    segments = [segment["emotion"] for row in rows for segment in row["emotion_segments"]]
+    body = DatasetCard.load(export_dir / "README.md").text
+    section = body.split("## Label frequencies in `annotations`")[1].split("## Label frequencies in `clips`")[0]
+    assert f"| eyeglasses | {eyeglasses:,} | {eyeglasses / 6:.1%} |" in section
+    segment_table = section.split("**`emotion_segments[].emotion`**")[1]
+    happy = segments.count(1)
+    assert f"| happy | {happy} | {happy / len(segments):.1%} |" in segment_table
+    multi = sum(row["multi_emotion"] for row in rows)
+    assert f"| multi_emotion | {multi} | {multi / 6:.1%} |" in section
+
+
+def test_frequency_tables_cover_class_labels_in_structs_and_lists_of_any_builder(tmp_path: Path) -> None:
+    degree = ClassLabel(names=["none", "some", "lots"])
+    features = Features(
+        {
+            "name": Value("string"),
+            "degrees": {"bangs": degree, "age": degree},
+            "flags": {"smiling": Value("bool"), "hat": Value("bool")},
+            "tags": List(ClassLabel(names=["a", "b"])),
+            "labelled": Value("bool"),
+        }
+    )
+    rows = {
+        "name": ["x", "y", "z"],
+        "degrees": [{"bangs": 0, "age": 2}, {"bangs": 2, "age": 2}, {"bangs": None, "age": 1}],
+        "flags": [{"smiling": True, "hat": False}, {"smiling": True, "hat": True}, {"smiling": False, "hat": False}],
+        "tags": [[0, 1, 1], [], [0]],
+        "labelled": [True, False, True],
+    }
+    (tmp_path / "cfg").mkdir()
+    Dataset.from_dict(rows, features=features).to_parquet(tmp_path / "cfg" / "train-00000-of-00001.parquet")
+    tables = {table.title: table for table in frequency_tables(read_exported_config(tmp_path / "cfg"))}
+    assert list(tables) == [
+        "`degrees.bangs`",
+        "`degrees.age`",
+        "`flags` (true in)",
+        "`tags[]`",
+        "Other true/false fields (true in)",
+    ]
+    assert dict(tables["`degrees.bangs`"].counts) == {"none": 1, "lots": 1}
+    assert tables["`degrees.bangs`"].totals["some"] == 2  # the None is not counted
+    assert dict(tables["`degrees.age`"].counts) == {"lots": 2, "some": 1}
+    assert dict(tables["`flags` (true in)"].counts) == {"smiling": 2, "hat": 1}
+    assert dict(tables["`tags[]`"].counts) == {"a": 2, "b": 2}
+    assert tables["Other true/false fields (true in)"].markdown()[-1] == "| labelled | 2 | 66.7% |"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Publish
+
+
+def test_publish_creates_a_private_repo_whose_commit_holds_shards_and_card(
+    fake_hub: FakeHub, hub_token: str, export_dir: Path
+) -> None:
+    repo_id = unique_repo_id("publish")
+    result = publish(export_dir, repo_id, token=hub_token)
+    repo = fake_hub.repos[repo_id]
+    assert repo.private and result.private
+    assert result.configs == ("annotations", "clips")
+    files = repo.files()
+    assert set(files) == {
+        ".gitattributes",
+        "README.md",
+        "annotations/train-00000-of-00001.parquet",
+        "clips/train-00000-of-00001.parquet",
+    }
+    for path in ("annotations/train-00000-of-00001.parquet", "clips/train-00000-of-00001.parquet"):
+        assert files[path] == (export_dir / path).read_bytes()
+    assert f'load_dataset("{repo_id}", "annotations"' in files["README.md"].decode()
+    assert len(repo.history()) == 2  # the repo's initial commit, then one commit with everything
+    assert repo.head().oid in result.commit_url
+
+
+def test_publish_public_opts_out_of_private(fake_hub: FakeHub, hub_token: str, export_dir: Path) -> None:
+    repo_id = unique_repo_id("public")
+    assert publish(export_dir, repo_id, private=False, token=hub_token, configs=["annotations"]).private is False
+    assert fake_hub.repos[repo_id].private is False
+
+
+def test_republishing_a_config_replaces_its_shards_and_leaves_other_configs(
+    fake_hub: FakeHub, hub_token: str, built: dict[str, CelebVHQ], tmp_path: Path
+) -> None:
+    folder = tmp_path / "out"
+    export(built["annotations"], folder)
+    export(built["clips"], folder, max_shard_size=4000)
+    repo_id = unique_repo_id("republish")
+    publish(folder, repo_id, token=hub_token)
+    old_clip_shards = {path for path in fake_hub.repos[repo_id].files() if path.startswith("clips/")}
+    assert len(old_clip_shards) > 1
+    annotations_before = fake_hub.repos[repo_id].files()["annotations/train-00000-of-00001.parquet"]
+
+    export(built["clips"], folder)
+    publish(folder, repo_id, token=hub_token, configs=["clips"])
+    files = fake_hub.repos[repo_id].files()
+    assert {path for path in files if path.startswith("clips/")} == {"clips/train-00000-of-00001.parquet"}
+    assert files["annotations/train-00000-of-00001.parquet"] == annotations_before
+    loaded = datasets.load_dataset(repo_id, "clips", split="train", token=hub_token)
+    assert loaded.num_rows == 6
+
+
+def test_publish_to_a_branch_and_as_a_pull_request_leaves_main_alone(
+    fake_hub: FakeHub, hub_token: str, export_dir: Path
+) -> None:
+    repo_id = unique_repo_id("revisions")
+    publish(export_dir, repo_id, token=hub_token, revision="v1", configs=["annotations"])
+    repo = fake_hub.repos[repo_id]
+    assert "annotations/train-00000-of-00001.parquet" in repo.files("v1")
+    assert "README.md" not in repo.files("main")
+
+    result = publish(export_dir, repo_id, token=hub_token, create_pr=True, configs=["annotations"])
+    assert result.pull_request_url is not None
+    assert "README.md" in repo.files("refs/pr/1")
+    assert "README.md" not in repo.files("main")
+
+    # Adding the other config to the open pull request commits to its ref, not to a new one.
+    publish(export_dir, repo_id, token=hub_token, revision="refs/pr/1", configs=["clips"])
+    assert "clips/train-00000-of-00001.parquet" in repo.files("refs/pr/1")
+    assert list(repo.pull_requests) == [1]
+
+
+def test_publish_of_a_config_never_exported_names_the_command_to_run(hub_token: str, export_dir: Path) -> None:
+    with pytest.raises(CelebDatasetsError, match=r"no export of config\(s\) \['hq'\].*celeb-datasets export celebv_hq"):
+        publish(export_dir, unique_repo_id("x"), token=hub_token, configs=["hq"])
+
+
+def test_publish_of_a_folder_that_is_no_export_is_a_clear_error(hub_token: str, tmp_path: Path) -> None:
+    with pytest.raises(CelebDatasetsError, match="is not an export folder"):
+        publish(tmp_path, unique_repo_id("x"), token=hub_token)
+
+
+@pytest.mark.parametrize("repo_id", ["no slash", "org/bad name", "org/-dash", "a/b/c", "justname"])
+def test_publish_to_an_invalid_repo_id_is_a_clear_error(
+    fake_hub: FakeHub, hub_token: str, export_dir: Path, repo_id: str
+) -> None:
+    requests_before = len(fake_hub.requests)
+    with pytest.raises(CelebDatasetsError, match="repo id"):
+        publish(export_dir, repo_id, token=hub_token)
+    assert len(fake_hub.requests) == requests_before
+
+
+def test_publish_without_a_token_says_where_a_token_comes_from(
+    fake_hub: FakeHub, export_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    repo_id = unique_repo_id("tokenless")
+    with pytest.raises(CelebDatasetsError, match=r"no Hugging Face token: set HF_TOKEN or run `hf auth login`"):
+        publish(export_dir, repo_id)
+    assert repo_id not in fake_hub.repos
+
+
+def test_publish_takes_the_token_from_hf_token(
+    fake_hub: FakeHub, hub_token: str, export_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_TOKEN", hub_token)
+    repo_id = unique_repo_id("envtoken")
+    publish(export_dir, repo_id, configs=["annotations"])
+    assert "README.md" in fake_hub.repos[repo_id].files()
+
+
+def test_server_error_mid_upload_fails_clearly_commits_nothing_and_a_rerun_finishes(
+    fake_hub: FakeHub, hub_token: str, export_dir: Path, no_retry_sleep: None
+) -> None:
+    repo_id = unique_repo_id("interrupted")
+    fake_hub.fail_next("/lfs-upload/", status=500, times=100, method="PUT")
+    with pytest.raises(
+        CelebDatasetsError, match=r"failed, nothing was committed.*Run the same command again"
+    ) as raised:
+        publish(export_dir, repo_id, token=hub_token)
+    assert hub_token not in str(raised.value)
+    repo = fake_hub.repos[repo_id]
+    assert [commit.summary for commit in repo.history()] == ["initial commit"]
+
+    fake_hub.clear_faults()
+    publish(export_dir, repo_id, token=hub_token)
+    assert "clips/train-00000-of-00001.parquet" in repo.files()
+
+
+def test_refused_commit_is_reported_as_failure_not_success(
+    fake_hub: FakeHub, hub_token: str, export_dir: Path, no_retry_sleep: None
+) -> None:
+    repo_id = unique_repo_id("refused")
+    fake_hub.fail_next("/commit/", status=500, times=100, method="POST")
+    with pytest.raises(CelebDatasetsError, match="nothing was committed"):
+        publish(export_dir, repo_id, token=hub_token)
+    assert "README.md" not in fake_hub.repos[repo_id].files()
+
+
+# ---------------------------------------------------------------------------------------------------
+# dataset_infos.json
+
+
+def test_committed_dataset_infos_json_matches_the_builders() -> None:
+    committed = (REPO_ROOT / "dataset_infos.json").read_text(encoding="utf-8")
+    assert committed == dataset_infos_text(), "dataset_infos.json is stale: run `celeb-datasets dataset-infos`"
+
+
+def test_dataset_infos_features_are_the_builders_own() -> None:
+    infos = dataset_infos()
+    celebv = infos["celebv_hq"]
+    assert list(celebv) == ["annotations", "clips"]
+    assert Features.from_dict(celebv["annotations"]["features"]) == celebv_hq_features(with_video=False)
+    assert Features.from_dict(celebv["clips"]["features"]) == celebv_hq_features(with_video=True)
+    assert celebv["annotations"]["default"] is True
+    sizes = getattr(CelebVHQ, "SPLIT_SIZES", None)
+    if sizes:
+        assert celebv["annotations"]["splits"] == {"train": {"num_examples": 35_666}}
+        assert celebv["clips"]["splits"] == {"train": {"num_examples": None}}
+        assert "depends on the download" in celebv["clips"]["num_examples_note"]
