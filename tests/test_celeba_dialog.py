@@ -1,0 +1,703 @@
+"""The CelebA-Dialog builder: parsers on hand-written rows, then whole builds of generated downloads."""
+
+from __future__ import annotations
+
+import logging
+import re
+import zipfile
+from pathlib import Path
+
+import datasets
+import numpy as np
+import pytest
+from celeba_dialog_fixtures import (
+    HQ_FINE_GRAINED,
+    HQ_PARTS,
+    HQ_SPLITS,
+    HQ_TO_CELEBA,
+    HQ_WITHOUT_COLORIZED_MASK,
+    MASK_ARCHIVE_FOLDER,
+    STANDARD_SPLITS,
+    attribute_file,
+    colorized_mask,
+    hq_attributes,
+    make_hq_download,
+    make_standard_download,
+    part_mask,
+)
+from PIL import Image
+
+import celeba_dialog
+from celeb_datasets.cli import main as command_line
+from celeb_datasets.errors import CelebDatasetsError
+from celeb_datasets.skips import read_skip_report
+from celeba_dialog import (
+    ATTRIBUTE_NAMES,
+    MASK_PART_NAMES,
+    Captions,
+    CelebADialog,
+    CelebAFile,
+    RequestAnnotation,
+    celeba_dialog_features,
+    check_hq_image_names,
+    index_part_masks,
+    parse_attributes,
+    parse_captions,
+    parse_fine_grained,
+    parse_hq_mapping,
+    parse_identities,
+    parse_partition,
+    parse_request_annotations,
+    parse_request_lines,
+    parse_requests,
+)
+
+HEADER = "img_name Bangs Eyeglasses No_Beard Smiling Young"
+
+
+def build(data_dir: Path, config: str, cache_dir: Path, **prepare: object) -> CelebADialog:
+    builder = CelebADialog(config_name=config, data_dir=str(data_dir), cache_dir=str(cache_dir))
+    builder.download_and_prepare(**prepare)
+    return builder
+
+
+def without_decoding(dataset: datasets.Dataset | datasets.IterableDataset) -> list[dict]:
+    """Rows with images as {"bytes", "path"} dicts, for exact comparison."""
+    for name, feature in dataset.features.items():
+        if isinstance(feature, datasets.Image):
+            dataset = dataset.cast_column(name, datasets.Image(decode=False))
+        elif name == "part_masks":
+            dataset = dataset.cast_column(name, {part: datasets.Image(decode=False) for part in feature})
+    return list(dataset)
+
+
+@pytest.fixture(scope="module")
+def hq_download(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_hq_download(tmp_path_factory.mktemp("hq_download"))
+
+
+@pytest.fixture(scope="module")
+def standard_download(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_standard_download(tmp_path_factory.mktemp("standard_download"))
+
+
+@pytest.fixture(scope="module")
+def hq_masks(hq_download: Path, tmp_path_factory: pytest.TempPathFactory) -> CelebADialog:
+    return build(hq_download, "hq_masks", tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="module")
+def hq(hq_download: Path, tmp_path_factory: pytest.TempPathFactory) -> CelebADialog:
+    return build(hq_download, "hq", tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="module")
+def standard(standard_download: Path, tmp_path_factory: pytest.TempPathFactory) -> CelebADialog:
+    return build(standard_download, "standard", tmp_path_factory.mktemp("cache"))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Parsers
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"{HEADER.replace(' ', chr(9))}\n0.jpg\t2\t0\t0\t3\t1\n5381.jpg\t0\t5\t0\t0\t4\n",
+        f"{HEADER}\n0.jpg 2 0 0 3 1\n5381.jpg 0 5 0 0 4\n",
+        "0.jpg 2 0 0 3 1\n\n5381.jpg   0 5 0 0 4\n",
+    ],
+    ids=["tab-with-header", "space-with-header", "no-header-padded"],
+)
+def test_fine_grained_rows_read_the_same_with_tabs_or_spaces_and_with_or_without_header(text: str) -> None:
+    assert parse_fine_grained(text) == {"0.jpg": (2, 0, 0, 3, 1), "5381.jpg": (0, 5, 0, 0, 4)}
+
+
+def test_fine_grained_values_that_are_not_degrees_0_to_5_mean_unlabeled() -> None:
+    text = f"{HEADER}\n000005.jpg -1 -1 -1 -1 -1\n000006.jpg unlabeled\n000007.jpg\n000008.jpg 1 2 9 3 x\n"
+
+    assert parse_fine_grained(text, "combined_annotation.txt") == {
+        "000005.jpg": (None,) * 5,
+        "000006.jpg": (None,) * 5,
+        "000007.jpg": (None,) * 5,
+        "000008.jpg": (1, 2, None, 3, None),
+    }
+
+
+def test_a_fine_grained_row_with_degrees_but_not_five_is_an_error_naming_file_and_line() -> None:
+    text = f"{HEADER}\n0.jpg\t2\t0\t0\t3\t1\n1.jpg\t2\t0\t0\n"
+
+    with pytest.raises(CelebDatasetsError, match=r"combined_annotation_hq\.txt, line 3: expected an image name and 5"):
+        parse_fine_grained(text, "combined_annotation_hq.txt")
+
+
+def test_a_fine_grained_header_with_other_columns_is_an_error() -> None:
+    with pytest.raises(
+        CelebDatasetsError, match=r"line 1: expected the header img_name Bangs .* found 'img_name Bangs"
+    ):
+        parse_fine_grained("img_name Bangs Eyeglasses Beard Smiling Age\n0.jpg 1 1 1 1 1\n", "x.txt")
+
+
+def test_a_second_row_for_an_image_is_an_error_naming_the_line() -> None:
+    with pytest.raises(CelebDatasetsError, match=r"x\.txt, line 3: a second row for 0\.jpg"):
+        parse_fine_grained("0.jpg 1 1 1 1 1\n1.jpg 1 1 1 1 1\n0.jpg 2 2 2 2 2\n", "x.txt")
+
+
+def test_a_row_not_starting_with_an_image_name_is_an_error() -> None:
+    with pytest.raises(CelebDatasetsError, match=r"line 1: expected an image file name .* found '0'"):
+        parse_fine_grained("0 1 1 1 1 1\n", "x.txt")
+
+
+def test_both_attribute_file_layouts_give_booleans_in_celeba_order() -> None:
+    rows = [("0.jpg", hq_attributes(0)), ("1.jpg", hq_attributes(1))]
+    hq_style = attribute_file(rows, celeba_style=False)
+    celeba_style = attribute_file(rows, celeba_style=True)
+    assert hq_style.splitlines()[2].startswith("0.jpg  -1 -1 1 -1")
+    assert celeba_style.splitlines()[2].startswith("0.jpg -1 -1  1 -1")
+
+    parsed = parse_attributes(hq_style)
+
+    assert parsed == parse_attributes(celeba_style)
+    present = {name for name, value in zip(ATTRIBUTE_NAMES, parsed["0.jpg"], strict=True) if value}
+    assert present == {"Attractive", "Bangs", "Brown_Hair", "No_Beard", "Smiling", "Wearing_Lipstick", "Young"}
+
+
+def test_attribute_names_in_another_order_are_reordered_to_celeba_order() -> None:
+    names = list(ATTRIBUTE_NAMES)
+    names[0], names[1] = names[1], names[0]
+    values = ["-1"] * 40
+    values[0] = "1"  # the file's first column is now Arched_Eyebrows
+    text = f"1\n{' '.join(names)}\n0.jpg {' '.join(values)}\n"
+
+    assert parse_attributes(text)["0.jpg"][:2] == (False, True)
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("0.jpg " + " ".join(["1"] * 39) + " 0", r"line 3: expected an image name and 40 values -1 or 1"),
+        ("0.jpg " + " ".join(["1"] * 39), r"line 3: expected an image name and 40 values -1 or 1"),
+        ("0.jpg " + " ".join(["yes"] * 40), r"line 3: expected an image name and 40 values -1 or 1"),
+    ],
+    ids=["zero", "39-values", "non-numeric"],
+)
+def test_a_malformed_attribute_row_is_an_error_naming_file_and_line(row: str, message: str) -> None:
+    text = f"1\n{' '.join(ATTRIBUTE_NAMES)} \n{row}\n"
+
+    with pytest.raises(CelebDatasetsError, match=rf"list_attr_celeba\.txt, {message}"):
+        parse_attributes(text, "list_attr_celeba.txt")
+
+
+def test_an_attribute_file_with_fewer_rows_than_announced_is_an_error() -> None:
+    text = f"2\n{' '.join(ATTRIBUTE_NAMES)}\n0.jpg {' '.join(['1'] * 40)}\n"
+
+    with pytest.raises(CelebDatasetsError, match=r"line 1: announces 2 images but 1 rows follow"):
+        parse_attributes(text)
+
+
+def test_an_attribute_file_without_the_count_line_is_an_error() -> None:
+    with pytest.raises(CelebDatasetsError, match=r"line 1: expected the number of images"):
+        parse_attributes(f"{' '.join(ATTRIBUTE_NAMES)}\n")
+
+
+@pytest.mark.parametrize("header", [True, False])
+def test_the_hq_mapping_reads_with_or_without_its_header(header: bool) -> None:
+    text = ("idx         orig_idx    orig_file   \n" if header else "") + "0  119613  119614.jpg\n3 81059 081060.jpg\n"
+
+    assert parse_hq_mapping(text) == {
+        "0.jpg": CelebAFile(119613, "119614.jpg"),
+        "3.jpg": CelebAFile(81059, "081060.jpg"),
+    }
+
+
+def test_a_mapping_row_whose_file_disagrees_with_its_index_is_an_error() -> None:
+    with pytest.raises(
+        CelebDatasetsError, match=r"mapping\.txt, line 2: expected orig_file 119614\.jpg .* '119613\.jpg'"
+    ):
+        parse_hq_mapping("idx orig_idx orig_file\n0 119613 119613.jpg\n", "mapping.txt")
+
+
+def test_a_mapping_row_with_a_missing_column_is_an_error() -> None:
+    with pytest.raises(CelebDatasetsError, match=r"line 2: expected idx orig_idx orig_file"):
+        parse_hq_mapping("0 119613 119614.jpg\n1 99094\n")
+
+
+def test_the_partition_gives_split_names_and_refuses_other_numbers() -> None:
+    assert parse_partition("000001.jpg 0\n162771.jpg 1\n182638.jpg 2\n") == {
+        "000001.jpg": "train",
+        "162771.jpg": "validation",
+        "182638.jpg": "test",
+    }
+    with pytest.raises(CelebDatasetsError, match=r"list_eval_partition\.txt, line 2: expected .* split 0, 1 or 2"):
+        parse_partition("000001.jpg 0\n000002.jpg 3\n")
+
+
+def test_captions_that_are_empty_or_null_become_none() -> None:
+    text = """{"0.jpg": {"overall_caption": "She smiles.", "attribute_wise_captions":
+        {"Bangs": "", "Eyeglasses": null, "No_Beard": "No beard.", "Smiling": "A big smile.", "Young": "Young."}},
+      "1.jpg": {"overall_caption": null, "attribute_wise_captions": {}}}"""
+
+    assert parse_captions(text) == {
+        "0.jpg": Captions("She smiles.", (None, None, "No beard.", "A big smile.", "Young.")),
+        "1.jpg": Captions(None, (None,) * 5),
+    }
+
+
+def test_invalid_caption_json_is_an_error_naming_file_and_line() -> None:
+    with pytest.raises(CelebDatasetsError, match=r"captions_hq\.json, line 3: not valid JSON"):
+        parse_captions('{\n"0.jpg": {"overall_caption": "a"},\n"1.jpg": oops\n}', "captions_hq.json")
+
+
+def test_captions_with_an_unknown_attribute_are_an_error_naming_the_image() -> None:
+    with pytest.raises(CelebDatasetsError, match=r"captions_hq\.json: 7\.jpg: attribute_wise_captions: expected"):
+        parse_captions(
+            '{"7.jpg": {"overall_caption": "a", "attribute_wise_captions": {"Hat": "b"}}}', "captions_hq.json"
+        )
+
+
+def test_an_image_twice_in_a_json_file_is_an_error() -> None:
+    with pytest.raises(CelebDatasetsError, match=r"request_hq\.json: the key '0\.jpg' appears twice"):
+        parse_requests('{"0.jpg": "a", "0.jpg": "b"}', "request_hq.json")
+
+
+def test_requests_read_the_same_from_json_and_from_tab_separated_lines() -> None:
+    as_json = '{"0.jpg": "Make the bangs slightly longer.", "12.jpg": "Remove all the bangs."}'
+    as_lines = "0.jpg\tMake the bangs slightly longer.\n12.jpg\tRemove all the bangs.\n"
+
+    assert (
+        parse_requests(as_json)
+        == parse_request_lines(as_lines)
+        == {
+            "0.jpg": "Make the bangs slightly longer.",
+            "12.jpg": "Remove all the bangs.",
+        }
+    )
+    with pytest.raises(CelebDatasetsError, match=r"request_hq\.txt, line 2: expected an image name, a TAB"):
+        parse_request_lines("0.jpg\tok\n12.jpg\n", "request_hq.txt")
+
+
+def test_request_annotations_keep_known_keys_whatever_the_attribute_spelling() -> None:
+    text = """{
+      "0.jpg": {"text": "Make the bangs slightly longer.", "request_mode": "change_definite", "attribute": "Bangs",
+                "score_change_direction": "positive", "score_change_value": 1, "target_score": null, "extra": 3},
+      "1.jpg": {"attribute": "No_Beard", "target_score": 0},
+      "2.jpg": {"attribute": "age", "user_mode": 2},
+      "3.jpg": {}
+    }"""
+
+    assert parse_request_annotations(text) == {
+        "0.jpg": RequestAnnotation(
+            text="Make the bangs slightly longer.",
+            request_mode="change_definite",
+            attribute="bangs",
+            score_change_direction="positive",
+            score_change_value=1,
+        ),
+        "1.jpg": RequestAnnotation(attribute="beard", target_score=0),
+        "2.jpg": RequestAnnotation(attribute="age", user_mode="2"),
+        "3.jpg": RequestAnnotation(),
+    }
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ('{"attribute": "Hat"}', r"5\.jpg: attribute: expected one of Bangs, Eyeglasses, No_Beard, Smiling, Young"),
+        ('{"target_score": 6}', r"5\.jpg: target_score: expected an integer 0\.\.5 or null, found 6"),
+        ('{"score_change_value": "much"}', r"5\.jpg: score_change_value: expected an integer"),
+        ('"Make it so."', r"5\.jpg: expected an object describing the request"),
+    ],
+)
+def test_a_bad_request_annotation_is_an_error_naming_file_image_and_key(entry: str, message: str) -> None:
+    with pytest.raises(CelebDatasetsError, match=rf"request_annotated_hq\.json: {message}"):
+        parse_request_annotations(f'{{"5.jpg": {entry}}}', "request_annotated_hq.json")
+
+
+def test_identities_are_read_and_a_bad_row_names_its_line() -> None:
+    assert parse_identities("0.jpg 2880\n1.jpg 2937\n") == {"0.jpg": 2880, "1.jpg": 2937}
+    assert parse_identities("image identity\n0.jpg 2880\n") == {"0.jpg": 2880}
+    with pytest.raises(CelebDatasetsError, match=r"identity_CelebA-HQ\.txt, line 2: expected an image name and its"):
+        parse_identities("0.jpg 2880\n1.jpg Bob\n", "identity_CelebA-HQ.txt")
+
+
+def test_part_masks_are_indexed_by_image_and_a_strange_name_is_an_error() -> None:
+    names = ["0/00000_skin.png", "0/00000_l_brow.png", "2/05380_hair.png", "0/readme.txt"]
+
+    assert index_part_masks(names) == {
+        "0.jpg": (("l_brow", "0/00000_l_brow.png"), ("skin", "0/00000_skin.png")),
+        "5380.jpg": (("hair", "2/05380_hair.png"),),
+    }
+    with pytest.raises(CelebDatasetsError, match=r"anno/0/00000_beard\.png: expected a part mask named"):
+        index_part_masks(["0/00000_beard.png"], "anno")
+
+
+@pytest.mark.parametrize("names", [["00000.jpg", "00001.jpg"], ["1.jpg", "2.jpg", "3.jpg"]], ids=["padded", "unpadded"])
+def test_one_based_hq_names_are_refused_with_an_explanation_of_the_0_based_naming(names: list[str]) -> None:
+    with pytest.raises(
+        CelebDatasetsError, match=r"1-based CelebA-HQ file name; .* 0-based names .*0\.jpg \.\.\. 29999"
+    ):
+        check_hq_image_names(names, "image.zip/image")
+
+
+def test_0_based_hq_names_are_accepted() -> None:
+    check_hq_image_names(["0.jpg", "1.jpg", "10.jpg", "29999.jpg"], "image")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Builds
+
+
+def test_an_hq_row_holds_the_exact_hand_written_labels(hq: CelebADialog) -> None:
+    dataset = hq.as_dataset(split="train")
+    row = dataset[0]
+
+    assert row["image_id"] == "0.jpg"
+    assert (row["celeba_file"], row["celeba_index"], row["identity"]) == ("119614.jpg", 119613, 2880)
+    assert row["fine_grained"] == {"bangs": 2, "eyeglasses": 0, "beard": 0, "smiling": 3, "age": 1}
+    assert dataset.features["fine_grained"]["smiling"].int2str(3) == "Is smiling. Can see the entire row of teeth."
+    assert dataset.features["fine_grained"]["age"].int2str(1) == "Is between 15 and 30 years old. Teenager."
+    assert {name for name, present in row["attributes"].items() if present} == {
+        "attractive",
+        "bangs",
+        "brown_hair",
+        "no_beard",
+        "smiling",
+        "wearing_lipstick",
+        "young",
+    }
+    assert row["caption"] == "This young lady has middle-length bangs and a big smile with teeth showing."
+    assert row["attribute_captions"] == {
+        "bangs": "Her bangs cover about half of her forehead.",
+        "eyeglasses": "She is not wearing any eyeglasses.",
+        "beard": None,
+        "smiling": "She is smiling and we can see the entire row of her teeth.",
+        "age": "She is a teenager.",
+    }
+    assert row["request"] == "Make the bangs slightly longer."
+    assert row["request_annotation"] == {
+        "user_mode": "start",
+        "request_mode": "change_definite",
+        "attribute": 0,
+        "target_score": None,
+        "score_change_direction": "positive",
+        "score_change_value": 1,
+    }
+    assert row["image"].size == (64, 64)
+
+
+def test_an_hq_row_without_a_request_has_none(hq: CelebADialog) -> None:
+    rows = {row["image_id"]: row for row in hq.as_dataset(split="validation")}
+
+    assert rows["4.jpg"]["request"] is None
+    assert rows["4.jpg"]["request_annotation"] is None
+    assert rows["4.jpg"]["fine_grained"] == dict(
+        zip(["bangs", "eyeglasses", "beard", "smiling", "age"], HQ_FINE_GRAINED[4], strict=True)
+    )
+
+
+def test_hq_images_are_stored_as_the_original_jpeg_bytes(hq: CelebADialog, hq_download: Path) -> None:
+    with zipfile.ZipFile(hq_download / "image.zip") as archive:
+        originals = {Path(name).name: archive.read(name) for name in archive.namelist()}
+
+    stored = {}
+    for split in HQ_SPLITS:
+        for row in without_decoding(hq.as_dataset(split=split)):
+            stored[row["image_id"]] = row["image"]
+
+    assert {name: image["bytes"] for name, image in stored.items()} == originals
+    assert all(image["path"] == name for name, image in stored.items())
+
+
+def test_hq_splits_are_derived_from_celebas_split_through_the_mapping(hq: CelebADialog) -> None:
+    dataset = hq.as_dataset()
+
+    assert {split: dataset[split]["image_id"] for split in dataset} == {
+        split: [f"{index}.jpg" for index in indices] for split, indices in HQ_SPLITS.items()
+    }
+    assert dataset["test"]["celeba_file"] == ["200122.jpg", "190001.jpg"]
+
+
+def test_image_5380_keeps_none_for_its_missing_labels_and_is_listed_in_the_report(hq: CelebADialog) -> None:
+    row = next(row for row in hq.as_dataset(split="train") if row["image_id"] == "5380.jpg")
+
+    assert row["fine_grained"] == dict.fromkeys(["bangs", "eyeglasses", "beard", "smiling", "age"])
+    assert row["caption"] is None
+    assert row["attribute_captions"] == dict.fromkeys(["bangs", "eyeglasses", "beard", "smiling", "age"])
+    assert row["attributes"]["male"] is not None
+    assert read_skip_report(hq.skip_report) == [
+        {"image_id": "5380.jpg", "reason": "no label: no row in combined_annotation_hq.txt, captions_hq.json"}
+    ]
+    assert hq.skip_summary.startswith(
+        "CelebA-Dialog hq: 9 written, none skipped; kept with some values None: 1 no label"
+    )
+
+
+def test_colorized_masks_keep_their_label_ids_and_part_masks_their_pixels(hq_masks: CelebADialog) -> None:
+    rows = {row["image_id"]: row for split in HQ_SPLITS for row in hq_masks.as_dataset(split=split)}
+
+    mask = rows["3.jpg"]["mask"]
+    assert mask.mode == "P"
+    expected = np.array(Image.open(__import__("io").BytesIO(colorized_mask(3))))
+    assert np.array_equal(np.array(mask), expected)
+    assert set(np.unique(np.array(mask))) == set(range(19))
+    assert rows[f"{HQ_WITHOUT_COLORIZED_MASK}.jpg"]["mask"] is None
+    parts = rows["5380.jpg"]["part_masks"]
+    assert {name for name, image in parts.items() if image is not None} == set(HQ_PARTS)
+    assert set(parts) == set(MASK_PART_NAMES)
+    hair = np.array(Image.open(__import__("io").BytesIO(part_mask(5380, HQ_PARTS.index("hair")))))
+    assert np.array_equal(np.array(parts["hair"]), hair)
+    assert "7.jpg\tno mask: no 7.png in " in hq_masks.skip_report.read_text()
+    assert MASK_ARCHIVE_FOLDER in hq_masks.skip_report.read_text()
+
+
+def test_mask_bytes_are_stored_unchanged(hq_masks: CelebADialog, hq_download: Path) -> None:
+    row = next(row for row in without_decoding(hq_masks.as_dataset(split="train")) if row["image_id"] == "0.jpg")
+
+    with zipfile.ZipFile(hq_download / "mask" / "CelebAMask-HQ-mask-color-palette.zip") as archive:
+        assert row["mask"] == {"bytes": archive.read(f"{MASK_ARCHIVE_FOLDER}/0.png"), "path": "0.png"}
+    with zipfile.ZipFile(hq_download / "mask" / "CelebAMask-HQ-mask-anno.zip") as archive:
+        skin = archive.read("CelebAMask-HQ-mask-anno/0/00000_skin.png")
+    assert row["part_masks"]["skin"] == {"bytes": skin, "path": "00000_skin.png"}
+    assert row["part_masks"]["hat"] is None
+
+
+def test_the_hq_config_stays_light_without_mask_columns(hq: CelebADialog, hq_masks: CelebADialog) -> None:
+    light, heavy = hq.as_dataset(split="train"), hq_masks.as_dataset(split="train")
+
+    assert set(heavy.column_names) - set(light.column_names) == {"mask", "part_masks"}
+    assert (
+        light.select_columns(["image_id", "fine_grained"]).to_list()
+        == heavy.select_columns(["image_id", "fine_grained"]).to_list()
+    )
+
+
+def test_labels_only_configs_have_the_same_labels_without_image_bytes(
+    hq: CelebADialog, hq_download: Path, tmp_path: Path
+) -> None:
+    labels = build(hq_download, "hq_labels", tmp_path)
+
+    for split in HQ_SPLITS:
+        with_images = hq.as_dataset(split=split).remove_columns("image")
+        assert labels.as_dataset(split=split).to_list() == with_images.to_list()
+    assert "image" not in labels.info.features
+
+
+def test_unzipped_images_zipped_text_and_a_headerless_mapping_give_the_same_rows(
+    hq: CelebADialog, tmp_path: Path
+) -> None:
+    download = make_hq_download(tmp_path / "download", zipped=False, text_zipped=True, mapping_header=False)
+    assert (download / "image" / "0.jpg").is_file()
+    assert (download / "text.zip").is_file()
+
+    other = build(download, "hq", tmp_path / "cache")
+
+    for split in HQ_SPLITS:
+        assert without_decoding(other.as_dataset(split=split)) == without_decoding(hq.as_dataset(split=split))
+
+
+def test_standard_rows_use_celebas_split_and_unlabeled_images_get_none(standard: CelebADialog) -> None:
+    dataset = standard.as_dataset()
+    rows = {row["image_id"]: row for split in dataset for row in dataset[split]}
+
+    assert {split: dataset[split]["image_id"] for split in dataset} == STANDARD_SPLITS
+    assert "celeba_file" not in dataset["train"].column_names
+    assert rows["000001.jpg"]["fine_grained"] == {"bangs": 0, "eyeglasses": 0, "beard": 0, "smiling": 2, "age": 1}
+    assert rows["000005.jpg"]["fine_grained"] == dict.fromkeys(["bangs", "eyeglasses", "beard", "smiling", "age"])
+    assert rows["000001.jpg"]["request"] == "Make the smile a bit bigger."
+    assert rows["000001.jpg"]["request_annotation"] is None
+    assert (rows["000002.jpg"]["identity"], rows["162771.jpg"]["identity"]) == (2937, None)
+    assert rows["182638.jpg"]["image"].size == (178, 218)
+    assert read_skip_report(standard.skip_report) == [
+        {"image_id": "000005.jpg", "reason": "no label: an unlabeled row in combined_annotation.txt"}
+    ]
+
+
+def test_standard_images_are_stored_as_the_original_jpeg_bytes(standard: CelebADialog, standard_download: Path) -> None:
+    with zipfile.ZipFile(standard_download / "img_align_celeba.zip") as archive:
+        original = archive.read("img_align_celeba/162771.jpg")
+
+    (row,) = without_decoding(standard.as_dataset(split="validation"))
+
+    assert row["image"] == {"bytes": original, "path": "162771.jpg"}
+
+
+def test_streaming_gives_the_same_rows_as_the_prepared_dataset(hq_masks: CelebADialog) -> None:
+    streamed = hq_masks.as_streaming_dataset()
+
+    for split in HQ_SPLITS:
+        assert without_decoding(streamed[split]) == without_decoding(hq_masks.as_dataset(split=split))
+
+
+def test_two_worker_processes_give_the_same_rows(
+    hq: CelebADialog, hq_download: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two images per shard, so every split has shards to share between the workers.
+    monkeypatch.setattr(celeba_dialog, "SHARD_IMAGES", 2)
+
+    parallel = build(hq_download, "hq", tmp_path, num_proc=2)
+
+    assert parallel.info.splits["train"].shard_lengths is None or sum(parallel.info.splits["train"].shard_lengths) == 5
+    for split in HQ_SPLITS:
+        assert without_decoding(parallel.as_dataset(split=split)) == without_decoding(hq.as_dataset(split=split))
+
+
+def test_a_label_row_without_its_image_is_left_out_and_reported(tmp_path: Path) -> None:
+    download = make_hq_download(tmp_path / "download", drop_images=[3], masks=False)
+
+    builder = build(download, "hq", tmp_path / "cache")
+
+    assert "3.jpg" not in builder.as_dataset(split="train")["image_id"]
+    report = {row["image_id"]: row["reason"] for row in read_skip_report(builder.skip_report)}
+    assert report["3.jpg"].startswith(
+        "no image: rows in combined_annotation_hq.txt, CelebAMask-HQ-attribute-anno.txt, captions_hq.json, "
+        "CelebA-HQ-to-CelebA-mapping.txt, identity_CelebA-HQ.txt, request_hq.json but no such image in "
+        "the image folder"
+    )
+    assert builder.skip_summary.startswith("CelebA-Dialog hq: 8 written, 1 skipped (1 no image); skip report: ")
+
+
+def test_an_image_missing_from_the_mapping_has_no_split_and_is_reported(tmp_path: Path) -> None:
+    download = make_hq_download(tmp_path / "download", masks=False)
+    with zipfile.ZipFile(download / "image.zip", "a") as archive:
+        archive.writestr("image/8.jpg", b"\xff\xd8 not labelled anywhere")
+
+    builder = build(download, "hq", tmp_path / "cache")
+
+    report = {row["image_id"]: row["reason"] for row in read_skip_report(builder.skip_report)}
+    assert report["8.jpg"] == (
+        "no split: not found through CelebA-HQ-to-CelebA-mapping.txt and list_eval_partition.txt"
+    )
+    assert sum(split.num_examples for split in builder.info.splits.values()) == len(HQ_TO_CELEBA)
+
+
+def test_one_based_hq_image_names_stop_the_build_with_an_explanation(tmp_path: Path) -> None:
+    download = make_hq_download(tmp_path / "download", one_based=True, masks=False)
+
+    with pytest.raises(CelebDatasetsError, match=r"image\.zip/image: found 00001\.jpg, a 1-based CelebA-HQ file name"):
+        build(download, "hq", tmp_path / "cache")
+
+
+@pytest.mark.parametrize(
+    ("missing", "message"),
+    [
+        ("classification_label/combined_annotation_hq.txt", r"the file combined_annotation_hq\.txt was not found"),
+        ("list_eval_partition.txt", r"list_eval_partition\.txt was not found .* part of the CelebA download"),
+        ("image.zip", r"the folder image was not found .* usually at image\.zip, holding image/0\.jpg"),
+    ],
+)
+def test_a_missing_required_file_is_an_error_naming_it_its_origin_and_place(
+    tmp_path: Path, missing: str, message: str
+) -> None:
+    download = make_hq_download(tmp_path / "download", masks=False)
+    (download / missing).unlink()
+
+    with pytest.raises(CelebDatasetsError, match=message) as error:
+        build(download, "hq", tmp_path / "cache")
+    assert str(download) in str(error.value)
+
+
+def test_labels_only_configs_need_no_images(tmp_path: Path) -> None:
+    download = make_hq_download(tmp_path / "download", masks=False)
+    (download / "image.zip").unlink()
+
+    builder = build(download, "hq_labels", tmp_path / "cache")
+
+    assert builder.as_dataset(split="validation")["image_id"] == ["4.jpg", "7.jpg"]
+
+
+def test_missing_optional_files_leave_none_and_are_named_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    download = make_hq_download(tmp_path / "download", optional=False, masks=False)
+
+    with caplog.at_level(logging.WARNING, logger="celeb_datasets"):
+        builder = build(download, "hq_masks", tmp_path / "cache")
+
+    row = builder.as_dataset(split="train")[0]
+    assert (row["request"], row["request_annotation"], row["identity"], row["mask"]) == (None, None, None, None)
+    assert set(row["part_masks"].values()) == {None}
+    warnings = [record.getMessage() for record in caplog.records if "not found under" in record.getMessage()]
+    assert len(warnings) == 1
+    for name in ("request_hq.json", "request_hq.txt", "request_annotated_hq.json", "identity_CelebA-HQ.txt"):
+        assert name in warnings[0]
+    assert "CelebAMask-HQ-mask-color-palette" in warnings[0]
+
+
+def test_hq_identity_comes_from_celebas_identity_file_through_the_mapping_when_the_hq_file_is_absent(
+    tmp_path: Path,
+) -> None:
+    download = make_hq_download(tmp_path / "download", masks=False)
+    (download / "identity" / "identity_CelebA-HQ.txt").unlink()
+    (download / "identity_CelebA.txt").write_text("119614.jpg 77\n099095.jpg 78\n")
+
+    row = build(download, "hq_labels", tmp_path / "cache").as_dataset(split="train")[0]
+
+    assert (row["image_id"], row["identity"]) == ("0.jpg", 77)
+
+
+def test_a_malformed_label_line_stops_the_build_naming_file_and_line(tmp_path: Path) -> None:
+    download = make_hq_download(tmp_path / "download", masks=False)
+    labels = download / "classification_label" / "combined_annotation_hq.txt"
+    labels.write_text(labels.read_text() + "9.jpg\t1\t2\n")
+
+    with pytest.raises(CelebDatasetsError, match=rf"{re.escape(str(labels))}, line 10: expected an image name and 5"):
+        build(download, "hq", tmp_path / "cache")
+
+
+def test_masks_are_refused_for_the_standard_part() -> None:
+    with pytest.raises(CelebDatasetsError, match="with_masks needs part='hq'"):
+        CelebADialog(config_name="standard", with_masks=True)
+
+
+def test_builder_features_are_the_features_function_of_each_config() -> None:
+    for config in CelebADialog.BUILDER_CONFIGS:
+        builder = CelebADialog(config_name=config.name)
+        assert builder.info.features == celeba_dialog_features(config.part, config.with_images, config.with_masks)
+    assert "image" not in celeba_dialog_features("standard", with_images=False)
+    assert "celeba_file" not in celeba_dialog_features("standard")
+
+
+def test_the_command_line_prepares_hq(hq_download: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = command_line(
+        [
+            "prepare",
+            "celeba_dialog",
+            "--config",
+            "hq",
+            "--data-dir",
+            str(hq_download),
+            "--cache-dir",
+            str(tmp_path),
+            "--quiet",
+        ]
+    )
+
+    assert code == 0
+    output = capsys.readouterr().out
+    assert "celeba_dialog/hq train: 5 rows" in output
+    assert "celeba_dialog/hq test: 2 rows" in output
+
+
+def test_the_command_line_reports_a_missing_download_as_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = command_line(
+        ["prepare", "celeba_dialog", "--data-dir", str(tmp_path), "--cache-dir", str(tmp_path), "--quiet"]
+    )
+
+    assert code == 2
+    assert "was not found anywhere under" in capsys.readouterr().err
+
+
+def test_hq_and_hq_masks_export_and_load_back_with_load_dataset_unchanged(
+    hq: CelebADialog, hq_masks: CelebADialog, tmp_path: Path
+) -> None:
+    from celeb_datasets.hub import export
+
+    for builder in (hq, hq_masks):
+        export(builder, tmp_path / "export")
+
+    for builder in (hq, hq_masks):
+        loaded = datasets.load_dataset(str(tmp_path / "export"), builder.config.name)
+        assert loaded["train"].features == builder.info.features
+        for split in HQ_SPLITS:
+            assert without_decoding(loaded[split]) == without_decoding(builder.as_dataset(split=split))
+    assert "CelebA-Dialog" in (tmp_path / "export" / "README.md").read_text()

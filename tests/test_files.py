@@ -1,0 +1,172 @@
+"""File discovery under a download folder: by name, in folders or zip archives, read without extracting."""
+
+from __future__ import annotations
+
+import pickle
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from celeb_datasets.errors import CelebDatasetsError
+from celeb_datasets.files import DataFolder, SourceFile, SourceFolder
+
+
+def write(path: Path, content: bytes = b"x") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return path
+
+
+def write_zip(path: Path, members: dict[str, bytes]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return path
+
+
+def test_a_file_is_found_by_name_in_any_subfolder(tmp_path: Path) -> None:
+    write(tmp_path / "a" / "b" / "captions_hq.json", b"{}")
+
+    found = DataFolder(tmp_path).find_file("captions_hq.json")
+
+    assert found == SourceFile(str(tmp_path / "a" / "b" / "captions_hq.json"))
+    assert found.read_text() == "{}"
+
+
+def test_a_file_inside_a_zip_is_found_and_streamed_without_extracting(tmp_path: Path) -> None:
+    write_zip(tmp_path / "text.zip", {"text/captions_hq.json": b'{"0.jpg": {}}'})
+
+    found = DataFolder(tmp_path).find_file("captions_hq.json")
+
+    assert found == SourceFile("text/captions_hq.json", str(tmp_path / "text.zip"))
+    with found.open() as stream:
+        assert stream.read(2) == b'{"'
+        assert stream.read() == b'0.jpg": {}}'
+    assert str(found) == f"{tmp_path / 'text.zip'}/text/captions_hq.json"
+    assert list(tmp_path.iterdir()) == [tmp_path / "text.zip"]
+
+
+def test_a_file_on_disk_wins_over_the_same_name_inside_an_archive(tmp_path: Path) -> None:
+    write_zip(tmp_path / "a.zip", {"list_eval_partition.txt": b"zipped"})
+    write(tmp_path / "deep" / "er" / "list_eval_partition.txt", b"on disk")
+
+    assert DataFolder(tmp_path).find_file("list_eval_partition.txt").read_bytes() == b"on disk"
+
+
+def test_the_shallowest_of_several_copies_wins_whatever_the_listing_order(tmp_path: Path) -> None:
+    write(tmp_path / "a" / "b" / "mapping.txt", b"deep")
+    write(tmp_path / "z" / "mapping.txt", b"shallow")
+
+    assert DataFolder(tmp_path).find_file("mapping.txt").read_bytes() == b"shallow"
+
+
+def test_a_folder_under_a_long_server_path_inside_an_archive_is_found_by_its_name(tmp_path: Path) -> None:
+    members = {
+        "mnt/lustre/share/user/CelebAMask-HQ-mask-color-palette/0.png": b"zero",
+        "mnt/lustre/share/user/CelebAMask-HQ-mask-color-palette/12.png": b"twelve",
+    }
+    write_zip(tmp_path / "mask" / "CelebAMask-HQ-mask-color-palette.zip", members)
+
+    folder = DataFolder(tmp_path).find_folder("CelebAMask-HQ-mask-color-palette")
+
+    assert folder is not None
+    assert folder.path == "mnt/lustre/share/user/CelebAMask-HQ-mask-color-palette"
+    assert folder.name == "CelebAMask-HQ-mask-color-palette"
+    assert folder.list_files() == ["0.png", "12.png"]
+    assert folder.file("12.png").read_bytes() == b"twelve"
+
+
+def test_an_archive_named_like_the_folder_counts_as_the_folder_when_it_holds_the_files_at_its_root(
+    tmp_path: Path,
+) -> None:
+    write_zip(tmp_path / "image.zip", {"0.jpg": b"a", "1.jpg": b"b"})
+
+    folder = DataFolder(tmp_path).find_folder("image")
+
+    assert folder == SourceFolder("", str(tmp_path / "image.zip"))
+    assert folder.name == "image"
+    assert folder.list_files() == ["0.jpg", "1.jpg"]
+
+
+def test_an_unzipped_folder_wins_over_its_archive(tmp_path: Path) -> None:
+    write_zip(tmp_path / "image.zip", {"image/0.jpg": b"zipped"})
+    write(tmp_path / "image" / "0.jpg", b"unzipped")
+
+    folder = DataFolder(tmp_path).find_folder("image")
+
+    assert folder == SourceFolder(str(tmp_path / "image"))
+    with folder.open_reader() as reader:
+        assert reader.read("0.jpg") == b"unzipped"
+
+
+@pytest.mark.parametrize("zipped", [False, True], ids=["folder", "zip"])
+def test_folder_listing_and_reading_are_the_same_zipped_or_not(tmp_path: Path, zipped: bool) -> None:
+    members = {"anno/0/00000_hair.png": b"hair", "anno/0/00000_skin.png": b"skin", "anno/readme.txt": b"r"}
+    if zipped:
+        write_zip(tmp_path / "masks.zip", members)
+    else:
+        for name, content in members.items():
+            write(tmp_path / name, content)
+
+    folder = DataFolder(tmp_path).find_folder("anno")
+
+    assert folder.list_files() == ["readme.txt"]
+    assert folder.list_files(recursive=True) == ["0/00000_hair.png", "0/00000_skin.png", "readme.txt"]
+    with folder.open_reader() as reader:
+        assert reader.read("0/00000_skin.png") == b"skin"
+        with pytest.raises(FileNotFoundError, match=re.escape("00001_skin.png")):
+            reader.read("0/00001_skin.png")
+
+
+def test_stored_bytes_come_back_unchanged_from_a_deflated_archive(tmp_path: Path) -> None:
+    payload = bytes(range(256)) * 1000
+    write_zip(tmp_path / "image.zip", {"image/0.jpg": payload})
+
+    with DataFolder(tmp_path).find_folder("image").open_reader() as reader:
+        assert reader.read("0.jpg") == payload
+
+
+def test_macos_metadata_in_archives_and_folders_is_ignored(tmp_path: Path) -> None:
+    write_zip(tmp_path / "image.zip", {"image/0.jpg": b"a", "__MACOSX/image/._0.jpg": b"fork", "image/._1.jpg": b"f"})
+    write(tmp_path / "__MACOSX" / "captions_hq.json")
+
+    download = DataFolder(tmp_path)
+
+    assert download.find_folder("image").list_files() == ["0.jpg"]
+    assert download.find_file("captions_hq.json") is None
+    assert download.find_file("._0.jpg") is None
+
+
+def test_an_absent_name_gives_none(tmp_path: Path) -> None:
+    write_zip(tmp_path / "image.zip", {"image/0.jpg": b"a"})
+
+    download = DataFolder(tmp_path)
+
+    assert download.find_file("captions_hq.json") is None
+    assert download.find_folder("img_align_celeba") is None
+
+
+def test_a_data_folder_that_does_not_exist_is_an_error_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(CelebDatasetsError, match="nowhere"):
+        DataFolder(tmp_path / "nowhere")
+
+
+def test_a_file_named_zip_that_is_not_an_archive_is_not_searched(tmp_path: Path) -> None:
+    write(tmp_path / "image.zip", b"an interrupted download")
+    write(tmp_path / "captions_hq.json", b"{}")
+
+    download = DataFolder(tmp_path)
+
+    assert download.find_folder("image") is None
+    assert download.find_file("captions_hq.json") is not None
+
+
+def test_sources_survive_pickling_for_worker_processes(tmp_path: Path) -> None:
+    folder = SourceFolder("image", str(tmp_path / "image.zip"))
+    file = SourceFile("text/captions_hq.json", str(tmp_path / "text.zip"))
+
+    assert pickle.loads(pickle.dumps(folder)) == folder
+    assert pickle.loads(pickle.dumps(file)) == file
