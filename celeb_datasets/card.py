@@ -93,18 +93,42 @@ def exported_configs(export_dir: Path) -> dict[str, ExportedConfig]:
     return configs
 
 
+def configs_in_card(card_text: str) -> dict[str, ExportedConfig]:
+    """The configs a card's YAML describes (features, split sizes), without shards: what a repo already
+    holds. Entries that are not ours to read (no features) are left out."""
+    data = DatasetCard(card_text).data.to_dict()
+    entries = data.get("dataset_info") or []
+    configs = {}
+    for entry in [entries] if isinstance(entries, dict) else entries:
+        if not entry.get("features") or not entry.get("config_name"):
+            continue
+        info = datasets.DatasetInfo._from_yaml_dict(dict(entry))
+        # The card gives file sizes per config only: the first split carries them.
+        file_bytes = [info.download_size or 0] + [0] * (len(info.splits) - 1)
+        splits = tuple(
+            ExportedSplit(split.name, (), split.num_examples, split.num_bytes, size)
+            for split, size in zip(info.splits.values(), file_bytes, strict=True)
+        )
+        configs[entry["config_name"]] = ExportedConfig(entry["config_name"], info.features, splits)
+    return configs
+
+
 def write_card(
     export_dir: Path,
     builder: type[datasets.DatasetBuilder],
     dataset_name: str,
     repo_id: str | None = None,
+    *,
+    configs: dict[str, ExportedConfig] | None = None,
+    path: Path | None = None,
 ) -> Path:
-    """Write `README.md` for every config in `export_dir`; examples use `repo_id` when known."""
-    configs = exported_configs(export_dir)
+    """Write the card of `configs` (default: every config in `export_dir`) to `path` (default: the
+    folder's README.md); examples use `repo_id` when known."""
+    configs = exported_configs(export_dir) if configs is None else configs
     card = DatasetCard(
         f"---\n{card_data(builder, configs).to_yaml()}\n---\n\n{card_body(builder, dataset_name, configs, repo_id)}"
     )
-    path = export_dir / CARD_FILE
+    path = export_dir / CARD_FILE if path is None else path
     path.write_text(str(card), encoding="utf-8")
     return path
 

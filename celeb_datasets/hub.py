@@ -34,7 +34,14 @@ from datasets.features.features import require_storage_embed
 from datasets.table import embed_table_storage
 from datasets.utils.py_utils import convert_file_size_to_int
 
-from celeb_datasets.card import CARD_FILE, ExportedConfig, exported_configs, read_exported_config, write_card
+from celeb_datasets.card import (
+    CARD_FILE,
+    ExportedConfig,
+    configs_in_card,
+    exported_configs,
+    read_exported_config,
+    write_card,
+)
 from celeb_datasets.errors import CelebDatasetsError
 from celeb_datasets.registry import BUILDERS, builder_class
 
@@ -227,23 +234,34 @@ def publish(
             "no Hugging Face token: set HF_TOKEN or run `hf auth login` (a token with write access)"
         )
     api = HfApi(token=token)
-    write_card(export_dir, builder_class(name), name, repo_id=repo_id)
     where = f"{repo_id}" + (f"@{revision}" if revision else "")
     try:
         api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
         is_private = bool(api.repo_info(repo_id, repo_type="dataset").private)
         if revision and not revision.startswith("refs/"):
             api.create_branch(repo_id, branch=revision, repo_type="dataset", exist_ok=True)
-        commit = api.upload_folder(
-            repo_id=repo_id,
-            repo_type="dataset",
-            folder_path=export_dir,
-            revision=revision,
-            create_pr=create_pr,
-            allow_patterns=[CARD_FILE, *(f"{config}/*.parquet" for config in chosen)],
-            delete_patterns=[f"{config}/*" for config in chosen],
-            commit_message=commit_message or f"Publish {name} configs {', '.join(chosen)}",
-        )
+        # The card lists what the repo will hold: the configs published now, and those already there.
+        kept = _configs_kept_on_the_hub(api, repo_id, revision, chosen)
+        configs_after = dict(sorted(({config: available[config] for config in chosen} | kept).items()))
+        with tempfile.TemporaryDirectory(prefix="celeb-datasets-publish-") as staging_dir:
+            # The commit's files: the card for the repo, links to the chosen shards (the export folder,
+            # its own card included, stays as it is).
+            staging = Path(staging_dir)
+            write_card(export_dir, builder_class(name), name, repo_id, configs=configs_after, path=staging / CARD_FILE)
+            for config in chosen:
+                (staging / config).mkdir()
+                for shard in (shard for split in available[config].splits for shard in split.shards):
+                    (staging / config / shard.name).symlink_to(shard.resolve())
+            commit = api.upload_folder(
+                repo_id=repo_id,
+                repo_type="dataset",
+                folder_path=staging,
+                revision=revision,
+                create_pr=create_pr,
+                allow_patterns=[CARD_FILE, *(f"{config}/*.parquet" for config in chosen)],
+                delete_patterns=[f"{config}/*" for config in chosen],
+                commit_message=commit_message or f"Publish {name} configs {', '.join(chosen)}",
+            )
     except (HfHubHTTPError, OSError, RuntimeError, ValueError) as error:
         # huggingface_hub reports a failed LFS upload as RuntimeError, a refused commit as HTTP error.
         raise CelebDatasetsError(
@@ -253,6 +271,26 @@ def publish(
     if not is_private and private:
         logger.warning("%s already existed and is PUBLIC: publishing did not change its visibility", repo_id)
     return PublishResult(repo_id, is_private, tuple(chosen), commit.commit_url, commit.pr_url)
+
+
+def _configs_kept_on_the_hub(
+    api: Any, repo_id: str, revision: str | None, chosen: list[str]
+) -> dict[str, ExportedConfig]:
+    """Configs the repo's card describes at `revision` whose shards are there and are not replaced now."""
+    from huggingface_hub.errors import RevisionNotFoundError
+
+    try:
+        files = set(api.list_repo_files(repo_id, repo_type="dataset", revision=revision))
+    except RevisionNotFoundError:
+        return {}
+    if CARD_FILE not in files:
+        return {}
+    card = Path(api.hf_hub_download(repo_id, CARD_FILE, repo_type="dataset", revision=revision))
+    return {
+        config: described
+        for config, described in configs_in_card(card.read_text(encoding="utf-8")).items()
+        if config not in chosen and any(path.startswith(f"{config}/") for path in files)
+    }
 
 
 def _exported_dataset(export_dir: Path) -> str:

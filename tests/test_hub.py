@@ -310,6 +310,41 @@ def test_republishing_a_config_replaces_its_shards_and_leaves_other_configs(
     assert loaded.num_rows == 6
 
 
+def card_configs(card: bytes) -> list[str]:
+    return [entry["config_name"] for entry in DatasetCard(card.decode()).data.to_dict()["configs"]]
+
+
+def test_publishing_from_another_export_folder_keeps_the_configs_already_on_the_hub(
+    fake_hub: FakeHub, hub_token: str, built: dict[str, CelebVHQ], tmp_path: Path
+) -> None:
+    repo_id = unique_repo_id("two-folders")
+    export(built["annotations"], tmp_path / "annotations_only")
+    publish(tmp_path / "annotations_only", repo_id, token=hub_token)
+    assert card_configs(fake_hub.repos[repo_id].files()["README.md"]) == ["annotations"]
+
+    # A second machine exports only `clips` and publishes it: the card must still list `annotations`.
+    export(built["clips"], tmp_path / "clips_only")
+    publish(tmp_path / "clips_only", repo_id, token=hub_token)
+    card = fake_hub.repos[repo_id].files()["README.md"]
+    assert card_configs(card) == ["annotations", "clips"]
+    assert "| `annotations` (default) | Every label of every clip, no video. | train 6 |" in card.decode()
+    for config in ("annotations", "clips"):
+        loaded = datasets.load_dataset(repo_id, config, split="train", token=hub_token)
+        assert loaded.features == built[config].info.features
+        assert loaded.num_rows == 6
+    # The export folders' own cards describe the folders, not the repo.
+    assert card_configs((tmp_path / "clips_only" / "README.md").read_bytes()) == ["clips"]
+
+
+def test_publishing_one_config_lists_only_what_the_repo_holds(
+    fake_hub: FakeHub, hub_token: str, export_dir: Path
+) -> None:
+    repo_id = unique_repo_id("one-config")
+    publish(export_dir, repo_id, token=hub_token, configs=["clips"])
+    assert card_configs(fake_hub.repos[repo_id].files()["README.md"]) == ["clips"]
+    assert datasets.load_dataset(repo_id, split="train", token=hub_token).num_rows == 6  # `clips` is the default
+
+
 def test_publish_to_a_branch_and_as_a_pull_request_leaves_main_alone(
     fake_hub: FakeHub, hub_token: str, export_dir: Path
 ) -> None:
