@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import random
 import shutil
 from pathlib import Path
 from typing import Any
@@ -210,6 +211,27 @@ def test_annotations_config_rows_are_typed_labels(tmp_path: Path) -> None:
     assert streamed == rows.to_list()
 
 
+def test_the_readme_split_by_youtube_video_keeps_each_videos_clips_on_one_side(tmp_path: Path) -> None:
+    clips = {
+        f"{ytb_id}_{k}": make_record(ytb_id, 10.0 * k + 1, 10.0 * k + 5)
+        for ytb_id in ("aaaaaaaaaaa", "bbbbbbbbbbb", "ccccccccccc", "ddddddddddd", "eeeeeeeeeee")
+        for k in range(3)
+    }
+    write_annotation_file(tmp_path, clips)
+    builder = CelebVHQ(config_name="annotations", data_dir=str(tmp_path), cache_dir=str(tmp_path / "cache"))
+    builder.download_and_prepare()
+    # The recipe of README.md, section "An identity-safe split", with 40% held out.
+    rows = builder.as_dataset(split="train")
+    videos = sorted(set(rows["ytb_id"]))
+    random.Random(0).shuffle(videos)
+    held_out = set(videos[: len(videos) * 2 // 5])
+    test = rows.filter(lambda ytb_id: ytb_id in held_out, input_columns="ytb_id")
+    train = rows.filter(lambda ytb_id: ytb_id not in held_out, input_columns="ytb_id")
+    assert (train.num_rows, test.num_rows) == (9, 6)
+    assert not set(train["ytb_id"]) & set(test["ytb_id"])
+    assert sorted([*train["clip_id"], *test["clip_id"]]) == sorted(clips)
+
+
 # --- the builder: clips ---------------------------------------------------------------------------
 
 
@@ -282,7 +304,6 @@ def test_on_missing_error_stops_at_the_first_missing_video(download: Path, tmp_p
         prepare_clips(download, tmp_path, on_missing="error")
 
 
-@pytest.mark.slow
 def test_streaming_and_two_processes_give_the_same_rows_as_one(
     clips_builder: CelebVHQ, download: Path, tmp_path: Path
 ) -> None:
@@ -296,6 +317,7 @@ def test_streaming_and_two_processes_give_the_same_rows_as_one(
     assert read_skip_report(parallel.skip_report) == read_skip_report(clips_builder.skip_report)
 
 
+@pytest.mark.slow
 def test_the_bundled_sample_builds_all_six_clips(tmp_path: Path) -> None:
     from celeb_datasets.sample import make_celebv_hq_sample
 
