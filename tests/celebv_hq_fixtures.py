@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
 import celebv_hq
-from celeb_datasets.sample import sample_annotation_file
+from celeb_datasets.sample import sample_annotation_file, write_indexed_video
+from celebv_hq import CelebVHQ
 
 
 def sample_document() -> dict[str, Any]:
@@ -60,3 +62,33 @@ def write_annotation_file(folder: Path, clips: dict[str, Any], meta_key: str = "
 def sample_clips() -> dict[str, Any]:
     """A deep copy of the 6 real records, free to modify."""
     return copy.deepcopy(sample_document()["clips"])
+
+
+def write_sample_download(folder: Path, with_videos: bool = False) -> Path:
+    """A CelebV-HQ download of the 6 bundled real records; with tiny processed clips when asked.
+
+    Each processed clip `{clip_id}.mp4` is 5 frames of 64x64 whose frame k shows index k.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "celebvhq_info.json").write_bytes(sample_annotation_file().read_bytes())
+    if with_videos:
+        for clip_id in json.loads(sample_annotation_file().read_text())["clips"]:
+            write_indexed_video(
+                folder / "processed" / f"{clip_id}.mp4", duration_sec=0.5, width=64, height=64, fps=10, audio_rate=None
+            )
+    return folder
+
+
+def prepared_builder(folder: Path, config: str) -> CelebVHQ:
+    """A CelebV-HQ builder of `config` prepared from the sample download in `folder` (made if absent)."""
+    data_dir = folder / "download"
+    if not (data_dir / "celebvhq_info.json").exists() or (config == "clips" and not (data_dir / "processed").exists()):
+        write_sample_download(data_dir, with_videos=config == "clips")
+    builder = CelebVHQ(config_name=config, data_dir=str(data_dir), cache_dir=str(folder / "cache"))
+    builder.download_and_prepare()
+    return builder
+
+
+def unique_repo_id(stem: str) -> str:
+    """A repo id no other test uses on the session's loopback Hub."""
+    return f"test-org/{stem}-{uuid.uuid4().hex[:8]}"

@@ -26,4 +26,27 @@ os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="celeb-datasets-hf-home-")
 os.environ.pop("HF_TOKEN", None)
 os.environ.pop("HUGGING_FACE_HUB_TOKEN", None)
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+from celebv_hq_fixtures import prepared_builder  # noqa: E402
 from hub_server import hub_server, hub_token  # noqa: E402, F401
+
+from celeb_datasets.hub import export  # noqa: E402
+from celebv_hq import CelebVHQ  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, CelebVHQ]:
+    """Both CelebV-HQ configs prepared from the bundled sample (with tiny processed clips), per module."""
+    folder = tmp_path_factory.mktemp("built")
+    return {config: prepared_builder(folder, config) for config in ("annotations", "clips")}
+
+
+@pytest.fixture(scope="module")
+def export_dir(built: dict[str, CelebVHQ], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One export folder holding both CelebV-HQ configs."""
+    folder = tmp_path_factory.mktemp("export") / "celebv_hq"
+    for builder in built.values():
+        export(builder, folder)
+    return folder

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import datasets
 import pytest
+from celebv_hq_fixtures import write_sample_download
 from hub_server import FakeHub
-from test_hub import write_sample_download
 
 from celeb_datasets.cli import main
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import datasets
 import huggingface_hub
 import pyarrow.parquet as pq
 import pytest
+from celebv_hq_fixtures import unique_repo_id, write_sample_download
 from datasets import ClassLabel, Dataset, Features, List, Value
 from datasets.info import DatasetInfosDict
 from hub_server import FakeHub
@@ -19,59 +19,13 @@ from huggingface_hub import DatasetCard, DatasetCardData
 from celeb_datasets.card import exported_configs, frequency_tables, read_exported_config
 from celeb_datasets.errors import CelebDatasetsError
 from celeb_datasets.hub import EXPORT_MANIFEST, dataset_infos, dataset_infos_text, export, publish
-from celeb_datasets.sample import sample_annotation_file, write_indexed_video
 from celebv_hq import CelebVHQ, celebv_hq_features
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 # ---------------------------------------------------------------------------------------------------
-# Fixture factories (also used by test_loading.py and test_cli.py).
-
-
-def write_sample_download(folder: Path, with_videos: bool = False) -> Path:
-    """A CelebV-HQ download of the 6 bundled real records; with tiny processed clips when asked.
-
-    Each processed clip `{clip_id}.mp4` is 5 frames of 64x64 whose frame k shows index k.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "celebvhq_info.json").write_bytes(sample_annotation_file().read_bytes())
-    if with_videos:
-        for clip_id in json.loads(sample_annotation_file().read_text())["clips"]:
-            write_indexed_video(
-                folder / "processed" / f"{clip_id}.mp4", duration_sec=0.5, width=64, height=64, fps=10, audio_rate=None
-            )
-    return folder
-
-
-def prepared_builder(folder: Path, config: str) -> CelebVHQ:
-    """A CelebV-HQ builder of `config` prepared from the sample download in `folder` (made if absent)."""
-    data_dir = folder / "download"
-    if not (data_dir / "celebvhq_info.json").exists() or (config == "clips" and not (data_dir / "processed").exists()):
-        write_sample_download(data_dir, with_videos=config == "clips")
-    builder = CelebVHQ(config_name=config, data_dir=str(data_dir), cache_dir=str(folder / "cache"))
-    builder.download_and_prepare()
-    return builder
-
-
-def unique_repo_id(stem: str) -> str:
-    return f"test-org/{stem}-{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, CelebVHQ]:
-    """Both configs prepared once for the module."""
-    folder = tmp_path_factory.mktemp("built")
-    return {config: prepared_builder(folder, config) for config in ("annotations", "clips")}
-
-
-@pytest.fixture(scope="module")
-def export_dir(built: dict[str, CelebVHQ], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One export folder holding both configs."""
-    folder = tmp_path_factory.mktemp("export") / "celebv_hq"
-    for builder in built.values():
-        export(builder, folder)
-    return folder
+# Fixtures (the sample download, `built` and `export_dir` are in celebv_hq_fixtures.py and conftest.py).
 
 
 @pytest.fixture

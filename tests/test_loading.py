@@ -8,11 +8,11 @@ from pathlib import Path
 import av
 import datasets
 import pytest
+from celebv_hq_fixtures import unique_repo_id
 from datasets.distributed import split_dataset_by_node
 from hub_server import FakeHub
 from huggingface_hub import HfApi
 from huggingface_hub.errors import RepositoryNotFoundError
-from test_hub import prepared_builder, unique_repo_id
 
 from celeb_datasets.decode import decode_frames
 from celeb_datasets.errors import CelebDatasetsError
@@ -22,20 +22,6 @@ from celebv_hq import CelebVHQ
 
 # The Hub's parquet-export service does not exist on the loopback server.
 datasets.config.USE_PARQUET_EXPORT = False
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, CelebVHQ]:
-    folder = tmp_path_factory.mktemp("built")
-    return {config: prepared_builder(folder, config) for config in ("annotations", "clips")}
-
-
-@pytest.fixture(scope="module")
-def export_dir(built: dict[str, CelebVHQ], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("export") / "celebv_hq"
-    for builder in built.values():
-        export(builder, folder)
-    return folder
 
 
 @pytest.fixture(scope="module")
