@@ -331,18 +331,23 @@ class _ClipEncoder:
         if self._audio is None:
             return
         for planar in self._audio_resampler.resample(frame):
-            samples = planar.to_ndarray()
+            count = planar.samples
             first = max(0, math.ceil((self.request.start_sec - time) * self._audio_rate - _TIME_EPSILON))
-            last = min(samples.shape[1], math.ceil((self.request.end_sec - time) * self._audio_rate - _TIME_EPSILON))
+            last = min(count, math.ceil((self.request.end_sec - time) * self._audio_rate - _TIME_EPSILON))
             if last > first:
-                piece = av.AudioFrame.from_ndarray(
-                    np.ascontiguousarray(samples[:, first:last]), format="fltp", layout=planar.layout.name
-                )
-                piece.sample_rate = self._audio_rate
+                if first == 0 and last == count:
+                    piece = planar  # wholly inside the clip: encoded as it is, no copy
+                else:
+                    piece = av.AudioFrame.from_ndarray(
+                        np.ascontiguousarray(planar.to_ndarray()[:, first:last]),
+                        format="fltp",
+                        layout=planar.layout.name,
+                    )
+                    piece.sample_rate = self._audio_rate
                 piece.pts = round((time - self.request.start_sec) * self._audio_rate) + first
                 piece.time_base = Fraction(1, self._audio_rate)
                 self._output.mux(self._audio.encode(piece))
-            time += samples.shape[1] / self._audio_rate
+            time += count / self._audio_rate
 
     def abandon(self) -> None:
         """Close the output without finishing the clip (safe to call after `finish`)."""
