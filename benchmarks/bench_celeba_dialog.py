@@ -22,20 +22,20 @@ import argparse
 import concurrent.futures
 import io
 import json
-import multiprocessing
-import resource
 import shutil
 import sys
 import tempfile
-import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY / "tests"))
+sys.path.insert(0, str(REPOSITORY / "benchmarks"))
 CACHE = Path(__file__).resolve().parent / ".cache" / "celeba_dialog"
 IMAGE_SIZE = 1024
+
+from measure import in_fresh_process  # noqa: E402
 
 
 def generated_jpeg(seed: int) -> bytes:
@@ -120,22 +120,9 @@ def run_imagefolder(folder: str, cache_dir: str) -> int:
 
 def _measured(work: Callable[[str, str], int], source: str) -> tuple[float, float, int]:
     """Seconds, peak RSS (MB) and rows of `work(source, empty cache)` in a fresh process."""
-    context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        return pool.submit(_run, work, source).result()
-
-
-def _run(work: Callable[[str, str], int], source: str) -> tuple[float, float, int]:
-    import datasets
-
-    datasets.disable_progress_bars()
-    datasets.logging.set_verbosity_error()
+    preload = () if work is run_copy_limit else ("datasets", "celeba_dialog")
     with tempfile.TemporaryDirectory(prefix="bench-celeba-dialog-") as cache_dir:
-        start = time.perf_counter()
-        rows = work(source, cache_dir)
-        seconds = time.perf_counter() - start
-    # ru_maxrss is in kilobytes on Linux.
-    return seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, rows
+        return in_fresh_process(work, source, cache_dir, preload=preload)
 
 
 def _rate(count: int, megabytes: float, seconds: float) -> str:

@@ -14,13 +14,9 @@ What is measured, each in a fresh process (so peak memory is that work's own):
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
-import multiprocessing
-import resource
 import shutil
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,36 +24,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generate_celebvhq_info import write_full_size_annotation_file
-
-
-def _timed(work: Callable[..., float | None], *args: Any) -> tuple[float, float, float | None]:
-    """Seconds, peak RSS (MB) of a fresh process running `work(*args)`, and what `work` returned."""
-    context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        return pool.submit(_run, work, *args).result()
-
-
-def _run(work: Callable[..., float | None], *args: Any) -> tuple[float, float, float | None]:
-    import datasets
-
-    datasets.disable_progress_bars()
-    datasets.logging.set_verbosity_error()
-    start = time.perf_counter()
-    result = work(*args)
-    seconds = time.perf_counter() - start
-    return seconds, _peak_memory_mb(), result
-
-
-def _peak_memory_mb() -> float:
-    """This process's peak resident memory. VmHWM starts afresh at exec; ru_maxrss would carry the
-    parent's peak into a spawned child."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from measure import in_fresh_process
 
 
 def prepare(data_dir: str, cache_dir: str, config: str) -> None:
@@ -148,9 +115,9 @@ def main() -> None:
         write_full_size_annotation_file(annotations, clips=arguments.clips)
         make_video_download(videos, arguments.videos)
         for data_dir, config in ((annotations, "annotations"), (videos, "clips")):
-            _timed(prepare, str(data_dir), str(work / "cache"), config)
+            in_fresh_process(prepare, str(data_dir), str(work / "cache"), config)
         export_dir = work / "export"
-        _timed(export_config, str(annotations), str(work / "cache"), "annotations", str(export_dir))
+        in_fresh_process(export_config, str(annotations), str(work / "cache"), "annotations", str(export_dir))
 
         def best(
             function: Callable[..., float | None], *args: Any, fresh: Path | None = None
@@ -159,7 +126,7 @@ def main() -> None:
             for _ in range(arguments.repeat):
                 if fresh is not None:
                     shutil.rmtree(fresh, ignore_errors=True)
-                runs.append(_timed(function, *args))
+                runs.append(in_fresh_process(function, *args))
             return min(runs, key=lambda run: run[0])
 
         rows = []
