@@ -218,6 +218,8 @@ class CelebVHQ(datasets.ArrowBasedBuilder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # The package version keys the cache, so an upgrade never serves rows built by older code.
         kwargs.setdefault("hash", __version__)
+        if isinstance(kwargs.get("data_dir"), str):
+            kwargs["data_dir"] = os.path.expanduser(kwargs["data_dir"])
         super().__init__(*args, **kwargs)
         if self.config.with_video and self._writer_batch_size is None:
             self._writer_batch_size = VIDEO_WRITER_BATCH_SIZE

@@ -182,6 +182,14 @@ def test_a_missing_annotation_file_is_an_error_saying_what_to_download_and_where
         builder.download_and_prepare()
 
 
+def test_a_data_dir_under_home_may_be_written_with_a_tilde(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    shutil.copy(sample_annotation_file(), tmp_path / "celebvhq_info.json")
+    builder = CelebVHQ(config_name="annotations", data_dir="~", cache_dir=str(tmp_path / "cache"))
+    builder.download_and_prepare()
+    assert builder.as_dataset(split="train").num_rows == 6
+
+
 def test_annotations_config_rows_are_typed_labels(tmp_path: Path) -> None:
     shutil.copy(sample_annotation_file(), tmp_path / "celebvhq_info.json")
     builder = CelebVHQ(config_name="annotations", data_dir=str(tmp_path), cache_dir=str(tmp_path / "cache"))
