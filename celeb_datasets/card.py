@@ -95,7 +95,7 @@ def exported_configs(export_dir: Path) -> dict[str, ExportedConfig]:
 
 def configs_in_card(card_text: str) -> dict[str, ExportedConfig]:
     """The configs a card's YAML describes (features, split sizes), without shards: what a repo already
-    holds. Entries that are not ours to read (no features) are left out."""
+    holds. Entries that are not ours to read (no features or no splits) are left out."""
     data = DatasetCard(card_text).data.to_dict()
     entries = data.get("dataset_info") or []
     configs = {}
@@ -104,12 +104,14 @@ def configs_in_card(card_text: str) -> dict[str, ExportedConfig]:
             continue
         info = datasets.DatasetInfo._from_yaml_dict(dict(entry))
         # The card gives file sizes per config only: the first split carries them.
-        file_bytes = [info.download_size or 0] + [0] * (len(info.splits) - 1)
+        split_infos = list((info.splits or {}).values())
+        file_bytes = [info.download_size or 0] + [0] * (len(split_infos) - 1)
         splits = tuple(
             ExportedSplit(split.name, (), split.num_examples, split.num_bytes, size)
-            for split, size in zip(info.splits.values(), file_bytes, strict=True)
+            for split, size in zip(split_infos, file_bytes, strict=False)
         )
-        configs[entry["config_name"]] = ExportedConfig(entry["config_name"], info.features, splits)
+        if splits:  # a config without splits has no data files to list
+            configs[entry["config_name"]] = ExportedConfig(entry["config_name"], info.features, splits)
     return configs
 
 
