@@ -16,7 +16,7 @@ from datasets.info import DatasetInfosDict
 from hub_server import FakeHub
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from celeb_datasets.card import exported_configs, frequency_tables, read_exported_config
+from celeb_datasets.card import configs_in_card, exported_configs, frequency_tables, read_exported_config
 from celeb_datasets.errors import CelebDatasetsError
 from celeb_datasets.hub import EXPORT_MANIFEST, dataset_infos, dataset_infos_text, export, publish
 from celebv_hq import CelebVHQ, celebv_hq_features
@@ -262,6 +262,19 @@ def test_republishing_a_config_replaces_its_shards_and_leaves_other_configs(
     assert files["annotations/train-00000-of-00001.parquet"] == annotations_before
     loaded = datasets.load_dataset(repo_id, "clips", split="train", token=hub_token)
     assert loaded.num_rows == 6
+
+
+def test_a_cards_configs_read_back_with_their_features_and_split_sizes(export_dir: Path) -> None:
+    described = configs_in_card((export_dir / "README.md").read_text())
+    exported = exported_configs(export_dir)
+    assert list(described) == list(exported)
+    for name, config in described.items():
+        assert config.features == exported[name].features
+        assert [(s.name, s.num_examples) for s in config.splits] == [
+            (s.name, s.num_examples) for s in exported[name].splits
+        ]
+    # Entries that are not ours (no features, no splits) are left out rather than listed without data.
+    assert configs_in_card("---\ndataset_info:\n- config_name: other\n---\nA card.\n") == {}
 
 
 def card_configs(card: bytes) -> list[str]:
