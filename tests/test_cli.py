@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import datasets
 import pytest
-from celebv_hq_fixtures import write_sample_download
+from celebv_hq_fixtures import unique_repo_id, write_sample_download
 from hub_server import FakeHub
 
 from celeb_datasets.cli import main
@@ -61,7 +60,7 @@ def test_publish_is_private_by_default_and_never_prints_the_token(
 ) -> None:
     output = _export(download, tmp_path)
     monkeypatch.setenv("HF_TOKEN", hub_token)
-    repo_id = f"test-org/cli-{uuid.uuid4().hex[:8]}"
+    repo_id = unique_repo_id("cli")
     assert main(["publish", str(output), "--repo", repo_id, "--quiet"]) == 0
     captured = capsys.readouterr()
     assert f"published annotations to {repo_id} (private)" in captured.out
@@ -74,7 +73,7 @@ def test_publish_public_with_a_message(
 ) -> None:
     output = _export(download, tmp_path)
     monkeypatch.setenv("HF_TOKEN", hub_token)
-    repo_id = f"test-org/cli-public-{uuid.uuid4().hex[:8]}"
+    repo_id = unique_repo_id("cli-public")
     assert main(["publish", str(output), "--repo", repo_id, "--public", "--message", "First release"]) == 0
     repo = hub_server.repos[repo_id]
     assert not repo.private
