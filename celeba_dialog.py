@@ -37,14 +37,7 @@ from datasets.builder import Key
 from celeb_datasets import __version__
 from celeb_datasets.errors import CelebDatasetsError
 from celeb_datasets.files import DataFolder, FolderReader, SourceFile, SourceFolder
-from celeb_datasets.skips import (
-    SKIP_REPORT_FILE,
-    SkipLog,
-    merge_skip_report,
-    read_skip_report,
-    skip_category,
-    summarize_skips,
-)
+from celeb_datasets.skips import SKIP_REPORT_FILE, SkipLog, count_by_kind, finish_skip_report, summarize_skips
 
 logger = logging.getLogger("celeb_datasets")
 
@@ -472,16 +465,13 @@ class CelebADialog(datasets.ArrowBasedBuilder):
     def download_and_prepare(self, *args: Any, **kwargs: Any) -> None:
         """Prepare the dataset, write the report of images left out or incomplete, and log a one-line summary."""
         super().download_and_prepare(*args, **kwargs)
-        report = Path(self._output_dir) / SKIP_REPORT_FILE
-        if not report.exists() or (Path(self._output_dir) / "skip_report_parts").exists():
-            report, _ = merge_skip_report(self._output_dir, SKIP_REPORT_COLUMNS)
-        counts = Counter(skip_category(row["reason"]) for row in read_skip_report(report))
+        report, counts = finish_skip_report(self._output_dir, SKIP_REPORT_COLUMNS)
         written = sum(split.num_examples for split in self.info.splits.values())
         left_out = Counter({kind: n for kind, n in counts.items() if kind in LEFT_OUT_KINDS})
         summary = summarize_skips(f"CelebA-Dialog {self.config.name}", written, left_out, report)
         incomplete = Counter({kind: n for kind, n in counts.items() if kind in INCOMPLETE_KINDS})
         if incomplete:
-            kinds = ", ".join(f"{n:,} {kind}" for kind, n in incomplete.most_common())
+            kinds = count_by_kind(incomplete)
             summary += f"; kept with some values None: {kinds} (listed in {report})"
         self.skip_summary = summary
         logger.log(logging.WARNING if left_out else logging.INFO, summary)

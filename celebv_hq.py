@@ -18,7 +18,6 @@ import gc
 import json
 import logging
 import os
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -30,14 +29,7 @@ from datasets.builder import Key
 
 from celeb_datasets import __version__
 from celeb_datasets.errors import CelebDatasetsError
-from celeb_datasets.skips import (
-    SKIP_REPORT_FILE,
-    SkipLog,
-    merge_skip_report,
-    read_skip_report,
-    skip_category,
-    summarize_skips,
-)
+from celeb_datasets.skips import SKIP_REPORT_FILE, SkipLog, finish_skip_report, summarize_skips
 from celeb_datasets.video import BoundingBox, ClipRequest, EncoderSettings, cut_clips
 
 logger = logging.getLogger("celeb_datasets")
@@ -132,9 +124,14 @@ class CelebVHQConfig(datasets.BuilderConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        self.validate()
+
+    def validate(self) -> None:
+        """Refuse impossible options now rather than mid-build (also run by the builder: datasets sets
+        options given to the builder after the config is made)."""
         if self.on_missing not in ("skip", "error"):
             raise CelebDatasetsError(f"on_missing must be 'skip' or 'error', not {self.on_missing!r}")
-        self.encoder_settings()  # validates crop, size and crf now rather than mid-build
+        self.encoder_settings()  # validates crop, size, crf and preset
 
     def encoder_settings(self) -> EncoderSettings:
         return EncoderSettings(crop=self.crop, size=self.size, crf=self.crf, preset=self.preset)
@@ -221,6 +218,7 @@ class CelebVHQ(datasets.ArrowBasedBuilder):
         if isinstance(kwargs.get("data_dir"), str):
             kwargs["data_dir"] = os.path.expanduser(kwargs["data_dir"])
         super().__init__(*args, **kwargs)
+        self.config.validate()
         if self.config.with_video and self._writer_batch_size is None:
             self._writer_batch_size = VIDEO_WRITER_BATCH_SIZE
         self.skip_summary: str | None = None
@@ -304,13 +302,16 @@ class CelebVHQ(datasets.ArrowBasedBuilder):
         super().download_and_prepare(*args, **kwargs)
         if not self.config.with_video:
             return
-        report = Path(self._output_dir) / SKIP_REPORT_FILE
-        if not report.exists() or (Path(self._output_dir) / "skip_report_parts").exists():
-            report, _ = merge_skip_report(self._output_dir, SKIP_REPORT_COLUMNS)
-        counts = Counter(skip_category(row["reason"]) for row in read_skip_report(report))
+        report, counts = finish_skip_report(self._output_dir, SKIP_REPORT_COLUMNS)
         written = self.info.splits["train"].num_examples
         self.skip_summary = summarize_skips(f"CelebV-HQ {self.config.name}", written, counts, report)
-        logger.log(logging.WARNING if counts else logging.INFO, self.skip_summary)
+        if written:
+            logger.log(logging.WARNING if counts else logging.INFO, self.skip_summary)
+        else:
+            raise CelebDatasetsError(
+                f"{self.skip_summary}. No clip has a usable video under {self.config.data_dir}: put processed "
+                f"clips in processed/{{clip_id}}.mp4 or raw videos in {RAW_VIDEO_FOLDER}/{{ytb_id}}.mp4"
+            )
 
     @property
     def skip_report(self) -> Path:

@@ -13,6 +13,7 @@ new builder's options need no change here.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from collections.abc import Sequence
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from celeb_datasets.errors import CelebDatasetsError
-from celeb_datasets.registry import BUILDERS, builder_class
+from celeb_datasets.registry import BUILDERS, builder_class, config_names
 
 logger = logging.getLogger("celeb_datasets")
 
@@ -120,9 +121,24 @@ def add_builder_arguments(parser: argparse.ArgumentParser) -> None:
 
 def make_builder(arguments: argparse.Namespace, **overrides: Any) -> Any:
     """The builder chosen by `add_builder_arguments`' arguments."""
+    import datasets
+
     builder = builder_class(arguments.dataset)
+    configs = config_names(arguments.dataset)
+    if arguments.config is not None and arguments.config not in configs:
+        raise CelebDatasetsError(
+            f"{arguments.dataset} has no config {arguments.config!r}; its configs: {', '.join(configs)}"
+        )
     options = dict(_parse_option(text) for text in arguments.option) | overrides
     data_dir = options.pop("data_dir", None) or arguments.data_dir
+    known = {field.name for field in dataclasses.fields(builder.BUILDER_CONFIG_CLASS)}
+    common = {field.name for field in dataclasses.fields(datasets.BuilderConfig)}
+    for name in options:
+        if name not in known - common:
+            raise CelebDatasetsError(
+                f"--option {name}: {arguments.dataset} has no such option; its options: "
+                + ", ".join(sorted(known - common))
+            )
     return builder(
         config_name=arguments.config,
         data_dir=None if data_dir is None else str(data_dir),

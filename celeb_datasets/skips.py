@@ -64,6 +64,19 @@ def merge_skip_report(folder: str | os.PathLike[str], columns: tuple[str, ...]) 
     return report, Counter(skip_category(row[-1]) for row in rows)
 
 
+def finish_skip_report(folder: str | os.PathLike[str], columns: tuple[str, ...]) -> tuple[Path, Counter[str]]:
+    """The build's skip report in `folder` and its counts by kind, after `download_and_prepare`.
+
+    A build that just ran left part files: they are merged. A build served from the cache left its
+    merged report (a prepared folder is replaced whole when it is built again): it is read.
+    """
+    folder = Path(folder)
+    report = folder / SKIP_REPORT_FILE
+    if (folder / _PARTS_FOLDER).exists() or not report.exists():
+        return merge_skip_report(folder, columns)
+    return report, Counter(skip_category(row[columns[-1]]) for row in read_skip_report(report))
+
+
 def read_skip_report(path: str | os.PathLike[str]) -> list[dict[str, str]]:
     """The rows of a skip report, as dicts keyed by its header."""
     with open(path, newline="", encoding="utf-8") as lines:
@@ -75,5 +88,9 @@ def summarize_skips(what: str, written: int, counts: Counter[str], report: Path)
     skipped = sum(counts.values())
     if not skipped:
         return f"{what}: {written:,} written, none skipped"
-    kinds = ", ".join(f"{n:,} {kind}" for kind, n in sorted(counts.items(), key=lambda item: (-item[1], item[0])))
-    return f"{what}: {written:,} written, {skipped:,} skipped ({kinds}); skip report: {report}"
+    return f"{what}: {written:,} written, {skipped:,} skipped ({count_by_kind(counts)}); skip report: {report}"
+
+
+def count_by_kind(counts: Counter[str]) -> str:
+    """ "3 missing, 1 unreadable": the most frequent kind first, ties by name."""
+    return ", ".join(f"{n:,} {kind}" for kind, n in sorted(counts.items(), key=lambda item: (-item[1], item[0])))

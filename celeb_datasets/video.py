@@ -90,6 +90,11 @@ class ClipRequest:
     box: BoundingBox | None = None
 
 
+X264_PRESETS = (
+    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo",
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class EncoderSettings:
     """How cut clips are cropped and encoded.
@@ -112,6 +117,10 @@ class EncoderSettings:
             raise CelebDatasetsError(f"size must be an even number of pixels >= 16, not {self.size!r}")
         if not 0 <= self.crf <= 51:
             raise CelebDatasetsError(f"crf must be in 0..51 (libx264), not {self.crf!r}")
+        if self.preset not in X264_PRESETS:
+            raise CelebDatasetsError(
+                f"preset must be one of libx264's ({', '.join(X264_PRESETS)}), not {self.preset!r}"
+            )
 
 
 @dataclass(frozen=True)

@@ -307,6 +307,21 @@ def test_missing_unreadable_and_too_short_videos_land_in_the_skip_report(clips_b
     )
 
 
+def test_options_given_to_the_builder_are_checked_like_config_fields(tmp_path: Path) -> None:
+    # datasets sets builder keyword options on the config after it was made, past __post_init__.
+    with pytest.raises(CelebDatasetsError, match="crop must be 'official' or 'none'"):
+        CelebVHQ(config_name="clips", data_dir=str(tmp_path), crop="square")
+    with pytest.raises(CelebDatasetsError, match="on_missing must be"):
+        CelebVHQ(config_name="clips", data_dir=str(tmp_path), on_missing="ignore")
+
+
+def test_clips_with_no_usable_video_at_all_is_an_error_saying_where_videos_go(tmp_path: Path) -> None:
+    shutil.copy(sample_annotation_file(), tmp_path / "celebvhq_info.json")
+    builder = CelebVHQ(config_name="clips", data_dir=str(tmp_path), cache_dir=str(tmp_path / "cache"))
+    with pytest.raises(CelebDatasetsError, match=r"0 written, 6 skipped \(6 missing\).*raw/\{ytb_id\}\.mp4"):
+        builder.download_and_prepare()
+
+
 def test_on_missing_error_stops_at_the_first_missing_video(download: Path, tmp_path: Path) -> None:
     with pytest.raises(CelebDatasetsError, match=r"clip ddddddddddd_0 \(YouTube video ddddddddddd\): missing"):
         prepare_clips(download, tmp_path, on_missing="error")

@@ -50,6 +50,16 @@ def test_export_of_missing_download_fails_with_the_builders_message(
     assert "celebvhq_info.json not found" in capsys.readouterr().err
 
 
+def test_an_unknown_config_or_option_is_an_error_listing_the_known_ones(
+    download: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    arguments = ["prepare", "celebv_hq", "--data-dir", str(download), "--cache-dir", str(tmp_path), "--quiet"]
+    assert main([*arguments, "--config", "videos"]) == 2
+    assert "celebv_hq has no config 'videos'; its configs: annotations, clips" in capsys.readouterr().err
+    assert main([*arguments, "--option", "resolution=512"]) == 2
+    assert "--option resolution: celebv_hq has no such option; its options: crf, crop," in capsys.readouterr().err
+
+
 def test_publish_is_private_by_default_and_never_prints_the_token(
     hub_server: FakeHub,
     hub_token: str,

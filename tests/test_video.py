@@ -191,3 +191,5 @@ def test_encoder_settings_reject_impossible_values() -> None:
         EncoderSettings(size=511)
     with pytest.raises(CelebDatasetsError, match="crf"):
         EncoderSettings(crf=60)
+    with pytest.raises(CelebDatasetsError, match="preset must be one of libx264's"):
+        EncoderSettings(preset="fastest")
