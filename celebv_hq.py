@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import io
 import json
 import logging
 import os
@@ -272,9 +273,10 @@ class CelebVHQ(datasets.ArrowBasedBuilder):
             if processed is None:
                 to_cut[clip.clip_id] = clip
                 continue
-            problem = unreadable_video_reason(processed)
+            data = Path(processed).read_bytes()
+            problem = unreadable_video_reason(data)
             if problem is None:
-                yield clip, Path(processed).read_bytes(), "processed"
+                yield clip, data, "processed"
             else:
                 self._skip(skips, clip, f"unreadable: {processed}: {problem}")
         if not to_cut:
@@ -640,12 +642,12 @@ def _file_names(folder: Path) -> frozenset[str]:
         return frozenset()
 
 
-def unreadable_video_reason(path: str | os.PathLike[str]) -> str | None:
-    """Why a video file cannot be used (None when it opens and has a video stream)."""
+def unreadable_video_reason(data: bytes) -> str | None:
+    """Why the bytes of a video file cannot be used (None when they open and hold a video stream)."""
     import av
 
     try:
-        with av.open(str(path)) as container:
+        with av.open(io.BytesIO(data)) as container:
             return None if container.streams.video else "no video stream"
     except (av.FFmpegError, OSError) as error:
         return str(error)
