@@ -259,42 +259,8 @@ class CelebVHQ(datasets.ArrowBasedBuilder):
             return
         skips = SkipLog(skip_folder, SKIP_REPORT_COLUMNS)
         for shard, video in enumerate(videos or []):
-            for row, (clip, video_bytes, source) in enumerate(self._clip_videos(video, skips)):
-                extra = {
-                    "video": [{"bytes": video_bytes, "path": f"{clip.clip_id}.mp4"}],
-                    "video_source": [source],
-                }
-                yield Key(shard, row), clips_table([clip], features, extra)
-
-    def _clip_videos(self, video: VideoClips, skips: SkipLog) -> Iterator[tuple[ClipAnnotation, bytes, str]]:
-        """Each clip of one YouTube video with its MP4 bytes: processed clips as they are, others cut."""
-        to_cut = {}
-        for clip, processed in video.clips:
-            if processed is None:
-                to_cut[clip.clip_id] = clip
-                continue
-            data = Path(processed).read_bytes()
-            problem = unreadable_video_reason(data)
-            if problem is None:
-                yield clip, data, "processed"
-            else:
-                self._skip(skips, clip, f"unreadable: {processed}: {problem}")
-        if not to_cut:
-            return
-        requests = [ClipRequest(c.clip_id, c.start_sec, c.end_sec, c.bbox) for c in to_cut.values()]
-        for result in cut_clips(
-            video.raw_video, requests, self.config.encoder_settings(), seek_gap_sec=self.config.seek_gap_sec
-        ):
-            clip = to_cut[result.clip_id]
-            if result.video is None:
-                self._skip(skips, clip, f"{result.skip_reason} ({video.raw_video})")
-            else:
-                yield clip, result.video, "raw"
-
-    def _skip(self, skips: SkipLog, clip: ClipAnnotation, reason: str) -> None:
-        if self.config.on_missing == "error":
-            raise CelebDatasetsError(f"clip {clip.clip_id} (YouTube video {clip.ytb_id}): {reason}")
-        skips.record(clip.clip_id, clip.ytb_id, reason)
+            for row, table in enumerate(video_tables(video, self.config, features, skips)):
+                yield Key(shard, row), table
 
     def download_and_prepare(self, *args: Any, **kwargs: Any) -> None:
         """Prepare the dataset; for `clips`, also write the skip report and log a one-line summary."""
@@ -633,6 +599,52 @@ def locate_videos(
             continue
         grouped.setdefault(clip.ytb_id, []).append((clip, processed))
     return [VideoClips(ytb_id, raw_videos[ytb_id], tuple(group)) for ytb_id, group in grouped.items()]
+
+
+def video_tables(
+    video: VideoClips, config: CelebVHQConfig, features: datasets.Features, skips: SkipLog
+) -> Iterator[pa.Table]:
+    """The rows (one Arrow table each) of one YouTube video's clips; clips that cannot be had are skipped.
+
+    This is the one place where a clip's video is read or cut and its row built: the builder and any
+    other engine (Ray, slices) call it per YouTube video.
+    """
+    for clip, video_bytes, source in video_clips(video, config, skips):
+        extra = {"video": [{"bytes": video_bytes, "path": f"{clip.clip_id}.mp4"}], "video_source": [source]}
+        yield clips_table([clip], features, extra)
+
+
+def video_clips(
+    video: VideoClips, config: CelebVHQConfig, skips: SkipLog
+) -> Iterator[tuple[ClipAnnotation, bytes, str]]:
+    """Each clip of one YouTube video with its MP4 bytes: processed clips as they are, others cut."""
+    to_cut = {}
+    for clip, processed in video.clips:
+        if processed is None:
+            to_cut[clip.clip_id] = clip
+            continue
+        data = Path(processed).read_bytes()
+        problem = unreadable_video_reason(data)
+        if problem is None:
+            yield clip, data, "processed"
+        else:
+            skip_clip(config, skips, clip, f"unreadable: {processed}: {problem}")
+    if not to_cut:
+        return
+    requests = [ClipRequest(c.clip_id, c.start_sec, c.end_sec, c.bbox) for c in to_cut.values()]
+    for result in cut_clips(video.raw_video, requests, config.encoder_settings(), seek_gap_sec=config.seek_gap_sec):
+        clip = to_cut[result.clip_id]
+        if result.video is None:
+            skip_clip(config, skips, clip, f"{result.skip_reason} ({video.raw_video})")
+        else:
+            yield clip, result.video, "raw"
+
+
+def skip_clip(config: CelebVHQConfig, skips: SkipLog, clip: ClipAnnotation, reason: str) -> None:
+    """Leave a clip out with its reason in the skip report, or stop the build under on_missing="error"."""
+    if config.on_missing == "error":
+        raise CelebDatasetsError(f"clip {clip.clip_id} (YouTube video {clip.ytb_id}): {reason}")
+    skips.record(clip.clip_id, clip.ytb_id, reason)
 
 
 def _file_names(folder: Path) -> frozenset[str]:
