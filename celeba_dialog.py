@@ -35,6 +35,7 @@ import pyarrow as pa
 from datasets.builder import Key
 
 from celeb_datasets import __version__
+from celeb_datasets.builder import CelebBuilderConfig
 from celeb_datasets.errors import CelebDatasetsError
 from celeb_datasets.files import DataFolder, FolderReader, SourceFile, SourceFolder
 from celeb_datasets.skips import SKIP_REPORT_FILE, SkipLog, count_by_kind, finish_skip_report, summarize_skips
@@ -272,8 +273,8 @@ _MASK_ROLES = ("masks", "part_masks")
 
 
 @dataclasses.dataclass
-class CelebADialogConfig(datasets.BuilderConfig):
-    """A CelebA-Dialog config.
+class CelebADialogConfig(CelebBuilderConfig):
+    """A CelebA-Dialog config (and `on_missing`, `media_check`: see CelebBuilderConfig).
 
     Args:
         part: "hq" (the 30,000 CelebA-HQ images, 1024x1024) or "standard" (the 202,599 aligned CelebA
@@ -287,12 +288,9 @@ class CelebADialogConfig(datasets.BuilderConfig):
     with_images: bool = True
     with_masks: bool = False
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.validate()
-
     def validate(self) -> None:
         """Refuse impossible option combinations (also run by the builder: datasets sets options after init)."""
+        super().validate()
         if self.part not in ("hq", "standard"):
             raise CelebDatasetsError(f"part must be 'hq' or 'standard', not {self.part!r}")
         if self.with_masks and self.part != "hq":

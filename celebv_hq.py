@@ -29,6 +29,7 @@ import pyarrow as pa
 from datasets.builder import Key
 
 from celeb_datasets import __version__
+from celeb_datasets.builder import CelebBuilderConfig
 from celeb_datasets.errors import CelebDatasetsError
 from celeb_datasets.skips import SKIP_REPORT_FILE, SkipLog, finish_skip_report, summarize_skips
 from celeb_datasets.video import BoundingBox, ClipRequest, EncoderSettings, cut_clips
@@ -102,13 +103,11 @@ _EMOTION_INDEX = {name: index for index, name in enumerate(EMOTION_NAMES)}
 
 
 @dataclasses.dataclass
-class CelebVHQConfig(datasets.BuilderConfig):
-    """A CelebV-HQ config.
+class CelebVHQConfig(CelebBuilderConfig):
+    """A CelebV-HQ config (and `on_missing`, `media_check`: see CelebBuilderConfig).
 
     Args:
         with_video: add each clip's MP4 (`video`) and where it came from (`video_source`).
-        on_missing: "skip" (default) leaves out a clip whose video is missing, unreadable or too short
-            and lists it in the skip report; "error" stops at the first one.
         crop: "official" (the official face square) or "none" (whole frames), for clips cut from raw videos.
         size: resize cut clips to `size` x `size` after the crop (None keeps the crop's own size).
         crf, preset: libx264 quality and speed of cut clips (ffmpeg's defaults, as the official script).
@@ -116,22 +115,16 @@ class CelebVHQConfig(datasets.BuilderConfig):
     """
 
     with_video: bool = False
-    on_missing: Literal["skip", "error"] = "skip"
     crop: Literal["official", "none"] = "official"
     size: int | None = None
     crf: int = 23
     preset: str = "medium"
     seek_gap_sec: float = 5.0
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.validate()
-
     def validate(self) -> None:
         """Refuse impossible options now rather than mid-build (also run by the builder: datasets sets
         options given to the builder after the config is made)."""
-        if self.on_missing not in ("skip", "error"):
-            raise CelebDatasetsError(f"on_missing must be 'skip' or 'error', not {self.on_missing!r}")
+        super().validate()
         self.encoder_settings()  # validates crop, size, crf and preset
 
     def encoder_settings(self) -> EncoderSettings:
