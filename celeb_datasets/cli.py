@@ -5,6 +5,8 @@
     celeb-datasets export celebv_hq --config annotations --data-dir ~/CelebV-HQ --output celebv_hq_export
     celeb-datasets publish celebv_hq_export --repo my-org/celebv-hq        # private unless --public
     celeb-datasets dataset-infos                               # rewrite dataset_infos.json
+    celeb-datasets download celebv_hq --data-dir ~/CelebV-HQ --workers 8   # the raw YouTube videos
+    celeb-datasets status celebv_hq --data-dir ~/CelebV-HQ
 
 Builder options that are not flags of their own go through `--option name=value` (repeatable), so a
 new builder's options need no change here.
@@ -95,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="write nothing; exit 1 if the file differs from what the builders give"
     )
     infos.set_defaults(run=run_dataset_infos)
+    add_download_commands(commands, common)
     return parser
 
 
@@ -214,6 +217,81 @@ def run_dataset_infos(arguments: argparse.Namespace) -> int:
         return 0
     arguments.output.write_text(text, encoding="utf-8")
     print(f"wrote {arguments.output}")
+    return 0
+
+
+def add_download_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    """The `download` and `status` commands (CelebV-HQ's raw YouTube videos)."""
+    from celeb_datasets.download import YOUTUBE_URL_TEMPLATE
+
+    download = commands.add_parser(
+        "download", parents=[common], help="fetch the raw YouTube videos into DATA_DIR/raw with yt-dlp (resumable)"
+    )
+    download.add_argument("dataset", choices=["celebv_hq"], help="the dataset whose videos to fetch")
+    download.add_argument("--data-dir", type=Path, required=True, help="your download folder (with celebvhq_info.json)")
+    download.add_argument(
+        "--ids", type=Path, metavar="FILE", help="only these videos: one YouTube id or clip id a line"
+    )
+    download.add_argument("--limit", type=int, metavar="N", help="at most N videos (after --ids)")
+    download.add_argument("--workers", type=int, default=1, metavar="N", help="parallel downloads (default 1)")
+    download.add_argument("--retry-failed", action="store_true", help="also retry videos that failed for good")
+    download.add_argument("--cookies", metavar="FILE", help="a Netscape cookies.txt for yt-dlp (age-restricted videos)")
+    download.add_argument("--proxy", metavar="URL", help="a proxy for yt-dlp, e.g. socks5://127.0.0.1:1080")
+    download.add_argument("--rate-limit", metavar="RATE", help="largest rate per video, e.g. 2M (bytes per second)")
+    download.add_argument("--js-runtime", metavar="NAME[:PATH]", help="yt-dlp's JavaScript runtime (default: deno)")
+    download.add_argument("--retries", type=int, default=3, help="retries of a transient failure (default 3)")
+    download.add_argument(
+        "--retry-backoff", type=float, default=5.0, metavar="SECONDS", help="first retry's wait, doubled each time"
+    )
+    download.add_argument(
+        "--url-template", default=YOUTUBE_URL_TEMPLATE, help=f"a video's page (default {YOUTUBE_URL_TEMPLATE})"
+    )
+    download.set_defaults(run=run_download)
+
+    status = commands.add_parser(
+        "status", parents=[common], help="videos done / failed by reason / pending, buildable clips, bytes on disk"
+    )
+    status.add_argument("dataset", choices=["celebv_hq"], help="the dataset")
+    status.add_argument("--data-dir", type=Path, required=True, help="your download folder")
+    status.set_defaults(run=run_status)
+
+
+def run_download(arguments: argparse.Namespace) -> int:
+    from celeb_datasets import download
+    from celebv_hq import find_annotation_file, read_annotation_file
+
+    clips = read_annotation_file(find_annotation_file(arguments.data_dir))
+    ids = None if arguments.ids is None else download.read_id_list(arguments.ids, clips)
+    videos = download.select_videos(download.needed_ends(clips), ids, arguments.limit)
+    settings = download.DownloadSettings(
+        url_template=arguments.url_template,
+        cookies=arguments.cookies,
+        proxy=arguments.proxy,
+        rate_limit=arguments.rate_limit,
+        js_runtime=arguments.js_runtime,
+        retries=arguments.retries,
+        retry_backoff_sec=arguments.retry_backoff,
+    )
+
+    def report(entry: download.ManifestEntry) -> None:
+        detail = f"{entry.size / 1e6:,.1f} MB, {entry.duration_sec:,.1f} s" if entry.state == "done" else entry.reason
+        logger.info("%s %s: %s", entry.ytb_id, entry.state, detail)
+
+    print(f"{len(videos):,} video(s) chosen; manifest: {download.Manifest(arguments.data_dir).path}", flush=True)
+    summary = download.download_videos(
+        arguments.data_dir, videos, settings, arguments.workers, arguments.retry_failed, on_finish=report
+    )
+    print(summary.line())
+    return 0
+
+
+def run_status(arguments: argparse.Namespace) -> int:
+    from celeb_datasets.download import Manifest, download_status
+    from celebv_hq import find_annotation_file, read_annotation_file
+
+    clips = read_annotation_file(find_annotation_file(arguments.data_dir))
+    print(f"CelebV-HQ download in {arguments.data_dir} (manifest: {Manifest(arguments.data_dir).path})")
+    print("\n".join(download_status(arguments.data_dir, clips).lines()))
     return 0
 
 
