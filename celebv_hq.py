@@ -19,7 +19,7 @@ import io
 import json
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,6 +30,7 @@ from datasets.builder import Key
 
 from celeb_datasets import __version__
 from celeb_datasets.builder import CelebBuilderConfig
+from celeb_datasets.download import YOUTUBE_URL_TEMPLATE, DownloadSettings, Manifest, download_video
 from celeb_datasets.errors import CelebDatasetsError
 from celeb_datasets.skips import SKIP_REPORT_FILE, SkipLog, finish_skip_report, summarize_skips
 from celeb_datasets.video import BoundingBox, ClipRequest, EncoderSettings, cut_clips
@@ -112,6 +113,10 @@ class CelebVHQConfig(CelebBuilderConfig):
         size: resize cut clips to `size` x `size` after the crop (None keeps the crop's own size).
         crf, preset: libx264 quality and speed of cut clips (ffmpeg's defaults, as the official script).
         seek_gap_sec: cutting seeks past a gap between clips longer than this; shorter gaps are decoded.
+        fetch: download a clip's raw video with yt-dlp when it is absent, right before cutting its clips.
+        keep_raw: keep the raw videos fetched by the build (False deletes each once its clips are written).
+        url_template, cookies, proxy, rate_limit, download_retries, retry_backoff_sec: how `fetch` downloads
+            (see celeb_datasets.download.DownloadSettings).
     """
 
     with_video: bool = False
@@ -120,15 +125,35 @@ class CelebVHQConfig(CelebBuilderConfig):
     crf: int = 23
     preset: str = "medium"
     seek_gap_sec: float = 5.0
+    fetch: bool = False
+    keep_raw: bool = True
+    url_template: str = YOUTUBE_URL_TEMPLATE
+    cookies: str | None = None
+    proxy: str | None = None
+    rate_limit: str | None = None
+    download_retries: int = 3
+    retry_backoff_sec: float = 5.0
 
     def validate(self) -> None:
         """Refuse impossible options now rather than mid-build (also run by the builder: datasets sets
         options given to the builder after the config is made)."""
         super().validate()
         self.encoder_settings()  # validates crop, size, crf and preset
+        if self.fetch:
+            self.download_settings()
 
     def encoder_settings(self) -> EncoderSettings:
         return EncoderSettings(crop=self.crop, size=self.size, crf=self.crf, preset=self.preset)
+
+    def download_settings(self) -> DownloadSettings:
+        return DownloadSettings(
+            url_template=self.url_template,
+            cookies=self.cookies,
+            proxy=self.proxy,
+            rate_limit=self.rate_limit,
+            retries=self.download_retries,
+            retry_backoff_sec=self.retry_backoff_sec,
+        )
 
 
 # One sentence per feature for the dataset card (the card adds each feature's type and label names).
@@ -234,7 +259,9 @@ class CelebVHQ(datasets.ArrowBasedBuilder):
             streaming = isinstance(dl_manager, datasets.StreamingDownloadManager)
             skips = SkipLog(None if streaming else self._output_dir, SKIP_REPORT_COLUMNS)
             clips = read_annotation_file(annotation_file)
-            videos = locate_videos(annotation_file.parent, clips, skips, on_missing=self.config.on_missing)
+            videos = locate_videos(
+                annotation_file.parent, clips, skips, on_missing=self.config.on_missing, fetch=self.config.fetch
+            )
             gen_kwargs = {"videos": videos, "skip_folder": skips.folder and str(skips.folder)}
         return [datasets.SplitGenerator(name=datasets.Split.TRAIN, gen_kwargs=gen_kwargs)]
 
@@ -545,21 +572,28 @@ def clips_table(
 
 @dataclasses.dataclass(frozen=True)
 class VideoClips:
-    """The clips of one YouTube video to write: each with its processed clip, or None to cut it from raw."""
+    """The clips of one YouTube video to write: each with its processed clip, or None to cut it from raw.
+
+    `fetch_into` is the data folder to download the raw video into when `raw_video` is None (fetch=True).
+    """
 
     ytb_id: str
     raw_video: str | None
     clips: tuple[tuple[ClipAnnotation, str | None], ...]
+    fetch_into: str | None = None
 
 
 def locate_videos(
-    data_dir: Path, clips: Sequence[ClipAnnotation], skips: SkipLog, on_missing: str = "skip"
+    data_dir: Path, clips: Sequence[ClipAnnotation], skips: SkipLog, on_missing: str = "skip", fetch: bool = False
 ) -> list[VideoClips]:
     """Find each clip's video in the download folder, grouped by YouTube video in first-seen order.
 
     A processed clip `{clip_id}.mp4` (in processed/, 35666/, videos/ or the folder itself) wins over a
-    raw video `raw/{ytb_id}.{mp4,mkv,webm}`. A clip with neither is skipped as missing (or an error).
+    raw video `raw/{ytb_id}.{mp4,mkv,webm}`. A clip with neither is skipped as missing (or an error),
+    with the download manifest's reason when its video failed to download; with `fetch`, it is kept to be
+    downloaded by `video_clips` unless the manifest says its video failed for good.
     """
+    downloads = Manifest(data_dir).read()
     folder_listings = {folder: _file_names(data_dir / folder) for folder in (*PROCESSED_CLIP_FOLDERS, RAW_VIDEO_FOLDER)}
     grouped: dict[str, list[tuple[ClipAnnotation, str | None]]] = {}
     raw_videos: dict[str, str | None] = {}
@@ -582,16 +616,23 @@ def locate_videos(
                 None,
             )
         if processed is None and raw_videos[clip.ytb_id] is None:
+            download = downloads.get(clip.ytb_id)
+            if fetch and (download is None or download.state != "failed"):
+                grouped.setdefault(clip.ytb_id, []).append((clip, None))
+                continue
             reason = (
                 f"missing: neither {RAW_VIDEO_FOLDER}/{clip.ytb_id}.{{mp4,mkv,webm}} nor a processed "
                 f"{clip.clip_id}.mp4 in {data_dir}"
             )
+            if download is not None and download.state != "done":
+                reason += f"; the download {download.state}: {download.reason}"
             if on_missing == "error":
                 raise CelebDatasetsError(f"clip {clip.clip_id} (YouTube video {clip.ytb_id}): {reason}")
             skips.record(clip.clip_id, clip.ytb_id, reason)
             continue
         grouped.setdefault(clip.ytb_id, []).append((clip, processed))
-    return [VideoClips(ytb_id, raw_videos[ytb_id], tuple(group)) for ytb_id, group in grouped.items()]
+    fetch_into = str(data_dir) if fetch else None
+    return [VideoClips(ytb_id, raw_videos[ytb_id], tuple(group), fetch_into) for ytb_id, group in grouped.items()]
 
 
 def video_tables(
@@ -624,13 +665,47 @@ def video_clips(
             skip_clip(config, skips, clip, f"unreadable: {processed}: {problem}")
     if not to_cut:
         return
+    raw_video = video.raw_video
+    if raw_video is None:
+        raw_video = fetch_raw_video(video, to_cut.values(), config, skips)
+        if raw_video is None:
+            return
     requests = [ClipRequest(c.clip_id, c.start_sec, c.end_sec, c.bbox) for c in to_cut.values()]
-    for result in cut_clips(video.raw_video, requests, config.encoder_settings(), seek_gap_sec=config.seek_gap_sec):
-        clip = to_cut[result.clip_id]
-        if result.video is None:
-            skip_clip(config, skips, clip, f"{result.skip_reason} ({video.raw_video})")
-        else:
-            yield clip, result.video, "raw"
+    try:
+        for result in cut_clips(raw_video, requests, config.encoder_settings(), seek_gap_sec=config.seek_gap_sec):
+            clip = to_cut[result.clip_id]
+            if result.video is None:
+                skip_clip(config, skips, clip, f"{result.skip_reason} ({raw_video})")
+            else:
+                yield clip, result.video, "raw"
+    finally:
+        if video.raw_video is None and not config.keep_raw:
+            # Fetched by this build and not wanted: disk holds only the videos being cut.
+            Path(raw_video).unlink(missing_ok=True)
+
+
+def fetch_raw_video(
+    video: VideoClips, clips: Iterable[ClipAnnotation], config: CelebVHQConfig, skips: SkipLog
+) -> str | None:
+    """Download a video's raw file for its clips (fetch=True), through the data folder's manifest.
+
+    Returns its path, or None after skipping every clip with the download's reason.
+    """
+    if video.fetch_into is None:
+        raise CelebDatasetsError(f"YouTube video {video.ytb_id}: no raw video and no data folder to fetch it into")
+    clips = list(clips)
+    manifest = Manifest(video.fetch_into)
+    previous = manifest.read().get(video.ytb_id)
+    last_end = max(clip.end_sec for clip in clips)
+    settings = config.download_settings()
+    entry = download_video(
+        video.fetch_into, video.ytb_id, last_end, settings, manifest, previous.attempts if previous else 0
+    )
+    if entry.state == "done":
+        return str(Path(video.fetch_into) / entry.file)
+    for clip in clips:
+        skip_clip(config, skips, clip, f"missing: the download of {video.ytb_id} {entry.state}: {entry.reason}")
+    return None
 
 
 def skip_clip(config: CelebVHQConfig, skips: SkipLog, clip: ClipAnnotation, reason: str) -> None:
