@@ -57,7 +57,9 @@ def test_an_unknown_config_or_option_is_an_error_listing_the_known_ones(
     assert main([*arguments, "--config", "videos"]) == 2
     assert "celebv_hq has no config 'videos'; its configs: annotations, clips" in capsys.readouterr().err
     assert main([*arguments, "--option", "resolution=512"]) == 2
-    assert "--option resolution: celebv_hq has no such option; its options: cookies, crf, crop," in capsys.readouterr().err
+    assert (
+        "--option resolution: celebv_hq has no such option; its options: cookies, crf, crop," in capsys.readouterr().err
+    )
 
 
 def test_publish_is_private_by_default_and_never_prints_the_token(
