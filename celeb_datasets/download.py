@@ -236,7 +236,7 @@ def check_raw_video(path: str | os.PathLike[str], needed_end_sec: float) -> tupl
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
-                return 0.0, "no video stream"
+                return 0.0, "unreadable: no video stream"
             stream = container.streams.video[0]
             for packet in container.demux(stream):
                 if packet.pts is not None and packet.time_base is not None:
@@ -286,12 +286,11 @@ def download_video(
             downloaded = fetcher.fetch(ytb_id)
         except _FetchFailed as failure:
             entry = _failure_entry(ytb_id, failure.kind, failure.message, failure.permanent, attempts)
-            if failure.permanent or retry == settings.retries:
-                break
-            logger.info("%s: %s; retrying in %g s", ytb_id, entry.reason, settings.retry_backoff_sec * 2**retry)
-            continue
-        entry = _checked_entry(data_dir, ytb_id, downloaded, needed_end_sec, attempts)
-        break
+        else:
+            entry = _checked_entry(data_dir, ytb_id, downloaded, needed_end_sec, attempts)
+        if entry.state != RETRY or retry == settings.retries:
+            break
+        logger.info("%s: %s; retrying in %g s", ytb_id, entry.reason, settings.retry_backoff_sec * 2**retry)
     if entry.state != RETRY:
         shutil.rmtree(partial, ignore_errors=True)  # a retry may resume the partial files
     manifest.record(entry)

@@ -132,6 +132,46 @@ def test_several_processes_can_record_at_once_without_losing_a_line(tmp_path: Pa
     assert len(Manifest(tmp_path).read()) == 200
 
 
+# --- settings and checks -----------------------------------------------------------------------------
+
+
+def test_cookies_proxy_rate_limit_and_js_runtime_pass_through_to_yt_dlp(tmp_path: Path) -> None:
+    cookies = tmp_path / "cookies.txt"
+    cookies.write_text("# Netscape HTTP Cookie File\n")
+    settings = DownloadSettings(cookies=str(cookies), proxy="socks5://127.0.0.1:9", rate_limit="2M", js_runtime="node")
+    options = download.yt_dlp_options(tmp_path, settings)
+    assert options["cookiefile"] == str(cookies) and options["proxy"] == "socks5://127.0.0.1:9"
+    assert options["ratelimit"] == 2 * 1024 * 1024 and options["js_runtimes"] == {"node": {}}
+    assert options["format"] == "bestvideo[ext=mp4]+bestaudio[ext=m4a]/bestvideo+bestaudio/best"
+
+
+def test_impossible_download_settings_are_refused_before_anything_is_fetched(tmp_path: Path) -> None:
+    with pytest.raises(CelebDatasetsError, match=r"url_template 'http://x/video' must contain \{ytb_id\}"):
+        DownloadSettings(url_template="http://x/video")
+    with pytest.raises(CelebDatasetsError, match=r"cookies file .*nothing.txt not found"):
+        DownloadSettings(cookies=str(tmp_path / "nothing.txt"))
+    with pytest.raises(CelebDatasetsError, match=r"rate_limit 'fast'"):
+        download.yt_dlp_options(tmp_path, DownloadSettings(rate_limit="fast"))
+    folder = write_download_folder(tmp_path, {"served": [(0.0, 1.0)]})
+    with pytest.raises(CelebDatasetsError, match="must contain"):
+        CelebVHQ(config_name="clips", data_dir=str(folder), cache_dir=str(tmp_path), fetch=True, url_template="x")
+
+
+def test_a_finished_file_is_checked_to_its_end_against_its_last_clip(tmp_path: Path) -> None:
+    from celeb_datasets.sample import write_indexed_video
+
+    video = write_indexed_video(tmp_path / "v.mp4", duration_sec=2, width=64, height=64, fps=10, audio_rate=None)
+    assert download.check_raw_video(video, 2.0) == (2.0, None)
+    assert download.check_raw_video(video, 2.5)[1] == (
+        "too short: the video ends at 2.00 s, its last clip ends at 2.50 s"
+    )
+    truncated = tmp_path / "cut.mp4"
+    truncated.write_bytes(video.read_bytes()[: video.stat().st_size // 2])
+    assert download.check_raw_video(truncated, 2.0)[1] is not None  # a cut file never passes
+    (tmp_path / "junk.mp4").write_bytes(b"not a video")
+    assert download.check_raw_video(tmp_path / "junk.mp4", 1.0)[1].startswith("unreadable: ")
+
+
 # --- downloading -------------------------------------------------------------------------------------
 
 
@@ -248,6 +288,31 @@ def test_fetch_without_keep_raw_builds_the_rows_of_a_predownloaded_folder_holdin
     assert {e.state for e in Manifest(fetched).read().values()} == {DONE, FAILED}
     [skip] = read_skip_report(builder.skip_report)
     assert skip["clip_id"] == "gone404_0" and "the download of gone404 failed: not found:" in skip["reason"]
+
+
+@pytest.mark.slow
+def test_forked_build_workers_share_the_manifest_and_each_holds_one_raw_video_at_most(
+    server: VideoServer, tmp_path: Path
+) -> None:
+    videos = {ytb_id: [(0.2, 1.0), (1.5, 2.5)] for ytb_id in ("served", "busy503", "cutonce", "gone404")}
+    folder = write_download_folder(tmp_path / "download", videos)
+    server.watched_raw_folder, server.most_raw_files_seen = folder / "raw", 0
+    options = {"preset": "ultrafast", "url_template": server.url_template, "retry_backoff_sec": 0.01}
+    builder = CelebVHQ(
+        config_name="clips", data_dir=str(folder), cache_dir=str(tmp_path / "c"), fetch=True, keep_raw=False, **options
+    )
+    try:
+        builder.download_and_prepare(num_proc=2)
+    finally:
+        server.watched_raw_folder = None
+    assert sorted(builder.as_dataset(split="train")["clip_id"]) == sorted(
+        f"{ytb_id}_{index}" for ytb_id in ("served", "busy503", "cutonce") for index in (0, 1)
+    )
+    # When one worker asks for its next video, only the other worker's video can be in raw/.
+    assert server.most_raw_files_seen <= 1 and os.listdir(folder / "raw") == [".partial"]
+    assert {ytb_id: e.state for ytb_id, e in Manifest(folder).read().items()} == {
+        "served": DONE, "busy503": DONE, "cutonce": DONE, "gone404": FAILED
+    }  # fmt: skip
 
 
 @pytest.mark.slow
