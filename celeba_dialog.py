@@ -22,23 +22,21 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import logging
 import os
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any, Literal, NamedTuple
 
 import datasets
 import pyarrow as pa
 from datasets.builder import Key
 
-from celeb_datasets import __version__
-from celeb_datasets.builder import CelebBuilderConfig
-from celeb_datasets.errors import CelebDatasetsError
+from celeb_datasets.builder import CelebBuilder, CelebBuilderConfig
+from celeb_datasets.errors import CelebDatasetsError, OptionError
 from celeb_datasets.files import DataFolder, FolderReader, SourceFile, SourceFolder
-from celeb_datasets.skips import SKIP_REPORT_FILE, SkipLog, count_by_kind, finish_skip_report, summarize_skips
+from celeb_datasets.skips import SkipLog
+from celeb_datasets.sourcefiles import loads_json
 
 logger = logging.getLogger("celeb_datasets")
 
@@ -201,9 +199,8 @@ SPLITS = ("train", "validation", "test")
 _PARTITION_SPLITS = {"0": "train", "1": "validation", "2": "test"}
 
 SKIP_REPORT_COLUMNS = ("image_id", "reason")
-# Kinds of report lines: images left out of the dataset, and images kept with some labels None.
-LEFT_OUT_KINDS = ("no image", "no split")
-INCOMPLETE_KINDS = ("no label", "no mask")
+# Kinds of report lines for images kept with some values None (the other kinds are left out).
+KEPT_KINDS = ("no label", "no mask")
 
 # Images per gen_kwargs shard (the unit `num_proc` splits), and per Arrow table: images are written
 # in small batches so memory stays flat however many images there are.
@@ -289,12 +286,16 @@ class CelebADialogConfig(CelebBuilderConfig):
     with_masks: bool = False
 
     def validate(self) -> None:
-        """Refuse impossible option combinations (also run by the builder: datasets sets options after init)."""
         super().validate()
-        if self.part not in ("hq", "standard"):
-            raise CelebDatasetsError(f"part must be 'hq' or 'standard', not {self.part!r}")
         if self.with_masks and self.part != "hq":
-            raise CelebDatasetsError("with_masks needs part='hq': CelebAMask-HQ masks exist for CelebA-HQ only")
+            raise OptionError("with_masks needs part='hq': CelebAMask-HQ masks exist for CelebA-HQ only")
+
+    @property
+    def stores_media(self) -> bool:
+        return self.with_images or self.with_masks
+
+    def features(self) -> datasets.Features:
+        return celeba_dialog_features(self.part, self.with_images, self.with_masks)
 
     @property
     def sources(self) -> dict[str, SourceSpec]:
@@ -337,7 +338,7 @@ def celeba_dialog_features(part: str = "hq", with_images: bool = True, with_mask
     return datasets.Features(features)
 
 
-class CelebADialog(datasets.ArrowBasedBuilder):
+class CelebADialog(CelebBuilder):
     """CelebA-Dialog from a local download; `data_dir` is the folder holding it (files are found by name)."""
 
     VERSION = datasets.Version("1.0.0")
@@ -377,13 +378,13 @@ class CelebADialog(datasets.ArrowBasedBuilder):
     DEFAULT_CONFIG_NAME = "hq"
     config: CelebADialogConfig
 
-    CITATION = _CITATION
+    PRETTY_NAME = "CelebA-Dialog"
     DESCRIPTION = _DESCRIPTION
+    CITATION = _CITATION
     HOMEPAGE = _HOMEPAGE
     LICENSE = _LICENSE
-    KNOWN_DEFECTS = KNOWN_DEFECTS
-    PRETTY_NAME = "CelebA-Dialog"
     LICENSE_NAME = "celeba-dialog-research-only"
+    KNOWN_DEFECTS = KNOWN_DEFECTS
     TASK_CATEGORIES = ("image-classification", "image-to-text", "text-to-image", "image-segmentation")
     TAGS = ("celeba", "celeba-hq", "celebamask-hq", "face-attributes", "face-editing", "captions")
     FEATURE_DESCRIPTIONS = FEATURE_DESCRIPTIONS
@@ -394,27 +395,13 @@ class CelebADialog(datasets.ArrowBasedBuilder):
         for config in ("hq", "hq_masks", "hq_labels", "standard", "standard_labels")
     }  # fmt: skip
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        # The package version keys the cache, so an upgrade never serves rows built by older code.
-        kwargs.setdefault("hash", __version__)
-        super().__init__(*args, **kwargs)
-        self.config.validate()
-        if (self.config.with_images or self.config.with_masks) and self._writer_batch_size is None:
-            self._writer_batch_size = IMAGE_WRITER_BATCH_SIZE
-        self.skip_summary: str | None = None
-
-    def _info(self) -> datasets.DatasetInfo:
-        return datasets.DatasetInfo(
-            description=_DESCRIPTION,
-            features=celeba_dialog_features(self.config.part, self.config.with_images, self.config.with_masks),
-            homepage=_HOMEPAGE,
-            license=_LICENSE,
-            citation=_CITATION,
-        )
+    SKIP_REPORT_COLUMNS = SKIP_REPORT_COLUMNS
+    KEPT_KINDS = KEPT_KINDS
+    NO_ROWS_HINT = "Check that the images are the ones the label files name."
+    MEDIA_WRITER_BATCH_SIZE = IMAGE_WRITER_BATCH_SIZE
 
     def _split_generators(self, dl_manager: datasets.DownloadManager) -> list[datasets.SplitGenerator]:
-        streaming = isinstance(dl_manager, datasets.StreamingDownloadManager)
-        skips = SkipLog(None if streaming else self._output_dir, SKIP_REPORT_COLUMNS)
+        skips = self.skip_log(dl_manager)
         found = locate_sources(self.config.data_dir, self.config.sources, what=f"CelebA-Dialog {self.config.name}")
         labels = read_part_labels(found, self.config.part)
         images, masks, part_masks = (_folder(found, role) for role in ("images", "masks", "part_masks"))
@@ -427,6 +414,7 @@ class CelebADialog(datasets.ArrowBasedBuilder):
             listing = labels.celeba_files if labels.celeba_files is not None else labels.splits
             image_ids = sorted(listing, key=image_order)
             universe = labels.sources["mapping" if labels.celeba_files is not None else "partition"]
+        self.expect_items(named_images(image_ids, labels))
         rows = join_rows(image_ids, universe, labels, skips)
         generators = []
         for split in SPLITS:
@@ -459,25 +447,6 @@ class CelebADialog(datasets.ArrowBasedBuilder):
                     rows = shard.rows[first : first + IMAGE_TABLE_ROWS]
                     media = read_media(rows, *folders, with_masks=self.config.with_masks)
                     yield Key(shard_index, batch), image_rows_table(rows, features, media)
-
-    def download_and_prepare(self, *args: Any, **kwargs: Any) -> None:
-        """Prepare the dataset, write the report of images left out or incomplete, and log a one-line summary."""
-        super().download_and_prepare(*args, **kwargs)
-        report, counts = finish_skip_report(self._output_dir, SKIP_REPORT_COLUMNS)
-        written = sum(split.num_examples for split in self.info.splits.values())
-        left_out = Counter({kind: n for kind, n in counts.items() if kind in LEFT_OUT_KINDS})
-        summary = summarize_skips(f"CelebA-Dialog {self.config.name}", written, left_out, report)
-        incomplete = Counter({kind: n for kind, n in counts.items() if kind in INCOMPLETE_KINDS})
-        if incomplete:
-            kinds = count_by_kind(incomplete)
-            summary += f"; kept with some values None: {kinds} (listed in {report})"
-        self.skip_summary = summary
-        logger.log(logging.WARNING if left_out else logging.INFO, summary)
-
-    @property
-    def skip_report(self) -> Path:
-        """The TSV (image_id, reason) of images left out or kept incomplete, after `download_and_prepare`."""
-        return Path(self._output_dir) / SKIP_REPORT_FILE
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -668,6 +637,22 @@ class ImageShard:
     images: SourceFolder | None = None
     masks: SourceFolder | None = None
     part_masks: SourceFolder | None = None
+
+
+def named_images(image_ids: Sequence[str], labels: PartLabels) -> list[str]:
+    """Every image the sources name: the images found and every image a label file has a row for."""
+    named = dict.fromkeys(image_ids)
+    for rows in (
+        labels.fine_grained,
+        labels.attributes,
+        labels.captions,
+        labels.celeba_files,
+        labels.identities,
+        labels.requests,
+        labels.request_annotations,
+    ):
+        named.update(dict.fromkeys(rows or ()))
+    return list(named)
 
 
 def join_rows(image_ids: Sequence[str], universe: str, labels: PartLabels, skips: SkipLog) -> list[ImageRow]:
@@ -942,18 +927,7 @@ def parse_identities(text: str, source: str = "identity_CelebA-HQ.txt") -> dict[
 
 
 def _json_object(text: str, source: str) -> dict[str, Any]:
-    def without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        result = dict(pairs)
-        if len(result) != len(pairs):
-            seen: set[str] = set()
-            duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
-            raise CelebDatasetsError(f"{source}: the key {duplicate!r} appears twice in one object")
-        return result
-
-    try:
-        document = json.loads(text, object_pairs_hook=without_duplicates)
-    except json.JSONDecodeError as error:
-        raise CelebDatasetsError(f"{source}, line {error.lineno}: not valid JSON ({error.msg})") from None
+    document = loads_json(text, source)
     if not isinstance(document, dict):
         raise CelebDatasetsError(
             f"{source}: expected an object keyed by image file name, found {type(document).__name__}"

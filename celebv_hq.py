@@ -14,10 +14,9 @@ raw videos in one pass per video when no processed clip is there).
 from __future__ import annotations
 
 import dataclasses
-import gc
 import io
-import json
 import logging
+import math
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -28,10 +27,10 @@ import numpy as np
 import pyarrow as pa
 from datasets.builder import Key
 
-from celeb_datasets import __version__
-from celeb_datasets.builder import CelebBuilderConfig
-from celeb_datasets.errors import CelebDatasetsError
-from celeb_datasets.skips import SKIP_REPORT_FILE, SkipLog, finish_skip_report, summarize_skips
+from celeb_datasets.builder import CelebBuilder, CelebBuilderConfig
+from celeb_datasets.errors import MissingSourceError, SourceFileError, UnreadableMediaError
+from celeb_datasets.skips import SkipLog
+from celeb_datasets.sourcefiles import decode_text, loads_json
 from celeb_datasets.video import BoundingBox, ClipRequest, EncoderSettings, cut_clips
 
 logger = logging.getLogger("celeb_datasets")
@@ -95,6 +94,8 @@ PROCESSED_CLIP_FOLDERS = ("processed", "35666", "videos", "")
 RAW_VIDEO_FOLDER = "raw"
 RAW_VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm")
 SKIP_REPORT_COLUMNS = ("clip_id", "ytb_id", "reason")
+# Skip-report kind of an emotion segment whose times are known to be odd in the release (row kept).
+ODD_SEGMENT = "odd emotion segment"
 # Rows with video are megabytes each: write them in small batches so memory and shards stay bounded.
 VIDEO_WRITER_BATCH_SIZE = 16
 ANNOTATION_TABLE_ROWS = 10_000
@@ -122,10 +123,15 @@ class CelebVHQConfig(CelebBuilderConfig):
     seek_gap_sec: float = 5.0
 
     def validate(self) -> None:
-        """Refuse impossible options now rather than mid-build (also run by the builder: datasets sets
-        options given to the builder after the config is made)."""
         super().validate()
-        self.encoder_settings()  # validates crop, size, crf and preset
+        self.encoder_settings()  # validates crop, size, crf and preset together
+
+    @property
+    def stores_media(self) -> bool:
+        return self.with_video
+
+    def features(self) -> datasets.Features:
+        return celebv_hq_features(self.with_video)
 
     def encoder_settings(self) -> EncoderSettings:
         return EncoderSettings(crop=self.crop, size=self.size, crf=self.crf, preset=self.preset)
@@ -176,7 +182,7 @@ def celebv_hq_features(with_video: bool) -> datasets.Features:
     return datasets.Features(features)
 
 
-class CelebVHQ(datasets.ArrowBasedBuilder):
+class CelebVHQ(CelebBuilder):
     """CelebV-HQ from a local download; `data_dir` is the folder holding `celebvhq_info.json`."""
 
     VERSION = datasets.Version("1.0.0")
@@ -193,60 +199,57 @@ class CelebVHQ(datasets.ArrowBasedBuilder):
     DEFAULT_CONFIG_NAME = "annotations"
     config: CelebVHQConfig
 
-    CITATION = _CITATION
+    PRETTY_NAME = "CelebV-HQ"
     DESCRIPTION = _DESCRIPTION
+    CITATION = _CITATION
     HOMEPAGE = _HOMEPAGE
     LICENSE = _LICENSE
-    KNOWN_DEFECTS = KNOWN_DEFECTS
-    PRETTY_NAME = "CelebV-HQ"
     LICENSE_NAME = "celebv-hq-research-only"
+    KNOWN_DEFECTS = KNOWN_DEFECTS
     TASK_CATEGORIES = ("video-classification", "text-to-video")
     TAGS = ("celebv-hq", "face-attributes", "emotion-recognition", "talking-faces", "video")
     FEATURE_DESCRIPTIONS = FEATURE_DESCRIPTIONS
     # Rows of the full-size release, for dataset_infos.json; `clips` holds what the user's videos give.
     SPLIT_SIZES = {"annotations": {"train": 35_666}, "clips": {"train": None}}
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        # The package version keys the cache, so an upgrade never serves rows built by older code.
-        kwargs.setdefault("hash", __version__)
-        if isinstance(kwargs.get("data_dir"), str):
-            kwargs["data_dir"] = os.path.expanduser(kwargs["data_dir"])
-        super().__init__(*args, **kwargs)
-        self.config.validate()
-        if self.config.with_video and self._writer_batch_size is None:
-            self._writer_batch_size = VIDEO_WRITER_BATCH_SIZE
-        self.skip_summary: str | None = None
+    SKIP_REPORT_COLUMNS = SKIP_REPORT_COLUMNS
+    KEPT_KINDS = (ODD_SEGMENT,)
+    NO_ROWS_HINT = (
+        f"Put processed clips in processed/{{clip_id}}.mp4 or raw videos in {RAW_VIDEO_FOLDER}/{{ytb_id}}.mp4"
+    )
+    MEDIA_WRITER_BATCH_SIZE = VIDEO_WRITER_BATCH_SIZE
 
-    def _info(self) -> datasets.DatasetInfo:
-        return datasets.DatasetInfo(
-            description=_DESCRIPTION,
-            features=celebv_hq_features(self.config.with_video),
-            homepage=_HOMEPAGE,
-            license=_LICENSE,
-            citation=_CITATION,
-        )
+    @classmethod
+    def source_paths(cls, config: CelebVHQConfig, data_dir: str | None) -> list[Path]:
+        if data_dir is None:
+            return []
+        # Clips may sit in the folder itself, so `clips` follows every file under it.
+        return [Path(data_dir)] if config.with_video else [Path(data_dir) / ANNOTATION_FILE]
 
     def _split_generators(self, dl_manager: datasets.DownloadManager) -> list[datasets.SplitGenerator]:
         annotation_file = find_annotation_file(self.config.data_dir)
+        clips = read_annotation_file(annotation_file)
+        skips = self.skip_log(dl_manager)
+        for clip in clips:
+            for oddity in segment_oddities(clip):
+                skips.record(clip.clip_id, clip.ytb_id, f"{ODD_SEGMENT}: {oddity} (row kept as annotated)")
+        self.expect_items([clip.clip_id for clip in clips])
         if not self.config.with_video:
-            gen_kwargs: dict[str, Any] = {"annotation_file": str(annotation_file)}
+            # A tuple: datasets would split a list between worker processes.
+            gen_kwargs: dict[str, Any] = {"clips": tuple(clips)}
         else:
-            streaming = isinstance(dl_manager, datasets.StreamingDownloadManager)
-            skips = SkipLog(None if streaming else self._output_dir, SKIP_REPORT_COLUMNS)
-            clips = read_annotation_file(annotation_file)
             videos = locate_videos(annotation_file.parent, clips, skips, on_missing=self.config.on_missing)
             gen_kwargs = {"videos": videos, "skip_folder": skips.folder and str(skips.folder)}
         return [datasets.SplitGenerator(name=datasets.Split.TRAIN, gen_kwargs=gen_kwargs)]
 
     def _generate_tables(
         self,
-        annotation_file: str | None = None,
+        clips: Sequence[ClipAnnotation] | None = None,
         videos: list[VideoClips] | None = None,
         skip_folder: str | None = None,
     ) -> Iterator[tuple[Key, pa.Table]]:
         features = self.info.features
-        if annotation_file is not None:
-            clips = read_annotation_file(annotation_file)
+        if clips is not None:
             for batch, first in enumerate(range(0, len(clips), ANNOTATION_TABLE_ROWS)):
                 yield Key(0, batch), clips_table(clips[first : first + ANNOTATION_TABLE_ROWS], features)
             return
@@ -254,30 +257,6 @@ class CelebVHQ(datasets.ArrowBasedBuilder):
         for shard, video in enumerate(videos or []):
             for row, table in enumerate(video_tables(video, self.config, features, skips)):
                 yield Key(shard, row), table
-
-    def download_and_prepare(self, *args: Any, **kwargs: Any) -> None:
-        """Prepare the dataset; for `clips`, also write the skip report and log a one-line summary."""
-        # Worker processes are forked. A PyAV codec left for the garbage collector in this process would
-        # be freed in a child, where joining its decoder threads (which were not forked) hangs forever.
-        gc.collect()
-        super().download_and_prepare(*args, **kwargs)
-        if not self.config.with_video:
-            return
-        report, counts = finish_skip_report(self._output_dir, SKIP_REPORT_COLUMNS)
-        written = self.info.splits["train"].num_examples
-        self.skip_summary = summarize_skips(f"CelebV-HQ {self.config.name}", written, counts, report)
-        if written:
-            logger.log(logging.WARNING if counts else logging.INFO, self.skip_summary)
-        else:
-            raise CelebDatasetsError(
-                f"{self.skip_summary}. No clip has a usable video under {self.config.data_dir}: put processed "
-                f"clips in processed/{{clip_id}}.mp4 or raw videos in {RAW_VIDEO_FOLDER}/{{ytb_id}}.mp4"
-            )
-
-    @property
-    def skip_report(self) -> Path:
-        """The TSV of clips left out of `clips` (clip_id, ytb_id, reason), after `download_and_prepare`."""
-        return Path(self._output_dir) / SKIP_REPORT_FILE
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -322,13 +301,17 @@ class ClipAnnotation:
 def find_annotation_file(data_dir: str | os.PathLike[str] | None) -> Path:
     """`celebvhq_info.json` in the user's download folder, or a clear error saying what to get."""
     if data_dir is None:
-        raise CelebDatasetsError(
+        raise MissingSourceError(
             f"CelebV-HQ needs data_dir: the folder where you put {ANNOTATION_FILE} (from {_HOMEPAGE}) "
             "and, for the clips config, the videos (raw/{ytb_id}.mp4 or processed/{clip_id}.mp4)"
         )
+    if Path(data_dir).exists() and not Path(data_dir).is_dir():
+        raise MissingSourceError(f"data_dir {data_dir} is not a folder: give the folder holding {ANNOTATION_FILE}")
     path = Path(data_dir) / ANNOTATION_FILE
+    if path.is_dir():
+        raise MissingSourceError(f"{path} is a folder: expected the annotation file {ANNOTATION_FILE} itself")
     if not path.is_file():
-        raise CelebDatasetsError(
+        raise MissingSourceError(
             f"{path} not found: download {ANNOTATION_FILE} (about 19 MB) from {_HOMEPAGE} and put it in "
             f"{Path(data_dir)}"
         )
@@ -338,48 +321,35 @@ def find_annotation_file(data_dir: str | os.PathLike[str] | None) -> Path:
 def read_annotation_file(path: str | os.PathLike[str]) -> list[ClipAnnotation]:
     """Parse `celebvhq_info.json` into validated clips, in file order.
 
-    Raises CelebDatasetsError naming the file, the clip and the field for malformed JSON, a duplicate
+    Raises SourceFileError naming the file, the clip and the field for malformed JSON, a duplicate
     clip id, a missing field, a label vector of the wrong length or values, an unknown emotion, a box
     outside [0, 1], or start >= end. Known defects of the real file (float noise, odd segments) are
     kept as they are.
     """
     path = Path(path)
     try:
-        with open(path, encoding="utf-8") as source:
-            document = json.load(source, object_pairs_hook=_dict_without_duplicates)
-    except json.JSONDecodeError as error:
-        raise CelebDatasetsError(f"{path} is not valid JSON: {error}") from None
-    except _DuplicateKey as duplicate:
-        raise CelebDatasetsError(f"{path}: the key {duplicate} appears twice (a clip id must be unique)") from None
+        data = path.read_bytes()
+    except OSError as error:
+        raise MissingSourceError(f"cannot read {path}: {error.strerror}") from None
+    document = loads_json(decode_text(data, str(path)), str(path))
+    del data
     if not isinstance(document, dict) or "clips" not in document:
-        raise CelebDatasetsError(f"{path}: expected an object with 'meta_info' and 'clips' at the top level")
+        raise SourceFileError(f"{path}: expected an object with 'meta_info' and 'clips' at the top level")
     meta = document.get("meta_info")
     if meta is None and "mete_info" in document:
         logger.warning("%s: the top-level key is spelled 'mete_info'; read as 'meta_info'", path)
         meta = document["mete_info"]
     if not isinstance(meta, dict):
-        raise CelebDatasetsError(f"{path}: missing 'meta_info' with 'appearance_mapping' and 'action_mapping'")
+        raise SourceFileError(f"{path}: missing 'meta_info' with 'appearance_mapping' and 'action_mapping'")
     appearance_order = _label_order(path, meta, "appearance_mapping", APPEARANCE_NAMES)
     action_order = _label_order(path, meta, "action_mapping", ACTION_NAMES)
     clips = document["clips"]
     if not isinstance(clips, dict):
-        raise CelebDatasetsError(f"{path}: 'clips' must map clip ids to records, found {type(clips).__name__}")
+        raise SourceFileError(f"{path}: 'clips' must map clip ids to records, found {type(clips).__name__}")
     return [
         parse_clip_record(clip_id, record, appearance_order, action_order, source=path)
         for clip_id, record in clips.items()
     ]
-
-
-class _DuplicateKey(Exception):
-    pass
-
-
-def _dict_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        seen: set[str] = set()
-        raise _DuplicateKey(next(repr(k) for k, _ in pairs if k in seen or seen.add(k)))
-    return result
 
 
 def _label_order(path: Path, meta: dict[str, Any], key: str, known: Sequence[str]) -> list[int] | None:
@@ -390,7 +360,7 @@ def _label_order(path: Path, meta: dict[str, Any], key: str, known: Sequence[str
     if not isinstance(names, list) or sorted(map(str, names)) != sorted(known) or len(names) != len(known):
         unknown = sorted(set(map(str, names or [])) - set(known))
         absent = sorted(set(known) - set(map(str, names or [])))
-        raise CelebDatasetsError(
+        raise SourceFileError(
             f"{path}: meta_info.{key} does not hold the {len(known)} known CelebV-HQ labels "
             f"(unknown: {unknown or 'none'}; absent: {absent or 'none'}); refusing to relabel"
         )
@@ -407,8 +377,8 @@ def parse_clip_record(
 ) -> ClipAnnotation:
     """Validate and type one record of the `clips` object (see `read_annotation_file`)."""
 
-    def fail(field: str, problem: str) -> CelebDatasetsError:
-        return CelebDatasetsError(f"{source}: clip {clip_id}: {field}: {problem}")
+    def fail(field: str, problem: str) -> SourceFileError:
+        return SourceFileError(f"{source}: clip {clip_id}: {field}: {problem}")
 
     def field(*keys: str) -> Any:
         value = record
@@ -420,8 +390,8 @@ def parse_clip_record(
 
     def number(*keys: str) -> float:
         value = field(*keys)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise fail(".".join(keys), f"expected a number, found {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise fail(".".join(keys), f"expected a finite number, found {value!r}")
         return float(value)
 
     def flags(key: str, size: int, order: list[int] | None) -> tuple[bool, ...]:
@@ -466,8 +436,8 @@ def parse_clip_record(
             if not isinstance(segment, dict) or not {"emotion", "start_sec", "end_sec"} <= segment.keys():
                 raise fail(where, f"expected {{emotion, start_sec, end_sec}}, found {segment!r}")
             times = (segment["start_sec"], segment["end_sec"])
-            if any(isinstance(t, bool) or not isinstance(t, (int, float)) for t in times):
-                raise fail(where, f"segment times must be numbers, found {times}")
+            if any(isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) for t in times):
+                raise fail(where, f"segment times must be finite numbers, found {times}")
             name = emotion_name(segment["emotion"], f"{where}.emotion")
             parsed.append(EmotionSegment(name, float(times[0]), float(times[1])))
         segments = tuple(parsed)
@@ -492,6 +462,27 @@ def parse_clip_record(
 
 
 _BINARY = frozenset((0, 1))
+# Segment times are whole source seconds minus the clip start: a boundary may be off by up to a second.
+_SEGMENT_SLACK_SEC = 1.0
+
+
+def segment_oddities(clip: ClipAnnotation) -> list[str]:
+    """The emotion segments of `clip` with the release's known odd times: a negative time, a zero or negative
+    length, a time past the clip's end. They are kept as annotated (`emotion` gives them no weight) and
+    listed in the skip report. Gaps, and a last segment ending before the clip does, are normal."""
+    odd = []
+    for index, segment in enumerate(clip.emotion_segments):
+        problems = []
+        if segment.start_sec < 0 or segment.end_sec < 0:
+            problems.append("a negative time")
+        if segment.end_sec <= segment.start_sec:
+            problems.append("no length")
+        if max(segment.start_sec, segment.end_sec) > clip.duration_sec + _SEGMENT_SLACK_SEC:
+            problems.append(f"a time past the clip's end ({clip.duration_sec} s)")
+        if problems:
+            where = f"labels[{index}] {segment.emotion} {segment.start_sec}..{segment.end_sec} s"
+            odd.append(f"{where}: {' and '.join(problems)}")
+    return odd
 
 
 def dominant_emotion(segments: Sequence[EmotionSegment]) -> str:
@@ -587,7 +578,7 @@ def locate_videos(
                 f"{clip.clip_id}.mp4 in {data_dir}"
             )
             if on_missing == "error":
-                raise CelebDatasetsError(f"clip {clip.clip_id} (YouTube video {clip.ytb_id}): {reason}")
+                raise MissingSourceError(f"clip {clip.clip_id} (YouTube video {clip.ytb_id}): {reason}")
             skips.record(clip.clip_id, clip.ytb_id, reason)
             continue
         grouped.setdefault(clip.ytb_id, []).append((clip, processed))
@@ -636,7 +627,7 @@ def video_clips(
 def skip_clip(config: CelebVHQConfig, skips: SkipLog, clip: ClipAnnotation, reason: str) -> None:
     """Leave a clip out with its reason in the skip report, or stop the build under on_missing="error"."""
     if config.on_missing == "error":
-        raise CelebDatasetsError(f"clip {clip.clip_id} (YouTube video {clip.ytb_id}): {reason}")
+        raise UnreadableMediaError(f"clip {clip.clip_id} (YouTube video {clip.ytb_id}): {reason}")
     skips.record(clip.clip_id, clip.ytb_id, reason)
 
 

@@ -27,6 +27,7 @@ from types import TracebackType
 from typing import BinaryIO
 
 from celeb_datasets.errors import CelebDatasetsError
+from celeb_datasets.sourcefiles import decode_text
 
 logger = logging.getLogger("celeb_datasets")
 
@@ -68,10 +69,7 @@ class SourceFile:
 
     def read_text(self) -> str:
         """The file as text (UTF-8; a leading byte order mark is dropped)."""
-        try:
-            return self.read_bytes().decode("utf-8-sig")
-        except UnicodeDecodeError as error:
-            raise CelebDatasetsError(f"{self}: not UTF-8 text ({error}); is this the right file?") from None
+        return decode_text(self.read_bytes(), str(self))
 
     def __str__(self) -> str:
         # Reads like a path into the archive, which is what a user looks for when a message names it.

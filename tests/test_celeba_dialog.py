@@ -36,6 +36,7 @@ from celeba_dialog import (
     MASK_PART_NAMES,
     Captions,
     CelebADialog,
+    CelebADialogConfig,
     CelebAFile,
     RequestAnnotation,
     celeba_dialog_features,
@@ -428,7 +429,7 @@ def test_image_5380_keeps_none_for_its_missing_labels_and_is_listed_in_the_repor
         {"image_id": "5380.jpg", "reason": "no label: no row in combined_annotation_hq.txt, captions_hq.json"}
     ]
     assert hq.skip_summary.startswith(
-        "CelebA-Dialog hq: 9 written, none skipped; kept with some values None: 1 no label"
+        "CelebA-Dialog hq: 9 written, none skipped; kept with values listed in the report: 1 no label"
     )
 
 
@@ -644,6 +645,8 @@ def test_a_malformed_label_line_stops_the_build_naming_file_and_line(tmp_path: P
 
 def test_masks_are_refused_for_the_standard_part() -> None:
     with pytest.raises(CelebDatasetsError, match="with_masks needs part='hq'"):
+        CelebADialogConfig(name="custom", part="standard", with_masks=True)
+    with pytest.raises(CelebDatasetsError, match="would change the config 'standard'"):
         CelebADialog(config_name="standard", with_masks=True)
 
 
