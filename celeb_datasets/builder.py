@@ -23,7 +23,6 @@ import logging
 import os
 import shutil
 import signal
-import sys
 import threading
 import time
 import typing
@@ -484,23 +483,34 @@ _watching_parent = False
 
 
 def _die_with_parent(parent_pid: int) -> None:
-    """Make this worker process end when `parent_pid` (the process that forked it) ends."""
+    """Make this worker process end when `parent_pid` (the build's process, which forked it) ends.
+
+    A thread watches the parent; when it is gone, it also ends the other processes the build forked
+    (the other workers and datasets' progress-queue manager, which would otherwise idle forever).
+    """
     global _watching_parent
     if _watching_parent:
         return
     _watching_parent = True
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
-    else:
-        threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
-    if os.getppid() != parent_pid:  # the parent died before the line above
-        os._exit(1)
+    siblings = _forked_siblings(parent_pid)
+    threading.Thread(target=_watch_parent, args=(parent_pid, siblings), name="watch-build", daemon=True).start()
 
 
-def _watch_parent(parent_pid: int) -> None:
+def _forked_siblings(parent_pid: int) -> list[int]:
+    """The other children of `parent_pid` running the same program as this one (Linux; [] elsewhere)."""
+    try:
+        own = Path("/proc/self/cmdline").read_bytes()
+        tasks = Path(f"/proc/{parent_pid}/task").iterdir()
+        children = [int(pid) for task in tasks for pid in (task / "children").read_text().split()]
+        return [pid for pid in children if pid != os.getpid() and Path(f"/proc/{pid}/cmdline").read_bytes() == own]
+    except (OSError, ValueError):
+        return []
+
+
+def _watch_parent(parent_pid: int, siblings: list[int]) -> None:
     while os.getppid() == parent_pid:
-        time.sleep(1.0)
+        time.sleep(0.25)
+    for pid in siblings:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
     os._exit(1)
