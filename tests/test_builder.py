@@ -184,6 +184,8 @@ def test_the_fingerprint_counts_label_content_and_media_size_and_time(tmp_path: 
     (tmp_path / "media" / "x.mp4").write_bytes(b"1" * 11)
     assert sources_fingerprint([tmp_path], "1.0") != before
     assert sources_fingerprint([tmp_path / "absent"], "1.0") != before
+    (tmp_path / "media" / "loop").symlink_to(tmp_path)  # a link to a parent folder is listed once
+    assert sources_fingerprint([tmp_path], "1.0")
 
 
 # --- errors surface as the package's own, from any process -------------------------------------------
