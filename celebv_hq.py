@@ -63,7 +63,9 @@ not use it to identify or harm the people it shows. See the terms on the homepag
 KNOWN_DEFECTS = (
     "Emotion segment times carry float noise (0.28000000000000114) and are kept as in the source.",
     "Some emotion segments have a negative end, 119 are zero-length, some leave gaps, and the last "
-    "often ends before the clip does; `emotion` of a multi-segment clip is derived (see below).",
+    "often ends before the clip does; `emotion` of a multi-segment clip is derived (see below). Rows are "
+    "kept as annotated; the builder's skip report lists each segment with a negative time, no length, or "
+    "a time past the clip's end.",
     "347 clip pairs of one video overlap in time (mostly different people); about 7 are near "
     "duplicates; 3 pairs share video and times but differ in box.",
     "Hundreds of the YouTube videos are no longer available, so `clips` holds fewer rows than "

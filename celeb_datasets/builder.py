@@ -417,8 +417,10 @@ def _surfacing_errors(generate: Callable[..., Iterator[Any]]) -> Callable[..., I
         self.ends_with_parent()
         folder = datasets_internals.output_dir(self)
         try:
+            writing = folder.endswith(datasets_internals.INCOMPLETE_SUFFIX)  # not when streaming
             for key, table in generate(self, *args, **kwargs):
-                _check_free_space(folder, table)
+                if writing:
+                    _check_free_space(folder, table)
                 yield key, table
         except CelebDatasetsError as error:
             raise _CarriedError(error) from error
