@@ -378,89 +378,105 @@ def parse_clip_record(
     source: str | os.PathLike[str] = ANNOTATION_FILE,
 ) -> ClipAnnotation:
     """Validate and type one record of the `clips` object (see `read_annotation_file`)."""
-
-    def fail(field: str, problem: str) -> SourceFileError:
-        return SourceFileError(f"{source}: clip {clip_id}: {field}: {problem}")
-
-    def field(*keys: str) -> Any:
-        value = record
-        for depth, key in enumerate(keys):
-            if not isinstance(value, dict) or key not in value:
-                raise fail(".".join(keys[: depth + 1]), "missing")
-            value = value[key]
-        return value
-
-    def number(*keys: str) -> float:
-        value = field(*keys)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise fail(".".join(keys), f"expected a finite number, found {value!r}")
-        return float(value)
-
-    def flags(key: str, size: int, order: list[int] | None) -> tuple[bool, ...]:
-        values = field("attributes", key)
-        if not isinstance(values, list) or len(values) != size or not _BINARY.issuperset(values):
-            found = f"{len(values)} values" if isinstance(values, list) else repr(values)
-            raise fail(f"attributes.{key}", f"expected {size} values 0 or 1, found {found}")
-        if order is not None:
-            values = [values[i] for i in order]
-        return tuple(value == 1 for value in values)
-
-    def emotion_name(value: Any, field_name: str) -> str:
-        if value not in _EMOTION_INDEX:
-            raise fail(field_name, f"unknown emotion {value!r}; expected one of {', '.join(EMOTION_NAMES)}")
-        return value
-
+    fields = _RecordFields(clip_id, record, str(source))
     if not isinstance(record, dict):
-        raise fail("record", f"expected an object, found {type(record).__name__}")
-    ytb_id = field("ytb_id")
+        raise fields.error("record", f"expected an object, found {type(record).__name__}")
+    ytb_id = fields.get("ytb_id")
     if not isinstance(ytb_id, str) or not ytb_id:
-        raise fail("ytb_id", f"expected a YouTube id, found {ytb_id!r}")
-    start_sec, end_sec = number("duration", "start_sec"), number("duration", "end_sec")
+        raise fields.error("ytb_id", f"expected a YouTube id, found {ytb_id!r}")
+    start_sec, end_sec = fields.number("duration", "start_sec"), fields.number("duration", "end_sec")
     if not start_sec < end_sec:
-        raise fail("duration", f"start_sec {start_sec} must be before end_sec {end_sec}")
-    bbox = BoundingBox(*(number("bbox", side) for side in BoundingBox._fields))
+        raise fields.error("duration", f"start_sec {start_sec} must be before end_sec {end_sec}")
+    bbox = BoundingBox(*(fields.number("bbox", side) for side in BoundingBox._fields))
     for side, value in zip(BoundingBox._fields, bbox, strict=True):
         if not 0.0 <= value <= 1.0:
-            raise fail(f"bbox.{side}", f"{value} is outside [0, 1]")
+            raise fields.error(f"bbox.{side}", f"{value} is outside [0, 1]")
     if not (bbox.top < bbox.bottom and bbox.left < bbox.right):
-        raise fail("bbox", f"empty box {dict(bbox._asdict())}: top < bottom and left < right expected")
-    labels = field("attributes", "emotion", "labels")
-    multi_emotion = field("attributes", "emotion", "sep_flag")
+        raise fields.error("bbox", f"empty box {dict(bbox._asdict())}: top < bottom and left < right expected")
+    multi_emotion = fields.get("attributes", "emotion", "sep_flag")
     if not isinstance(multi_emotion, bool):
-        raise fail("attributes.emotion.sep_flag", f"expected true or false, found {multi_emotion!r}")
-    if isinstance(labels, str):
-        whole = emotion_name(labels, "attributes.emotion.labels")
-        segments: tuple[EmotionSegment, ...] = (EmotionSegment(whole, 0.0, round(end_sec - start_sec, 2)),)
-    elif isinstance(labels, list) and labels:
-        parsed = []
-        for index, segment in enumerate(labels):
-            where = f"attributes.emotion.labels[{index}]"
-            if not isinstance(segment, dict) or not {"emotion", "start_sec", "end_sec"} <= segment.keys():
-                raise fail(where, f"expected {{emotion, start_sec, end_sec}}, found {segment!r}")
-            times = (segment["start_sec"], segment["end_sec"])
-            if any(isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) for t in times):
-                raise fail(where, f"segment times must be finite numbers, found {times}")
-            name = emotion_name(segment["emotion"], f"{where}.emotion")
-            parsed.append(EmotionSegment(name, float(times[0]), float(times[1])))
-        segments = tuple(parsed)
-    else:
-        raise fail("attributes.emotion.labels", f"expected an emotion or a list of segments, found {labels!r}")
-    version = field("version")
+        raise fields.error("attributes.emotion.sep_flag", f"expected true or false, found {multi_emotion!r}")
+    segments = _emotion_segments(fields, round(end_sec - start_sec, 2))
+    version = fields.get("version")
     if not isinstance(version, str):
-        raise fail("version", f"expected a string, found {version!r}")
+        raise fields.error("version", f"expected a string, found {version!r}")
     return ClipAnnotation(
         clip_id=clip_id,
         ytb_id=ytb_id,
         start_sec=start_sec,
         end_sec=end_sec,
         bbox=bbox,
-        appearance=flags("appearance", len(APPEARANCE_NAMES), appearance_order),
-        action=flags("action", len(ACTION_NAMES), action_order),
+        appearance=fields.flags("appearance", len(APPEARANCE_NAMES), appearance_order),
+        action=fields.flags("action", len(ACTION_NAMES), action_order),
         emotion=dominant_emotion(segments),
         emotion_segments=segments,
         multi_emotion=multi_emotion,
         version=version,
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class _RecordFields:
+    """Typed access to the fields of one clip record, with errors naming the file, the clip and the field."""
+
+    clip_id: str
+    record: Any
+    source: str
+
+    def error(self, field: str, problem: str) -> SourceFileError:
+        return SourceFileError(f"{self.source}: clip {self.clip_id}: {field}: {problem}")
+
+    def get(self, *keys: str) -> Any:
+        value = self.record
+        for depth, key in enumerate(keys):
+            if not isinstance(value, dict) or key not in value:
+                raise self.error(".".join(keys[: depth + 1]), "missing")
+            value = value[key]
+        return value
+
+    def number(self, *keys: str) -> float:
+        value = self.get(*keys)
+        if not _is_finite_number(value):
+            raise self.error(".".join(keys), f"expected a finite number, found {value!r}")
+        return float(value)
+
+    def flags(self, key: str, size: int, order: list[int] | None) -> tuple[bool, ...]:
+        values = self.get("attributes", key)
+        if not isinstance(values, list) or len(values) != size or not _BINARY.issuperset(values):
+            found = f"{len(values)} values" if isinstance(values, list) else repr(values)
+            raise self.error(f"attributes.{key}", f"expected {size} values 0 or 1, found {found}")
+        if order is not None:
+            values = [values[i] for i in order]
+        return tuple(value == 1 for value in values)
+
+    def emotion(self, value: Any, field: str) -> str:
+        if value not in _EMOTION_INDEX:
+            raise self.error(field, f"unknown emotion {value!r}; expected one of {', '.join(EMOTION_NAMES)}")
+        return value
+
+
+def _emotion_segments(fields: _RecordFields, duration_sec: float) -> tuple[EmotionSegment, ...]:
+    """The clip's emotion timeline: one segment over the whole clip, or the annotated segments as they are."""
+    labels = fields.get("attributes", "emotion", "labels")
+    if isinstance(labels, str):
+        return (EmotionSegment(fields.emotion(labels, "attributes.emotion.labels"), 0.0, duration_sec),)
+    if not isinstance(labels, list) or not labels:
+        raise fields.error("attributes.emotion.labels", f"expected an emotion or a list of segments, found {labels!r}")
+    segments = []
+    for index, segment in enumerate(labels):
+        where = f"attributes.emotion.labels[{index}]"
+        if not isinstance(segment, dict) or not {"emotion", "start_sec", "end_sec"} <= segment.keys():
+            raise fields.error(where, f"expected {{emotion, start_sec, end_sec}}, found {segment!r}")
+        times = (segment["start_sec"], segment["end_sec"])
+        if not all(_is_finite_number(time) for time in times):
+            raise fields.error(where, f"segment times must be finite numbers, found {times}")
+        name = fields.emotion(segment["emotion"], f"{where}.emotion")
+        segments.append(EmotionSegment(name, float(times[0]), float(times[1])))
+    return tuple(segments)
+
+
+def _is_finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 _BINARY = frozenset((0, 1))
