@@ -34,6 +34,7 @@ from typing import Any, ClassVar, Literal
 import datasets
 import pyarrow as pa
 from datasets.table import InMemoryTable
+from datasets.utils.py_utils import convert_file_size_to_int
 
 from celeb_datasets import __version__, datasets_internals
 from celeb_datasets.errors import CelebDatasetsError, OptionError, StorageError
@@ -116,6 +117,17 @@ def parse_option_value(name: str, text: str, kind: Any) -> Any:
             if _has_type(value, choice):
                 return value
     raise OptionError(f"option {name}: expected {_type_words(kind)}, found {text!r}")
+
+
+def parse_byte_size(name: str, value: int | str) -> int:
+    """A size in bytes given as a number of bytes or a text such as "500MB", "2GB", "1GiB" (OptionError if not)."""
+    try:
+        size = convert_file_size_to_int(value)
+    except (ValueError, TypeError):
+        size = None
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise OptionError(f"{name}: expected a size such as 500MB, 2GB or a number of bytes, found {value!r}")
+    return size
 
 
 def _parse_as(text: str, kind: Any) -> Any:
@@ -299,6 +311,8 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
         num_proc = kwargs.get("num_proc")
         if num_proc is not None and (not isinstance(num_proc, int) or num_proc < 1):
             raise OptionError(f"num_proc must be a positive number of processes, not {num_proc!r}")
+        if kwargs.get("max_shard_size") is not None:
+            kwargs["max_shard_size"] = parse_byte_size("max_shard_size", kwargs["max_shard_size"])
         # Worker processes are forked. A PyAV codec left for the garbage collector in this process would
         # be freed in a child, where joining its decoder threads (which were not forked) hangs forever.
         gc.collect()

@@ -95,6 +95,20 @@ def test_a_named_config_cannot_be_turned_into_another_dataset(tmp_path: Path) ->
     assert CelebVHQ(config_name="clips", data_dir=str(tmp_path), with_video=True).config.with_video
 
 
+@pytest.mark.parametrize("size", ["abc", "0", "-5MB", "12XB"])
+def test_a_bad_shard_size_is_one_error_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], size: str) -> None:
+    download = write_sample_download(tmp_path / "download")
+    arguments = ["prepare", "celebv_hq", "--data-dir", str(download), f"--max-shard-size={size}", "--quiet"]
+    assert main([*arguments, "--cache-dir", str(tmp_path / "cache")]) == 2
+    assert "max_shard_size: expected a size such as 500MB, 2GB or a number of bytes" in capsys.readouterr().err
+
+
+def test_shard_sizes_parse_as_datasets_reads_them() -> None:
+    assert builder_module.parse_byte_size("s", "500MB") == 500 * 10**6
+    assert builder_module.parse_byte_size("s", "1GiB") == 2**30
+    assert builder_module.parse_byte_size("s", 1234) == 1234
+
+
 @pytest.mark.parametrize("num_proc", ["0", "-1", "two"])
 def test_num_proc_must_be_a_positive_number(tmp_path: Path, capsys: pytest.CaptureFixture[str], num_proc: str) -> None:
     with pytest.raises(SystemExit) as exit_info:
