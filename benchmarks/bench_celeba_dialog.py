@@ -85,7 +85,7 @@ def _write_imagefolder(download: Path, folder: Path) -> None:
     with zipfile.ZipFile(download / "image.zip") as archive:
         for member in archive.namelist():
             (folder / Path(member).name).write_bytes(archive.read(member))
-    degrees = parse_fine_grained((download / "classification_label" / "combined_annotation_hq.txt").read_text())
+    degrees = parse_fine_grained((download / "classification_label" / "combined_annotation_hq.txt").read_text()).degrees
     captions = parse_captions((download / "text" / "captions_hq.json").read_text())
     with open(folder / "metadata.jsonl", "w") as metadata:
         for path in sorted(folder.glob("*.jpg")):

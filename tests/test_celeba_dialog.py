@@ -29,7 +29,7 @@ from PIL import Image
 
 import celeba_dialog
 from celeb_datasets.cli import main as command_line
-from celeb_datasets.errors import CelebDatasetsError
+from celeb_datasets.errors import CelebDatasetsError, SourceFileError
 from celeb_datasets.skips import read_skip_report
 from celeba_dialog import (
     ATTRIBUTE_NAMES,
@@ -110,18 +110,41 @@ def standard(standard_download: Path, tmp_path_factory: pytest.TempPathFactory) 
     ids=["tab-with-header", "space-with-header", "no-header-padded"],
 )
 def test_fine_grained_rows_read_the_same_with_tabs_or_spaces_and_with_or_without_header(text: str) -> None:
-    assert parse_fine_grained(text) == {"0.jpg": (2, 0, 0, 3, 1), "5381.jpg": (0, 5, 0, 0, 4)}
+    labels = parse_fine_grained(text)
+
+    assert labels.degrees == {"0.jpg": (2, 0, 0, 3, 1), "5381.jpg": (0, 5, 0, 0, 4)}
+    assert labels.unlabeled == {}
 
 
-def test_fine_grained_values_that_are_not_degrees_0_to_5_mean_unlabeled() -> None:
-    text = f"{HEADER}\n000005.jpg -1 -1 -1 -1 -1\n000006.jpg unlabeled\n000007.jpg\n000008.jpg 1 2 9 3 x\n"
+def test_fine_grained_marks_that_are_not_whole_numbers_mean_unlabeled_and_are_kept_as_written() -> None:
+    text = f"{HEADER}\n000005.jpg -1 -1 -1 -1 -1\n000006.jpg unlabeled\n000007.jpg\n000008.jpg 1 2 -1 3 x\n"
 
-    assert parse_fine_grained(text, "combined_annotation.txt") == {
+    labels = parse_fine_grained(text, "combined_annotation.txt")
+
+    assert labels.degrees == {
         "000005.jpg": (None,) * 5,
         "000006.jpg": (None,) * 5,
         "000007.jpg": (None,) * 5,
         "000008.jpg": (1, 2, None, 3, None),
     }
+    assert labels.unlabeled == {
+        "000005.jpg": "-1 -1 -1 -1 -1",
+        "000006.jpg": "unlabeled",
+        "000007.jpg": "",
+        "000008.jpg": "1 2 -1 3 x",
+    }
+
+
+@pytest.mark.parametrize("value", ["6", "9", "10", "255"])
+def test_a_fine_grained_degree_above_5_is_an_error_naming_file_line_and_value(value: str) -> None:
+    text = f"{HEADER}\n0.jpg\t2\t0\t0\t3\t1\n1.jpg\t2\t0\t{value}\t3\t1\n"
+
+    with pytest.raises(
+        SourceFileError,
+        match=rf"combined_annotation_hq\.txt, line 3: expected degrees 0\.\.5 \(or a mark such as -1 for unlabeled\), "
+        rf"found '{value}'",
+    ):
+        parse_fine_grained(text, "combined_annotation_hq.txt")
 
 
 def test_a_fine_grained_row_with_degrees_but_not_five_is_an_error_naming_file_and_line() -> None:
@@ -508,7 +531,10 @@ def test_standard_rows_use_celebas_split_and_unlabeled_images_get_none(standard:
     assert (rows["000002.jpg"]["identity"], rows["162771.jpg"]["identity"]) == (2937, None)
     assert rows["182638.jpg"]["image"].size == (178, 218)
     assert read_skip_report(standard.skip_report) == [
-        {"image_id": "000005.jpg", "reason": "no label: an unlabeled row in combined_annotation.txt"}
+        {
+            "image_id": "000005.jpg",
+            "reason": "no label: an unlabeled row in combined_annotation.txt (values as written: -1 -1 -1 -1 -1)",
+        }
     ]
 
 
