@@ -33,10 +33,17 @@ from typing import Any, Literal, NamedTuple
 import datasets
 import pyarrow as pa
 from datasets.builder import Key
+from datasets.exceptions import DatasetGenerationError
 
 from celeb_datasets import __version__
 from celeb_datasets.builder import CelebBuilderConfig
-from celeb_datasets.errors import CelebDatasetsError, MissingSourceError, SourceFileError, UnreadableMediaError
+from celeb_datasets.errors import (
+    CelebDatasetsError,
+    MissingSourceError,
+    SourceFileError,
+    UnreadableMediaError,
+    package_error,
+)
 from celeb_datasets.files import DataFolder, FolderReader, SourceFile, SourceFolder
 from celeb_datasets.images import image_problem
 from celeb_datasets.skips import SKIP_REPORT_FILE, SkipLog, count_by_kind, finish_skip_report, summarize_skips
@@ -465,7 +472,14 @@ class CelebADialog(datasets.ArrowBasedBuilder):
 
     def download_and_prepare(self, *args: Any, **kwargs: Any) -> None:
         """Prepare the dataset, write the report of images left out or incomplete, and log a one-line summary."""
-        super().download_and_prepare(*args, **kwargs)
+        try:
+            super().download_and_prepare(*args, **kwargs)
+        except DatasetGenerationError as error:
+            # A damaged image or archive met while writing: raise our one-line error, not datasets' wrapper.
+            cause = package_error(error)
+            if cause is None:
+                raise
+            raise cause from None
         report, counts = finish_skip_report(self._output_dir, SKIP_REPORT_COLUMNS)
         written = sum(split.num_examples for split in self.info.splits.values())
         left_out = Counter({kind: n for kind, n in counts.items() if kind in LEFT_OUT_KINDS})
@@ -493,7 +507,8 @@ def locate_sources(
     """Each source of `sources` found under `data_dir` (None for an optional one that is absent).
 
     A missing required source is an error saying what it is, where it comes from and where it belongs;
-    missing optional ones are logged once, together.
+    missing optional ones are logged once, together. A damaged zip archive that might hold a source
+    is an error naming it (see DataFolder).
     """
     if data_dir is None:
         raise MissingSourceError(
@@ -501,8 +516,10 @@ def locate_sources(
             "(zipped or unzipped; files are found by name anywhere under it)"
         )
     download = DataFolder(data_dir)
-    found: dict[str, SourceFile | SourceFolder | None] = {}
-    for role, spec in sources.items():
+    found: dict[str, SourceFile | SourceFolder | None] = dict.fromkeys(sources)
+    # Folders first: a damaged `image.zip` is then named as what should hold the images, rather than
+    # as an archive that could not be searched for some label file.
+    for role, spec in sorted(sources.items(), key=lambda item: not item[1].folder):
         found[role] = download.find_folder(spec.name) if spec.folder else download.find_file(spec.name)
         if found[role] is None and spec.required:
             kind = "folder" if spec.folder else "file"

@@ -7,6 +7,8 @@ command line prints any of them as one `error:` line and exits 2.
 
 from __future__ import annotations
 
+import re
+
 
 class CelebDatasetsError(Exception):
     """Bad or missing source data, a bad option, or a failed export or publish."""
@@ -34,3 +36,29 @@ class StorageError(CelebDatasetsError):
 
 class HubError(CelebDatasetsError):
     """The Hugging Face Hub could not be reached, or refused what was asked of it."""
+
+
+# How a worker process's error appears in the traceback text that `multiprocess` sends back.
+_WORKER_ERROR = re.compile(r"^celeb_datasets\.errors\.(\w+): (.*)$", re.MULTILINE)
+
+
+def package_error(error: BaseException) -> CelebDatasetsError | None:
+    """The package's error behind `error`, which `datasets` wraps when it is raised while rows are written.
+
+    `datasets` re-raises any error of a row generator as DatasetGenerationError "from" it. With
+    num_proc > 1 the original comes back only as the text of the worker's traceback: the error is
+    rebuilt from it (same type, same message). None when no error of the package is behind `error`.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, CelebDatasetsError):
+            return current
+        if type(current).__name__ == "RemoteTraceback":
+            for name, message in reversed(_WORKER_ERROR.findall(str(current))):
+                kind = globals().get(name)
+                if isinstance(kind, type) and issubclass(kind, CelebDatasetsError):
+                    return kind(message)
+        current = current.__cause__ or current.__context__
+    return None
