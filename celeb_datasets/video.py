@@ -167,9 +167,12 @@ def cut_clips(
         if not container.streams.video:
             yield from _skip_all(pending, "unreadable: the file has no video stream")
             return
+        active: list[_ClipEncoder] = []
         try:
-            yield from _cut_open_video(container, pending, settings, seek_gap_sec, statistics)
+            yield from _cut_open_video(container, pending, active, settings, seek_gap_sec, statistics)
         except av.FFmpegError as error:
+            # The clips being cut when reading failed are skipped too, not lost.
+            yield from _skip_all([clip.request for clip in active], f"unreadable: {error}")
             yield from _skip_all(pending, f"unreadable: {error}")
 
 
@@ -181,6 +184,7 @@ def _skip_all(requests: Iterable[ClipRequest], reason: str) -> Iterator[ClipResu
 def _cut_open_video(
     container: av.container.InputContainer,
     pending: deque[ClipRequest],
+    active: list[_ClipEncoder],
     settings: EncoderSettings,
     seek_gap_sec: float,
     statistics: CutStatistics,
@@ -188,7 +192,6 @@ def _cut_open_video(
     video_stream = container.streams.video[0]
     video_stream.thread_type = "AUTO"
     audio_stream = container.streams.audio[0] if container.streams.audio else None
-    active: list[_ClipEncoder] = []
     try:
         yield from _decode_through_clips(
             container, video_stream, audio_stream, pending, active, settings, seek_gap_sec, statistics
