@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-import io
 import json
 import logging
 import os
@@ -32,7 +31,7 @@ from celeb_datasets import __version__
 from celeb_datasets.builder import CelebBuilderConfig
 from celeb_datasets.errors import CelebDatasetsError
 from celeb_datasets.skips import SKIP_REPORT_FILE, SkipLog, finish_skip_report, summarize_skips
-from celeb_datasets.video import BoundingBox, ClipRequest, EncoderSettings, cut_clips
+from celeb_datasets.video import BoundingBox, ClipRequest, EncoderSettings, cut_clips, video_problem
 
 logger = logging.getLogger("celeb_datasets")
 
@@ -617,7 +616,7 @@ def video_clips(
             to_cut[clip.clip_id] = clip
             continue
         data = Path(processed).read_bytes()
-        problem = unreadable_video_reason(data)
+        problem = video_problem(data, full_decode=config.media_check == "full")
         if problem is None:
             yield clip, data, "processed"
         else:
@@ -645,14 +644,3 @@ def _file_names(folder: Path) -> frozenset[str]:
         return frozenset(os.listdir(folder))
     except FileNotFoundError:
         return frozenset()
-
-
-def unreadable_video_reason(data: bytes) -> str | None:
-    """Why the bytes of a video file cannot be used (None when they open and hold a video stream)."""
-    import av
-
-    try:
-        with av.open(io.BytesIO(data)) as container:
-            return None if container.streams.video else "no video stream"
-    except (av.FFmpegError, OSError) as error:
-        return str(error)

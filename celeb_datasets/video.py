@@ -188,6 +188,106 @@ def _error_text(error: Exception) -> str:
     return getattr(error, "strerror", None) or str(error)
 
 
+def video_problem(data: bytes, full_decode: bool = False) -> str | None:
+    """What makes a video file (its bytes) unfit to store as a clip, in one line; None when it is fit.
+
+    The default checks cost far less than decoding: the file opens and has a video stream; every
+    packet of its video and audio streams can be read and lies whole inside the file; all packets are
+    there (as many as an MP4's index lists, reaching the duration the file declares); the first video
+    frame decodes. They find truncated files (index first or last), garbage and files without video.
+    `full_decode` also decodes every video and audio frame, which finds damage inside the coded data.
+    """
+    try:
+        with av.open(io.BytesIO(data)) as container:
+            if not container.streams.video:
+                return "the file has no video stream"
+            _check_packets(container, len(data), full_decode)
+    except UnreadableMediaError as problem:
+        return str(problem)
+    except (av.FFmpegError, OSError) as error:
+        return f"the file cannot be read as a video: {_error_text(error)}"
+    return None
+
+
+def _check_packets(container: av.container.InputContainer, size: int, full_decode: bool) -> None:
+    """Read every packet once, decoding the first video frame (or every frame): raise at the first problem."""
+    streams = [stream for stream in container.streams if stream.type in ("video", "audio")]
+    video = container.streams.video[0]
+    counts = dict.fromkeys(streams, 0)
+    ends = dict.fromkeys(streams, 0.0)
+    longest_packet = 0.0
+    first_frame_decoded = False
+    try:
+        for packet in container.demux(streams):
+            stream = packet.stream
+            if packet.size:
+                _check_packet(packet, size)
+                counts[stream] += 1
+                duration = float((packet.duration or 0) * packet.time_base)
+                ends[stream] = max(ends[stream], (_packet_time(packet, presentation=True) or 0.0) + duration)
+                longest_packet = max(longest_packet, duration)
+            if full_decode or (stream is video and not first_frame_decoded):
+                decoded = _decode_checked(packet)
+                first_frame_decoded = first_frame_decoded or (stream is video and decoded > 0)
+    except av.FFmpegError as error:
+        raise UnreadableMediaError(
+            f"the file cannot be read after {max(ends.values()):.2f} s: {_error_text(error)}"
+        ) from None
+    if not first_frame_decoded:
+        raise UnreadableMediaError(f"no video frame can be decoded from its {counts[video]} video packets")
+    _check_all_packets_there(container, counts, ends, longest_packet)
+
+
+def _check_packet(packet: av.Packet, size: int) -> None:
+    time = _packet_time(packet, presentation=True) or 0.0
+    if packet.pos is not None and packet.pos >= 0 and packet.pos + packet.size > size:
+        raise UnreadableMediaError(
+            f"the {packet.stream.type} packet at {time:.2f} s ends at byte {packet.pos + packet.size}, "
+            f"beyond the end of the file ({size} bytes): truncated"
+        )
+    if packet.is_corrupt:
+        raise UnreadableMediaError(f"the {packet.stream.type} packet at {time:.2f} s is incomplete or damaged")
+
+
+def _decode_checked(packet: av.Packet) -> int:
+    """Decode one packet; the number of frames it gave. Raises at a decoding error or a damaged frame."""
+    try:
+        frames = packet.decode()
+    except av.FFmpegError as error:
+        time = _packet_time(packet, presentation=True)
+        where = f"at {time:.2f} s" if time is not None else "at its end"
+        raise UnreadableMediaError(
+            f"the {packet.stream.type} {where} cannot be decoded: {_error_text(error)}"
+        ) from None
+    for frame in frames:
+        if frame.is_corrupt:
+            raise UnreadableMediaError(f"the {packet.stream.type} frame at {frame.time:.2f} s is damaged")
+    return len(frames)
+
+
+def _check_all_packets_there(
+    container: av.container.InputContainer,
+    counts: dict[av.stream.Stream, int],
+    ends: dict[av.stream.Stream, float],
+    longest_packet: float,
+) -> None:
+    for stream, count in counts.items():
+        # An MP4's index lists every packet: fewer read means the file stops short of its data.
+        if stream.frames and count < stream.frames:
+            raise UnreadableMediaError(
+                f"the file holds {count} of the {stream.frames} {stream.type} packets its index lists "
+                f"(up to {ends[stream]:.2f} s): truncated"
+            )
+    if container.duration:
+        declared = ((container.start_time or 0) + container.duration) / av.time_base
+        reached = max(ends.values())
+        # Streams end within a packet of each other; a file cut short misses more than that.
+        if reached < declared - 1.5 * longest_packet:
+            raise UnreadableMediaError(
+                f"its packets stop at {reached:.2f} s, its header declares {declared:.2f} s: truncated or damaged"
+            )
+
+
 # Frame threads report a packet's decoding error a few packets late; ffmpeg starts at most 16 of them.
 _DECODER_LAG_PACKETS = 17
 
@@ -448,9 +548,10 @@ def _overlaps(request: ClipRequest, start: float, end: float) -> bool:
     return request.start_sec < end and request.end_sec > start
 
 
-def _packet_time(packet: av.Packet) -> float | None:
-    # The decoding time: no frame decoded after this packet is shown before it.
-    stamp = packet.dts if packet.dts is not None else packet.pts
+def _packet_time(packet: av.Packet, *, presentation: bool = False) -> float | None:
+    """The packet's decoding time (no frame decoded after it is shown earlier), or its presentation time."""
+    first, second = (packet.pts, packet.dts) if presentation else (packet.dts, packet.pts)
+    stamp = first if first is not None else second
     return None if stamp is None or packet.time_base is None else float(stamp * packet.time_base)
 
 
