@@ -415,8 +415,11 @@ class _OnePassCutter:
     def _decoding_failed(self, packet: av.Packet, is_video: bool, error: av.FFmpegError) -> None:
         if is_video:
             # The packet at fault may be any of the last few sent to the decoder's threads.
-            start = min(self.recent_packet_times, default=self.position or 0.0)
-            self._open_damage(start, f"corrupt: the video cannot be decoded at {start:.2f} s ({_error_text(error)})")
+            failed_at = _packet_time(packet)
+            failed_at = (self.position or 0.0) if failed_at is None else failed_at
+            start = min(self.recent_packet_times, default=failed_at)
+            where = f"between {start:.2f} s and {failed_at:.2f} s"
+            self._open_damage(start, f"corrupt: the video cannot be decoded {where} ({_error_text(error)})")
             return
         # Audio frames overlap their neighbours (AAC's MDCT): the damage is the packet and the next one.
         start = _packet_time(packet)
@@ -438,13 +441,16 @@ class _OnePassCutter:
     def _skip_overlapping(self, start: float, end: float, reason: str, *, pending: bool = True) -> None:
         """Skip the clips being cut (and, with `pending`, those waiting) whose range meets [start, end)."""
         for clip in [clip for clip in self.active if _overlaps(clip.request, start, end)]:
-            self.active.remove(clip)
-            clip.abandon()
-            self.ready.append(ClipResult(clip.request.clip_id, skip_reason=reason))
+            self._skip_active(clip, reason)
         if pending:
             kept = [request for request in self.pending if not _overlaps(request, start, end)]
             self.ready.extend(_skip_all([r for r in self.pending if _overlaps(r, start, end)], reason))
             self.pending = deque(kept)
+
+    def _skip_active(self, clip: _ClipEncoder, reason: str) -> None:
+        self.active.remove(clip)
+        clip.abandon()
+        self.ready.append(ClipResult(clip.request.clip_id, skip_reason=reason))
 
     def _skip_remaining(self, reason: str) -> None:
         for clip in self.active:
@@ -479,10 +485,8 @@ class _OnePassCutter:
         try:
             add(frame, time)
         except av.FFmpegError as error:
-            self.active.remove(clip)
-            clip.abandon()
             reason = f"corrupt: the frame at {time:.2f} s cannot be cropped or encoded ({_error_text(error)})"
-            self.ready.append(ClipResult(clip.request.clip_id, skip_reason=reason))
+            self._skip_active(clip, reason)
 
     def _start_clips_before(self, time: float) -> None:
         while self.pending and self.pending[0].start_sec - _TIME_EPSILON <= time:
@@ -524,24 +528,32 @@ class _OnePassCutter:
             # Undecodable up to the end: what lies after the damage is unknown, not missing.
             self._skip_overlapping(self.damage.start_sec, math.inf, self.damage.reason)
         video_end = self.last_frame_time + self.frame_duration
+        cut_short = self._cut_short_reason(video_end)
         for clip in list(self.active):
             if clip.request.end_sec > video_end + self.frame_duration:
-                self.active.remove(clip)
-                clip.abandon()
-                reason = (
-                    f"range beyond the video: the clip ends at {clip.request.end_sec:.2f} s, "
-                    f"the video at {video_end:.2f} s"
-                )
-                self.ready.append(ClipResult(clip.request.clip_id, skip_reason=reason))
+                beyond = f"the clip ends at {clip.request.end_sec:.2f} s, the video at {video_end:.2f} s"
+                self._skip_active(clip, cut_short or f"range beyond the video: {beyond}")
             else:
                 self._finish(clip)
         for request in self.pending:
-            reason = (
-                f"range beyond the video: the clip starts at {request.start_sec:.2f} s, "
-                f"the video ends at {video_end:.2f} s"
-            )
-            self.ready.append(ClipResult(request.clip_id, skip_reason=reason))
+            beyond = f"the clip starts at {request.start_sec:.2f} s, the video ends at {video_end:.2f} s"
+            self.ready.append(ClipResult(request.clip_id, skip_reason=cut_short or f"range beyond the video: {beyond}"))
         self.pending.clear()
+
+    def _cut_short_reason(self, video_end: float) -> str | None:
+        """Why the video stops before its declared end (None: it is simply shorter than the clips)."""
+        if self.last_frame_time == -math.inf:
+            return "unreadable: no video frame can be decoded"
+        stream = self.video_stream
+        if not stream.duration or stream.time_base is None:
+            return None
+        declared = float(((stream.start_time or 0) + stream.duration) * stream.time_base)
+        if video_end >= declared - 2 * self.frame_duration:
+            return None
+        return (
+            f"unreadable: the video stops at {video_end:.2f} s, the file declares {declared:.2f} s "
+            "(truncated or damaged)"
+        )
 
 
 def _overlaps(request: ClipRequest, start: float, end: float) -> bool:
