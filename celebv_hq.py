@@ -14,7 +14,6 @@ raw videos in one pass per video when no processed clip is there).
 from __future__ import annotations
 
 import dataclasses
-import io
 import logging
 import math
 import os
@@ -31,7 +30,7 @@ from celeb_datasets.builder import CelebBuilder, CelebBuilderConfig
 from celeb_datasets.errors import MissingSourceError, SourceFileError, UnreadableMediaError
 from celeb_datasets.skips import SkipLog
 from celeb_datasets.sourcefiles import decode_text, loads_json
-from celeb_datasets.video import BoundingBox, ClipRequest, EncoderSettings, cut_clips
+from celeb_datasets.video import BoundingBox, ClipRequest, EncoderSettings, cut_clips, video_problem
 
 logger = logging.getLogger("celeb_datasets")
 
@@ -626,7 +625,7 @@ def video_clips(
             to_cut[clip.clip_id] = clip
             continue
         data = Path(processed).read_bytes()
-        problem = unreadable_video_reason(data)
+        problem = video_problem(data, full_decode=config.media_check == "full")
         if problem is None:
             yield clip, data, "processed"
         else:
@@ -654,14 +653,3 @@ def _file_names(folder: Path) -> frozenset[str]:
         return frozenset(os.listdir(folder))
     except FileNotFoundError:
         return frozenset()
-
-
-def unreadable_video_reason(data: bytes) -> str | None:
-    """Why the bytes of a video file cannot be used (None when they open and hold a video stream)."""
-    import av
-
-    try:
-        with av.open(io.BytesIO(data)) as container:
-            return None if container.streams.video else "no video stream"
-    except (av.FFmpegError, OSError) as error:
-        return str(error)
