@@ -624,7 +624,11 @@ def video_clips(
         if processed is None:
             to_cut[clip.clip_id] = clip
             continue
-        data = Path(processed).read_bytes()
+        try:
+            data = Path(processed).read_bytes()
+        except OSError as error:  # e.g. a folder named like the clip
+            skip_clip(config, skips, clip, f"unreadable: {processed}: {error.strerror}")
+            continue
         problem = video_problem(data, full_decode=config.media_check == "full")
         if problem is None:
             yield clip, data, "processed"

@@ -309,3 +309,16 @@ def test_what_a_killed_run_left_in_the_incomplete_folder_is_cleared(tmp_path: Pa
     assert sorted(path.name for path in Path(builder.cache_dir).iterdir()) == sorted(
         path.name for path in Path(clean.cache_dir).iterdir()
     )
+
+
+def test_folders_named_like_videos_are_skipped_with_their_reason(tmp_path: Path) -> None:
+    download = write_sample_download(tmp_path / "download", with_videos=True)
+    (download / "processed" / "M2Ohb0FAaJU_1.mp4").unlink()
+    (download / "processed" / "M2Ohb0FAaJU_1.mp4").mkdir()
+    (download / "processed" / "_0tf2n3rlJU_0.mp4").unlink()
+    (download / "raw" / "_0tf2n3rlJU.mp4").mkdir(parents=True)
+    builder = build(download, tmp_path / "cache", "clips")
+    report = {row["clip_id"]: row["reason"] for row in read_skip_report(builder.skip_report)}
+    assert report["M2Ohb0FAaJU_1"].startswith("unreadable: ") and "Is a directory" in report["M2Ohb0FAaJU_1"]
+    assert report["_0tf2n3rlJU_0"].startswith("unreadable: ")
+    assert builder.as_dataset(split="train").num_rows == 4
