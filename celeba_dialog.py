@@ -32,7 +32,7 @@ import datasets
 import pyarrow as pa
 from datasets.builder import Key
 
-from celeb_datasets.builder import CelebBuilder, CelebBuilderConfig
+from celeb_datasets.builder import CelebBuilder, CelebBuilderConfig, arrow_table
 from celeb_datasets.errors import (
     MissingSourceError,
     OptionError,
@@ -882,10 +882,7 @@ def image_rows_table(
         "request_annotation": [_request_annotation_value(row.request_annotation) for row in rows],
         **(media or {}),
     }
-    schema = features.arrow_schema
-    return pa.Table.from_arrays(
-        [pa.array(columns[name], schema.field(name).type) for name in schema.names], schema=schema
-    )
+    return arrow_table(columns, features)
 
 
 def _request_annotation_value(annotation: RequestAnnotation | None) -> dict[str, Any] | None:

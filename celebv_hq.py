@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 from datasets.builder import Key
 
-from celeb_datasets.builder import CelebBuilder, CelebBuilderConfig
+from celeb_datasets.builder import CelebBuilder, CelebBuilderConfig, arrow_table
 from celeb_datasets.errors import MissingSourceError, SourceFileError, UnreadableMediaError
 from celeb_datasets.skips import SkipLog
 from celeb_datasets.sourcefiles import decode_text, loads_json
@@ -545,10 +545,7 @@ def clips_table(
         "version": [clip.version for clip in clips],
         **(extra or {}),
     }
-    schema = features.arrow_schema
-    return pa.Table.from_arrays(
-        [pa.array(columns[name], schema.field(name).type) for name in schema.names], schema=schema
-    )
+    return arrow_table(columns, features)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -166,6 +166,13 @@ def _type_words(kind: Any) -> str:
     return {int: "an integer", float: "a number", str: "a text", type(None): "none"}.get(kind, str(kind))
 
 
+def arrow_table(columns: dict[str, Any], features: datasets.Features) -> pa.Table:
+    """A table of `columns` (values per feature name: lists or Arrow arrays) in the schema of `features`."""
+    schema = features.arrow_schema
+    arrays = [pa.array(columns[name], schema.field(name).type) for name in schema.names]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
 class CelebBuilder(datasets.ArrowBasedBuilder):
     """The base of this package's builders (see the module docstring for what it gives).
 
