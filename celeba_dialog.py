@@ -22,23 +22,27 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import logging
 import os
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any, Literal, NamedTuple
 
 import datasets
 import pyarrow as pa
 from datasets.builder import Key
 
-from celeb_datasets import __version__
-from celeb_datasets.builder import CelebBuilderConfig
-from celeb_datasets.errors import CelebDatasetsError
+from celeb_datasets.builder import CelebBuilder, CelebBuilderConfig, arrow_table
+from celeb_datasets.errors import (
+    MissingSourceError,
+    OptionError,
+    SourceFileError,
+    UnreadableMediaError,
+)
 from celeb_datasets.files import DataFolder, FolderReader, SourceFile, SourceFolder
-from celeb_datasets.skips import SKIP_REPORT_FILE, SkipLog, count_by_kind, finish_skip_report, summarize_skips
+from celeb_datasets.images import image_problem
+from celeb_datasets.skips import SkipLog
+from celeb_datasets.sourcefiles import loads_json
 
 logger = logging.getLogger("celeb_datasets")
 
@@ -201,9 +205,8 @@ SPLITS = ("train", "validation", "test")
 _PARTITION_SPLITS = {"0": "train", "1": "validation", "2": "test"}
 
 SKIP_REPORT_COLUMNS = ("image_id", "reason")
-# Kinds of report lines: images left out of the dataset, and images kept with some labels None.
-LEFT_OUT_KINDS = ("no image", "no split")
-INCOMPLETE_KINDS = ("no label", "no mask")
+# Kinds of report lines for images kept with some values None (the other kinds are left out).
+KEPT_KINDS = ("no label", "no mask", "unreadable mask")
 
 # Images per gen_kwargs shard (the unit `num_proc` splits), and per Arrow table: images are written
 # in small batches so memory stays flat however many images there are.
@@ -289,12 +292,16 @@ class CelebADialogConfig(CelebBuilderConfig):
     with_masks: bool = False
 
     def validate(self) -> None:
-        """Refuse impossible option combinations (also run by the builder: datasets sets options after init)."""
         super().validate()
-        if self.part not in ("hq", "standard"):
-            raise CelebDatasetsError(f"part must be 'hq' or 'standard', not {self.part!r}")
         if self.with_masks and self.part != "hq":
-            raise CelebDatasetsError("with_masks needs part='hq': CelebAMask-HQ masks exist for CelebA-HQ only")
+            raise OptionError("with_masks needs part='hq': CelebAMask-HQ masks exist for CelebA-HQ only")
+
+    @property
+    def stores_media(self) -> bool:
+        return self.with_images or self.with_masks
+
+    def features(self) -> datasets.Features:
+        return celeba_dialog_features(self.part, self.with_images, self.with_masks)
 
     @property
     def sources(self) -> dict[str, SourceSpec]:
@@ -337,7 +344,7 @@ def celeba_dialog_features(part: str = "hq", with_images: bool = True, with_mask
     return datasets.Features(features)
 
 
-class CelebADialog(datasets.ArrowBasedBuilder):
+class CelebADialog(CelebBuilder):
     """CelebA-Dialog from a local download; `data_dir` is the folder holding it (files are found by name)."""
 
     VERSION = datasets.Version("1.0.0")
@@ -377,13 +384,13 @@ class CelebADialog(datasets.ArrowBasedBuilder):
     DEFAULT_CONFIG_NAME = "hq"
     config: CelebADialogConfig
 
-    CITATION = _CITATION
+    PRETTY_NAME = "CelebA-Dialog"
     DESCRIPTION = _DESCRIPTION
+    CITATION = _CITATION
     HOMEPAGE = _HOMEPAGE
     LICENSE = _LICENSE
-    KNOWN_DEFECTS = KNOWN_DEFECTS
-    PRETTY_NAME = "CelebA-Dialog"
     LICENSE_NAME = "celeba-dialog-research-only"
+    KNOWN_DEFECTS = KNOWN_DEFECTS
     TASK_CATEGORIES = ("image-classification", "image-to-text", "text-to-image", "image-segmentation")
     TAGS = ("celeba", "celeba-hq", "celebamask-hq", "face-attributes", "face-editing", "captions")
     FEATURE_DESCRIPTIONS = FEATURE_DESCRIPTIONS
@@ -394,27 +401,14 @@ class CelebADialog(datasets.ArrowBasedBuilder):
         for config in ("hq", "hq_masks", "hq_labels", "standard", "standard_labels")
     }  # fmt: skip
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        # The package version keys the cache, so an upgrade never serves rows built by older code.
-        kwargs.setdefault("hash", __version__)
-        super().__init__(*args, **kwargs)
-        self.config.validate()
-        if (self.config.with_images or self.config.with_masks) and self._writer_batch_size is None:
-            self._writer_batch_size = IMAGE_WRITER_BATCH_SIZE
-        self.skip_summary: str | None = None
-
-    def _info(self) -> datasets.DatasetInfo:
-        return datasets.DatasetInfo(
-            description=_DESCRIPTION,
-            features=celeba_dialog_features(self.config.part, self.config.with_images, self.config.with_masks),
-            homepage=_HOMEPAGE,
-            license=_LICENSE,
-            citation=_CITATION,
-        )
+    SKIP_REPORT_COLUMNS = SKIP_REPORT_COLUMNS
+    KEPT_KINDS = KEPT_KINDS
+    NO_ROWS_HINT = "Check that the images are the ones the label files name."
+    MEDIA_WRITER_BATCH_SIZE = IMAGE_WRITER_BATCH_SIZE
 
     def _split_generators(self, dl_manager: datasets.DownloadManager) -> list[datasets.SplitGenerator]:
-        streaming = isinstance(dl_manager, datasets.StreamingDownloadManager)
-        skips = SkipLog(None if streaming else self._output_dir, SKIP_REPORT_COLUMNS)
+        skips = self.skip_log(dl_manager)
+        skip_folder = None if skips.folder is None else str(skips.folder)
         found = locate_sources(self.config.data_dir, self.config.sources, what=f"CelebA-Dialog {self.config.name}")
         labels = read_part_labels(found, self.config.part)
         images, masks, part_masks = (_folder(found, role) for role in ("images", "masks", "part_masks"))
@@ -427,12 +421,13 @@ class CelebADialog(datasets.ArrowBasedBuilder):
             listing = labels.celeba_files if labels.celeba_files is not None else labels.splits
             image_ids = sorted(listing, key=image_order)
             universe = labels.sources["mapping" if labels.celeba_files is not None else "partition"]
+        self.expect_items(named_images(image_ids, labels))
         rows = join_rows(image_ids, universe, labels, skips)
         generators = []
         for split in SPLITS:
             split_rows = [row for row in rows if row.split == split]
             shards = [
-                ImageShard(tuple(split_rows[first : first + SHARD_IMAGES]), images, masks, part_masks)
+                ImageShard(tuple(split_rows[first : first + SHARD_IMAGES]), images, masks, part_masks, skip_folder)
                 for first in range(0, len(split_rows), SHARD_IMAGES)
             ]
             generators.append(datasets.SplitGenerator(name=split, gen_kwargs={"shards": shards}))
@@ -457,27 +452,9 @@ class CelebADialog(datasets.ArrowBasedBuilder):
                 folders = (reader(shard.images), reader(shard.masks), reader(shard.part_masks))
                 for batch, first in enumerate(range(0, len(shard.rows), IMAGE_TABLE_ROWS)):
                     rows = shard.rows[first : first + IMAGE_TABLE_ROWS]
-                    media = read_media(rows, *folders, with_masks=self.config.with_masks)
+                    skips = SkipLog(shard.skip_folder, SKIP_REPORT_COLUMNS)
+                    rows, media = read_media(rows, *folders, self.config, skips)
                     yield Key(shard_index, batch), image_rows_table(rows, features, media)
-
-    def download_and_prepare(self, *args: Any, **kwargs: Any) -> None:
-        """Prepare the dataset, write the report of images left out or incomplete, and log a one-line summary."""
-        super().download_and_prepare(*args, **kwargs)
-        report, counts = finish_skip_report(self._output_dir, SKIP_REPORT_COLUMNS)
-        written = sum(split.num_examples for split in self.info.splits.values())
-        left_out = Counter({kind: n for kind, n in counts.items() if kind in LEFT_OUT_KINDS})
-        summary = summarize_skips(f"CelebA-Dialog {self.config.name}", written, left_out, report)
-        incomplete = Counter({kind: n for kind, n in counts.items() if kind in INCOMPLETE_KINDS})
-        if incomplete:
-            kinds = count_by_kind(incomplete)
-            summary += f"; kept with some values None: {kinds} (listed in {report})"
-        self.skip_summary = summary
-        logger.log(logging.WARNING if left_out else logging.INFO, summary)
-
-    @property
-    def skip_report(self) -> Path:
-        """The TSV (image_id, reason) of images left out or kept incomplete, after `download_and_prepare`."""
-        return Path(self._output_dir) / SKIP_REPORT_FILE
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -490,20 +467,23 @@ def locate_sources(
     """Each source of `sources` found under `data_dir` (None for an optional one that is absent).
 
     A missing required source is an error saying what it is, where it comes from and where it belongs;
-    missing optional ones are logged once, together.
+    missing optional ones are logged once, together. A damaged zip archive that might hold a source
+    is an error naming it (see DataFolder).
     """
     if data_dir is None:
-        raise CelebDatasetsError(
+        raise MissingSourceError(
             f"CelebA-Dialog needs data_dir: the folder holding your download from {_HOMEPAGE} "
             "(zipped or unzipped; files are found by name anywhere under it)"
         )
     download = DataFolder(data_dir)
-    found: dict[str, SourceFile | SourceFolder | None] = {}
-    for role, spec in sources.items():
+    found: dict[str, SourceFile | SourceFolder | None] = dict.fromkeys(sources)
+    # Folders first: a damaged `image.zip` is then named as what should hold the images, rather than
+    # as an archive that could not be searched for some label file.
+    for role, spec in sorted(sources.items(), key=lambda item: not item[1].folder):
         found[role] = download.find_folder(spec.name) if spec.folder else download.find_file(spec.name)
         if found[role] is None and spec.required:
             kind = "folder" if spec.folder else "file"
-            raise CelebDatasetsError(
+            raise MissingSourceError(
                 f"the {kind} {spec.name} was not found anywhere under {download.root} (folders and zip "
                 f"archives were searched). It is part of {spec.origin}, usually at {spec.usual_place}; "
                 f"put it, zipped or not, anywhere under {download.root}"
@@ -572,6 +552,8 @@ class PartLabels:
     request_annotations: dict[str, RequestAnnotation] | None = None
     masks: dict[str, str] | None = None
     part_masks: dict[str, tuple[tuple[str, str], ...]] | None = None
+    # The fine-grained values, as written, of rows that leave some degrees unlabeled.
+    unlabeled: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def read_part_labels(found: dict[str, SourceFile | SourceFolder | None], part: str) -> PartLabels:
@@ -586,9 +568,11 @@ def read_part_labels(found: dict[str, SourceFile | SourceFolder | None], part: s
     requests = parsed("requests", parse_requests)
     if requests is None:
         requests = parsed("request_lines", parse_request_lines)
+    fine_grained = parsed("fine_grained", parse_fine_grained)
     labels = PartLabels(
         sources={role: str(source) for role, source in found.items() if source is not None},
-        fine_grained=parsed("fine_grained", parse_fine_grained),
+        fine_grained=fine_grained.degrees,
+        unlabeled=fine_grained.unlabeled,
         attributes=parsed("attributes", parse_attributes),
         captions=parsed("captions", parse_captions),
         splits=partition,
@@ -609,6 +593,7 @@ def read_part_labels(found: dict[str, SourceFile | SourceFolder | None], part: s
             }
     masks, part_masks = found.get("masks"), found.get("part_masks")
     if isinstance(masks, SourceFolder):
+        refuse_folders_named_like_files(masks, ".png")
         labels.masks = index_masks(masks.list_files(), str(masks))
     if isinstance(part_masks, SourceFolder):
         labels.part_masks = index_part_masks(part_masks.list_files(recursive=True), str(part_masks))
@@ -617,10 +602,21 @@ def read_part_labels(found: dict[str, SourceFile | SourceFolder | None], part: s
 
 def image_names(folder: SourceFolder, part: str) -> list[str]:
     """The JPEG file names of an image folder, in image order (HQ names are checked to be 0-based)."""
+    refuse_folders_named_like_files(folder, ".jpg")
     names = sorted((name for name in folder.list_files() if name.endswith(".jpg")), key=image_order)
     if part == "hq":
         check_hq_image_names(names, str(folder))
     return names
+
+
+def refuse_folders_named_like_files(folder: SourceFolder, suffix: str) -> None:
+    """Refuse a subfolder named like the folder's files (`12.jpg/`): its image would silently go missing."""
+    misnamed = [name for name in folder.list_folders() if name.lower().endswith(suffix)]
+    if misnamed:
+        raise SourceFileError(
+            f"{folder}/{misnamed[0]}: a folder, where a {suffix} file was expected "
+            f"({len(misnamed)} such folder(s) in {folder}); put the file itself there"
+        )
 
 
 def check_hq_image_names(names: Sequence[str], source: str) -> None:
@@ -630,7 +626,7 @@ def check_hq_image_names(names: Sequence[str], source: str) -> None:
     one_based = "0" not in stems and str(len(stems)) in stems
     if padded or one_based:
         example = f"{padded[0]}.jpg" if padded else f"{len(stems)}.jpg"
-        raise CelebDatasetsError(
+        raise SourceFileError(
             f"{source}: found {example}, a 1-based CelebA-HQ file name; CelebA-Dialog's labels use 0-based "
             "names without padding (0.jpg ... 29999.jpg, in image.zip from the CelebA-Dialog download). "
             "Use that image.zip: renaming a 1-based copy risks an off-by-one dataset"
@@ -668,6 +664,24 @@ class ImageShard:
     images: SourceFolder | None = None
     masks: SourceFolder | None = None
     part_masks: SourceFolder | None = None
+    # Where the build's skip report is written (None when streaming: skips are logged only).
+    skip_folder: str | None = None
+
+
+def named_images(image_ids: Sequence[str], labels: PartLabels) -> list[str]:
+    """Every image the sources name: the images found and every image a label file has a row for."""
+    named = dict.fromkeys(image_ids)
+    for rows in (
+        labels.fine_grained,
+        labels.attributes,
+        labels.captions,
+        labels.celeba_files,
+        labels.identities,
+        labels.requests,
+        labels.request_annotations,
+    ):
+        named.update(dict.fromkeys(rows or ()))
+    return list(named)
 
 
 def join_rows(image_ids: Sequence[str], universe: str, labels: PartLabels, skips: SkipLog) -> list[ImageRow]:
@@ -675,12 +689,28 @@ def join_rows(image_ids: Sequence[str], universe: str, labels: PartLabels, skips
 
     An image with no split is left out ("no split"), and so is a label row whose image is not among
     `image_ids` ("no image"; `universe` says where the images were listed). An image missing from a
-    required label file, or unlabeled there, is kept with None values ("no label"), and one without a
-    colorized mask while the masks are there is kept too ("no mask").
+    required label file, or with unlabeled fine-grained values, is kept with None values ("no label"),
+    and one without a colorized mask while the masks are there is kept too ("no mask").
     """
+    report_rows_without_image(image_ids, universe, labels, skips)
+    joined = []
+    for name in image_ids:
+        split = labels.splits.get(name)
+        if split is None:
+            skips.record(name, f"no split: not found through {labels.split_source}")
+            continue
+        report_missing_labels(name, labels, skips)
+        joined.append(image_row(name, split, labels))
+    return joined
+
+
+def report_rows_without_image(image_ids: Sequence[str], universe: str, labels: PartLabels, skips: SkipLog) -> None:
+    """Record each image that has label rows but is not among `image_ids`, naming the files with rows."""
     known = set(image_ids)
-    required = {"fine_grained": labels.fine_grained, "attributes": labels.attributes, "captions": labels.captions}
-    optional = {
+    by_role = {
+        "fine_grained": labels.fine_grained,
+        "attributes": labels.attributes,
+        "captions": labels.captions,
         "mapping": labels.celeba_files,
         # Identities taken from CelebA's file through the mapping add nothing the mapping does not report.
         "identities": labels.identities if "identities" in labels.sources else None,
@@ -688,50 +718,54 @@ def join_rows(image_ids: Sequence[str], universe: str, labels: PartLabels, skips
         "request_annotations": labels.request_annotations,
     }
     without_image: dict[str, list[str]] = {}
-    for role, rows in (required | optional).items():
+    for role, rows in by_role.items():
         for name in rows or ():
             if name not in known:
                 without_image.setdefault(name, []).append(_file_name(labels.sources.get(role, role)))
     for name in sorted(without_image, key=image_order):
         skips.record(name, f"no image: rows in {', '.join(without_image[name])} but no such image in {universe}")
-    joined = []
-    for name in image_ids:
-        split = labels.splits.get(name)
-        if split is None:
-            skips.record(name, f"no split: not found through {labels.split_source}")
-            continue
-        fine_grained = labels.fine_grained.get(name)
-        problems = []
-        without_row = [_file_name(labels.sources[role]) for role, rows in required.items() if name not in rows]
-        if without_row:
-            problems.append(f"no row in {', '.join(without_row)}")
-        if fine_grained is not None and all(degree is None for degree in fine_grained):
-            problems.append(f"an unlabeled row in {_file_name(labels.sources['fine_grained'])}")
-        if problems:
-            skips.record(name, f"no label: {'; '.join(problems)}")
-        mask = None if labels.masks is None else labels.masks.get(name)
-        if labels.masks is not None and mask is None:
-            skips.record(name, f"no mask: no {name.removesuffix('.jpg')}.png in {labels.sources['masks']}")
-        request_annotation = (labels.request_annotations or {}).get(name)
-        request = (labels.requests or {}).get(name)
-        if request is None and request_annotation is not None:
-            request = request_annotation.text
-        joined.append(
-            ImageRow(
-                image_id=name,
-                split=split,
-                fine_grained=fine_grained,
-                attributes=labels.attributes.get(name),
-                captions=labels.captions.get(name),
-                celeba_file=None if labels.celeba_files is None else labels.celeba_files.get(name),
-                identity=None if labels.identities is None else labels.identities.get(name),
-                request=request,
-                request_annotation=request_annotation,
-                mask=mask,
-                part_masks=(labels.part_masks or {}).get(name, ()),
-            )
-        )
-    return joined
+
+
+def report_missing_labels(name: str, labels: PartLabels, skips: SkipLog) -> None:
+    """Record what image `name` will hold as None: rows missing from a required file, unlabeled degrees, its mask."""
+    required = {"fine_grained": labels.fine_grained, "attributes": labels.attributes, "captions": labels.captions}
+    problems = []
+    without_row = [_file_name(labels.sources[role]) for role, rows in required.items() if name not in rows]
+    if without_row:
+        problems.append(f"no row in {', '.join(without_row)}")
+    if name in labels.unlabeled:
+        degrees = labels.fine_grained[name]
+        columns = [
+            column for column, degree in zip(FINE_GRAINED_COLUMNS.values(), degrees, strict=True) if degree is None
+        ]
+        what = "an unlabeled row" if len(columns) == len(degrees) else f"no degree for {', '.join(columns)}"
+        written = labels.unlabeled[name] or "none"
+        problems.append(f"{what} in {_file_name(labels.sources['fine_grained'])} (values as written: {written})")
+    if problems:
+        skips.record(name, f"no label: {'; '.join(problems)}")
+    if labels.masks is not None and name not in labels.masks:
+        skips.record(name, f"no mask: no {name.removesuffix('.jpg')}.png in {labels.sources['masks']}")
+
+
+def image_row(name: str, split: str, labels: PartLabels) -> ImageRow:
+    """Image `name`'s row: its labels from every source file (None where a file has nothing for it)."""
+    request_annotation = (labels.request_annotations or {}).get(name)
+    request = (labels.requests or {}).get(name)
+    if request is None and request_annotation is not None:
+        request = request_annotation.text
+    return ImageRow(
+        image_id=name,
+        split=split,
+        fine_grained=labels.fine_grained.get(name),
+        attributes=labels.attributes.get(name),
+        captions=labels.captions.get(name),
+        celeba_file=None if labels.celeba_files is None else labels.celeba_files.get(name),
+        identity=None if labels.identities is None else labels.identities.get(name),
+        request=request,
+        request_annotation=request_annotation,
+        mask=None if labels.masks is None else labels.masks.get(name),
+        part_masks=(labels.part_masks or {}).get(name, ()),
+    )
 
 
 def _file_name(source: str) -> str:
@@ -752,27 +786,70 @@ def read_media(
     images: FolderReader | None,
     masks: FolderReader | None,
     part_masks: FolderReader | None,
-    with_masks: bool,
-) -> dict[str, list[Any]]:
-    """The image and mask columns of `rows`: each file's bytes exactly as stored, with its name."""
-    media: dict[str, list[Any]] = {}
+    config: CelebADialogConfig,
+    skips: SkipLog,
+) -> tuple[list[ImageRow], dict[str, list[Any]]]:
+    """The rows whose media are usable, and their image and mask columns (each file's bytes as stored).
+
+    Each file is checked first (`config.media_check`: "full" decodes every pixel). An unusable image
+    leaves its whole row out ("unreadable" in the skip report), so the rows returned and the media
+    columns stay aligned; an unusable mask is stored as None ("unreadable mask"). Under
+    `config.on_missing == "error"` either raises UnreadableMediaError instead.
+    """
+    columns = (["image"] if images is not None else []) + (["mask", "part_masks"] if config.with_masks else [])
+    kept: list[ImageRow] = []
+    media: dict[str, list[Any]] = {column: [] for column in columns}
+    for row in rows:
+        values = _row_media(row, images, masks, part_masks, config, skips)
+        if values is not None:
+            kept.append(row)
+            for column in columns:
+                media[column].append(values[column])
+    return kept, media
+
+
+def _row_media(
+    row: ImageRow,
+    images: FolderReader | None,
+    masks: FolderReader | None,
+    part_masks: FolderReader | None,
+    config: CelebADialogConfig,
+    skips: SkipLog,
+) -> dict[str, Any] | None:
+    """The media values of one row; None when its image is unusable (recorded, or raised under "error")."""
+    values: dict[str, Any] = {}
     if images is not None:
-        media["image"] = [{"bytes": images.read(row.image_id), "path": row.image_id} for row in rows]
-    if with_masks:
-        media["mask"] = [
-            None if masks is None or row.mask is None else {"bytes": masks.read(row.mask), "path": row.mask}
-            for row in rows
-        ]
-        media["part_masks"] = [
-            dict.fromkeys(MASK_PART_NAMES)
-            | {
-                label: {"bytes": part_masks.read(path), "path": PurePosixPath(path).name}
-                for label, path in row.part_masks
-                if part_masks is not None
-            }
-            for row in rows
-        ]
-    return media
+        image = _checked_file(images, row.image_id, row, config, skips, "unreadable")
+        if image is None:
+            return None
+        values["image"] = image
+    if config.with_masks:
+        values["mask"] = None
+        if masks is not None and row.mask is not None:
+            values["mask"] = _checked_file(masks, row.mask, row, config, skips, "unreadable mask")
+        values["part_masks"] = dict.fromkeys(MASK_PART_NAMES)
+        if part_masks is not None:
+            for label, path in row.part_masks:
+                values["part_masks"][label] = _checked_file(part_masks, path, row, config, skips, "unreadable mask")
+    return values
+
+
+def _checked_file(
+    folder: FolderReader, relative: str, row: ImageRow, config: CelebADialogConfig, skips: SkipLog, kind: str
+) -> dict[str, Any] | None:
+    """`{"bytes", "path"}` of a media file, or None when it is unusable (recorded as `kind`, or raised)."""
+    data = folder.read(relative)
+    problem = image_problem(data, full_decode=config.media_check == "full")
+    if problem is None:
+        return {"bytes": data, "path": PurePosixPath(relative).name}
+    source = folder.folder.file(relative)
+    if config.on_missing == "error":
+        raise UnreadableMediaError(
+            f"{source} (image {row.image_id}): {problem}; replace it from a fresh download, "
+            "or build with on_missing=skip to leave it out and list it in the skip report"
+        )
+    skips.record(row.image_id, f"{kind}: {source}: {problem}")
+    return None
 
 
 def image_rows_table(
@@ -805,10 +882,7 @@ def image_rows_table(
         "request_annotation": [_request_annotation_value(row.request_annotation) for row in rows],
         **(media or {}),
     }
-    schema = features.arrow_schema
-    return pa.Table.from_arrays(
-        [pa.array(columns[name], schema.field(name).type) for name in schema.names], schema=schema
-    )
+    return arrow_table(columns, features)
 
 
 def _request_annotation_value(annotation: RequestAnnotation | None) -> dict[str, Any] | None:
@@ -825,8 +899,8 @@ def _request_annotation_value(annotation: RequestAnnotation | None) -> dict[str,
 # Source files: one small pure parser each, on the file's text; `source` names the file in errors.
 
 
-def _line_error(source: str, line: int, expected: str, found: object) -> CelebDatasetsError:
-    return CelebDatasetsError(f"{source}, line {line}: expected {expected}, found {found!r}")
+def _line_error(source: str, line: int, expected: str, found: object) -> SourceFileError:
+    return SourceFileError(f"{source}, line {line}: expected {expected}, found {found!r}")
 
 
 def _table_lines(text: str) -> Iterator[tuple[int, list[str]]]:
@@ -841,37 +915,57 @@ def _add_row(rows: dict[str, Any], source: str, line: int, name: str, value: Any
     if not name.endswith(".jpg"):
         raise _line_error(source, line, "an image file name such as 0.jpg or 000001.jpg first", name)
     if name in rows:
-        raise CelebDatasetsError(f"{source}, line {line}: a second row for {name} (each image has one row)")
+        raise SourceFileError(f"{source}, line {line}: a second row for {name} (each image has one row)")
     rows[name] = value
 
 
-def parse_fine_grained(text: str, source: str = "combined_annotation_hq.txt") -> dict[str, tuple[int | None, ...]]:
-    """The fine-grained degrees of each image, in FINE_GRAINED_NAMES order.
+class FineGrainedLabels(NamedTuple):
+    """The rows of a fine-grained label file.
+
+    `degrees` holds each image's degrees in FINE_GRAINED_NAMES order (None where unlabeled);
+    `unlabeled` the values, as written, of each row with an unlabeled value (for the skip report).
+    """
+
+    degrees: dict[str, tuple[int | None, ...]]
+    unlabeled: dict[str, str]
+
+
+def parse_fine_grained(text: str, source: str = "combined_annotation_hq.txt") -> FineGrainedLabels:
+    """The fine-grained degrees of each image, and the rows that leave some unlabeled.
 
     Reads `combined_annotation_hq.txt` (TAB-separated), `combined_annotation.txt` (space-separated) and
-    the headerless `*_attr_list.txt` files. A value that is not an integer 0..5 means "unlabeled" and
-    gives None, and so does a row that holds no degree at all; a row with degrees but not five is an error.
+    the headerless `*_attr_list.txt` files. The release marks its unlabeled images with values that are
+    not degrees (how exactly is not documented): a value that is not a whole number, or is negative,
+    gives None, and so does a row that holds no value at all. A whole number above 5 cannot be a
+    degree nor such a mark, so it is an error naming the line; so is a row with degrees but not five.
     """
     header = ["img_name", *FINE_GRAINED_COLUMNS.values()]
-    rows: dict[str, tuple[int | None, ...]] = {}
+    labels = FineGrainedLabels({}, {})
     for index, (line, fields) in enumerate(_table_lines(text)):
         if index == 0 and fields[0] == header[0]:
             if fields != header:
                 raise _line_error(source, line, f"the header {' '.join(header)}", " ".join(fields))
             continue
-        degrees = tuple(_degree(value) for value in fields[1:])
+        degrees = tuple(_degree(value, source, line) for value in fields[1:])
         if len(degrees) != len(FINE_GRAINED_NAMES):
             if any(degree is not None for degree in degrees):
                 raise _line_error(
                     source, line, f"an image name and {len(FINE_GRAINED_NAMES)} degrees 0..5", " ".join(fields)
                 )
             degrees = (None,) * len(FINE_GRAINED_NAMES)
-        _add_row(rows, source, line, fields[0], degrees)
-    return rows
+        _add_row(labels.degrees, source, line, fields[0], degrees)
+        if None in degrees:
+            labels.unlabeled[fields[0]] = " ".join(fields[1:])
+    return labels
 
 
-def _degree(value: str) -> int | None:
-    return int(value) if value.isdigit() and int(value) in DEGREES else None
+def _degree(value: str, source: str, line: int) -> int | None:
+    """A degree 0..5, or None for a value that marks "unlabeled" (anything but a whole number >= 0)."""
+    if not value.isdigit():
+        return None
+    if int(value) not in DEGREES:
+        raise _line_error(source, line, "degrees 0..5 (or a mark such as -1 for unlabeled)", value)
+    return int(value)
 
 
 def parse_attributes(text: str, source: str = "CelebAMask-HQ-attribute-anno.txt") -> dict[str, tuple[bool, ...]]:
@@ -898,7 +992,7 @@ def parse_attributes(text: str, source: str = "CelebAMask-HQ-attribute-anno.txt"
             )
         _add_row(rows, source, line, fields[0], tuple(values[i] == "1" for i in order))
     if len(rows) != announced:
-        raise CelebDatasetsError(f"{source}, line 1: announces {announced} images but {len(rows)} rows follow")
+        raise SourceFileError(f"{source}, line 1: announces {announced} images but {len(rows)} rows follow")
     return rows
 
 
@@ -942,25 +1036,12 @@ def parse_identities(text: str, source: str = "identity_CelebA-HQ.txt") -> dict[
 
 
 def _json_object(text: str, source: str) -> dict[str, Any]:
-    def without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        result = dict(pairs)
-        if len(result) != len(pairs):
-            seen: set[str] = set()
-            duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
-            raise CelebDatasetsError(f"{source}: the key {duplicate!r} appears twice in one object")
-        return result
-
-    try:
-        document = json.loads(text, object_pairs_hook=without_duplicates)
-    except json.JSONDecodeError as error:
-        raise CelebDatasetsError(f"{source}, line {error.lineno}: not valid JSON ({error.msg})") from None
+    document = loads_json(text, source)
     if not isinstance(document, dict):
-        raise CelebDatasetsError(
-            f"{source}: expected an object keyed by image file name, found {type(document).__name__}"
-        )
+        raise SourceFileError(f"{source}: expected an object keyed by image file name, found {type(document).__name__}")
     for name in document:
         if not name.endswith(".jpg"):
-            raise CelebDatasetsError(f"{source}: expected image file names such as 0.jpg as keys, found {name!r}")
+            raise SourceFileError(f"{source}: expected image file names such as 0.jpg as keys, found {name!r}")
     return document
 
 
@@ -969,7 +1050,7 @@ def _optional_text(value: Any, source: str, where: str) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise CelebDatasetsError(f"{source}: {where}: expected text or null, found {value!r}")
+        raise SourceFileError(f"{source}: {where}: expected text or null, found {value!r}")
     return value
 
 
@@ -978,12 +1059,12 @@ def parse_captions(text: str, source: str = "captions_hq.json") -> dict[str, Cap
     captions = {}
     for name, entry in _json_object(text, source).items():
         if not isinstance(entry, dict):
-            raise CelebDatasetsError(
+            raise SourceFileError(
                 f"{source}: {name}: expected {{overall_caption, attribute_wise_captions}}, found {entry!r}"
             )
         attribute_wise = entry.get("attribute_wise_captions") or {}
         if not isinstance(attribute_wise, dict) or not set(attribute_wise) <= set(FINE_GRAINED_COLUMNS.values()):
-            raise CelebDatasetsError(
+            raise SourceFileError(
                 f"{source}: {name}: attribute_wise_captions: expected an object with the keys "
                 f"{', '.join(FINE_GRAINED_COLUMNS.values())}, found {attribute_wise!r}"
             )
@@ -1033,7 +1114,7 @@ def parse_request_annotations(text: str, source: str = "request_annotated_hq.jso
     annotations = {}
     for name, entry in _json_object(text, source).items():
         if not isinstance(entry, dict):
-            raise CelebDatasetsError(f"{source}: {name}: expected an object describing the request, found {entry!r}")
+            raise SourceFileError(f"{source}: {name}: expected an object describing the request, found {entry!r}")
 
         def scalar_text(key: str, entry: dict[str, Any] = entry, name: str = name) -> str | None:
             value = entry.get(key)
@@ -1047,11 +1128,11 @@ def parse_request_annotations(text: str, source: str = "request_annotated_hq.jso
                 value = int(value)
             if value is None or (isinstance(value, int) and not isinstance(value, bool) and value in DEGREES):
                 return value
-            raise CelebDatasetsError(f"{source}: {name}: {key}: expected an integer 0..5 or null, found {value!r}")
+            raise SourceFileError(f"{source}: {name}: {key}: expected an integer 0..5 or null, found {value!r}")
 
         attribute = scalar_text("attribute")
         if attribute is not None and attribute.lower() not in _ATTRIBUTE_SPELLINGS:
-            raise CelebDatasetsError(
+            raise SourceFileError(
                 f"{source}: {name}: attribute: expected one of {', '.join(FINE_GRAINED_COLUMNS.values())}, "
                 f"found {attribute!r}"
             )
@@ -1090,7 +1171,7 @@ def index_part_masks(
             continue
         number, _, part = PurePosixPath(name).stem.partition("_")
         if not number.isdigit() or part not in MASK_PART_NAMES:
-            raise CelebDatasetsError(
+            raise SourceFileError(
                 f"{source}/{name}: expected a part mask named <5-digit image number>_<part>.png with a part "
                 f"among {', '.join(MASK_PART_NAMES)}"
             )

@@ -14,10 +14,8 @@ raw videos in one pass per video when no processed clip is there).
 from __future__ import annotations
 
 import dataclasses
-import gc
-import io
-import json
 import logging
+import math
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -28,12 +26,12 @@ import numpy as np
 import pyarrow as pa
 from datasets.builder import Key
 
-from celeb_datasets import __version__
-from celeb_datasets.builder import CelebBuilderConfig
+from celeb_datasets.builder import CelebBuilder, CelebBuilderConfig, arrow_table
 from celeb_datasets.download import YOUTUBE_URL_TEMPLATE, DownloadSettings, Manifest, download_video
-from celeb_datasets.errors import CelebDatasetsError
-from celeb_datasets.skips import SKIP_REPORT_FILE, SkipLog, finish_skip_report, summarize_skips
-from celeb_datasets.video import BoundingBox, ClipRequest, EncoderSettings, cut_clips
+from celeb_datasets.errors import MissingSourceError, SourceFileError, UnreadableMediaError
+from celeb_datasets.skips import SkipLog
+from celeb_datasets.sourcefiles import decode_text, loads_json
+from celeb_datasets.video import BoundingBox, ClipRequest, EncoderSettings, cut_clips, video_problem
 
 logger = logging.getLogger("celeb_datasets")
 
@@ -65,7 +63,9 @@ not use it to identify or harm the people it shows. See the terms on the homepag
 KNOWN_DEFECTS = (
     "Emotion segment times carry float noise (0.28000000000000114) and are kept as in the source.",
     "Some emotion segments have a negative end, 119 are zero-length, some leave gaps, and the last "
-    "often ends before the clip does; `emotion` of a multi-segment clip is derived (see below).",
+    "often ends before the clip does; `emotion` of a multi-segment clip is derived (see below). Rows are "
+    "kept as annotated; the builder's skip report lists each segment with a negative time, no length, or "
+    "a time past the clip's end.",
     "347 clip pairs of one video overlap in time (mostly different people); about 7 are near "
     "duplicates; 3 pairs share video and times but differ in box.",
     "Hundreds of the YouTube videos are no longer available, so `clips` holds fewer rows than "
@@ -96,6 +96,8 @@ PROCESSED_CLIP_FOLDERS = ("processed", "35666", "videos", "")
 RAW_VIDEO_FOLDER = "raw"
 RAW_VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm")
 SKIP_REPORT_COLUMNS = ("clip_id", "ytb_id", "reason")
+# Skip-report kind of an emotion segment whose times are known to be odd in the release (row kept).
+ODD_SEGMENT = "odd emotion segment"
 # Rows with video are megabytes each: write them in small batches so memory and shards stay bounded.
 VIDEO_WRITER_BATCH_SIZE = 16
 ANNOTATION_TABLE_ROWS = 10_000
@@ -135,12 +137,17 @@ class CelebVHQConfig(CelebBuilderConfig):
     retry_backoff_sec: float = 5.0
 
     def validate(self) -> None:
-        """Refuse impossible options now rather than mid-build (also run by the builder: datasets sets
-        options given to the builder after the config is made)."""
         super().validate()
-        self.encoder_settings()  # validates crop, size, crf and preset
+        self.encoder_settings()  # validates crop, size, crf and preset together
         if self.fetch:
             self.download_settings()
+
+    @property
+    def stores_media(self) -> bool:
+        return self.with_video
+
+    def features(self) -> datasets.Features:
+        return celebv_hq_features(self.with_video)
 
     def encoder_settings(self) -> EncoderSettings:
         return EncoderSettings(crop=self.crop, size=self.size, crf=self.crf, preset=self.preset)
@@ -201,7 +208,7 @@ def celebv_hq_features(with_video: bool) -> datasets.Features:
     return datasets.Features(features)
 
 
-class CelebVHQ(datasets.ArrowBasedBuilder):
+class CelebVHQ(CelebBuilder):
     """CelebV-HQ from a local download; `data_dir` is the folder holding `celebvhq_info.json`."""
 
     VERSION = datasets.Version("1.0.0")
@@ -218,47 +225,45 @@ class CelebVHQ(datasets.ArrowBasedBuilder):
     DEFAULT_CONFIG_NAME = "annotations"
     config: CelebVHQConfig
 
-    CITATION = _CITATION
+    PRETTY_NAME = "CelebV-HQ"
     DESCRIPTION = _DESCRIPTION
+    CITATION = _CITATION
     HOMEPAGE = _HOMEPAGE
     LICENSE = _LICENSE
-    KNOWN_DEFECTS = KNOWN_DEFECTS
-    PRETTY_NAME = "CelebV-HQ"
     LICENSE_NAME = "celebv-hq-research-only"
+    KNOWN_DEFECTS = KNOWN_DEFECTS
     TASK_CATEGORIES = ("video-classification", "text-to-video")
     TAGS = ("celebv-hq", "face-attributes", "emotion-recognition", "talking-faces", "video")
     FEATURE_DESCRIPTIONS = FEATURE_DESCRIPTIONS
     # Rows of the full-size release, for dataset_infos.json; `clips` holds what the user's videos give.
     SPLIT_SIZES = {"annotations": {"train": 35_666}, "clips": {"train": None}}
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        # The package version keys the cache, so an upgrade never serves rows built by older code.
-        kwargs.setdefault("hash", __version__)
-        if isinstance(kwargs.get("data_dir"), str):
-            kwargs["data_dir"] = os.path.expanduser(kwargs["data_dir"])
-        super().__init__(*args, **kwargs)
-        self.config.validate()
-        if self.config.with_video and self._writer_batch_size is None:
-            self._writer_batch_size = VIDEO_WRITER_BATCH_SIZE
-        self.skip_summary: str | None = None
+    SKIP_REPORT_COLUMNS = SKIP_REPORT_COLUMNS
+    KEPT_KINDS = (ODD_SEGMENT,)
+    NO_ROWS_HINT = (
+        f"Put processed clips in processed/{{clip_id}}.mp4 or raw videos in {RAW_VIDEO_FOLDER}/{{ytb_id}}.mp4"
+    )
+    MEDIA_WRITER_BATCH_SIZE = VIDEO_WRITER_BATCH_SIZE
 
-    def _info(self) -> datasets.DatasetInfo:
-        return datasets.DatasetInfo(
-            description=_DESCRIPTION,
-            features=celebv_hq_features(self.config.with_video),
-            homepage=_HOMEPAGE,
-            license=_LICENSE,
-            citation=_CITATION,
-        )
+    @classmethod
+    def source_paths(cls, config: CelebVHQConfig, data_dir: str | None) -> list[Path]:
+        if data_dir is None:
+            return []
+        # Clips may sit in the folder itself, so `clips` follows every file under it.
+        return [Path(data_dir)] if config.with_video else [Path(data_dir) / ANNOTATION_FILE]
 
     def _split_generators(self, dl_manager: datasets.DownloadManager) -> list[datasets.SplitGenerator]:
         annotation_file = find_annotation_file(self.config.data_dir)
+        clips = read_annotation_file(annotation_file)
+        skips = self.skip_log(dl_manager)
+        for clip in clips:
+            for oddity in segment_oddities(clip):
+                skips.record(clip.clip_id, clip.ytb_id, f"{ODD_SEGMENT}: {oddity} (row kept as annotated)")
+        self.expect_items([clip.clip_id for clip in clips])
         if not self.config.with_video:
-            gen_kwargs: dict[str, Any] = {"annotation_file": str(annotation_file)}
+            # A tuple: datasets would split a list between worker processes.
+            gen_kwargs: dict[str, Any] = {"clips": tuple(clips)}
         else:
-            streaming = isinstance(dl_manager, datasets.StreamingDownloadManager)
-            skips = SkipLog(None if streaming else self._output_dir, SKIP_REPORT_COLUMNS)
-            clips = read_annotation_file(annotation_file)
             videos = locate_videos(
                 annotation_file.parent, clips, skips, on_missing=self.config.on_missing, fetch=self.config.fetch
             )
@@ -267,13 +272,12 @@ class CelebVHQ(datasets.ArrowBasedBuilder):
 
     def _generate_tables(
         self,
-        annotation_file: str | None = None,
+        clips: Sequence[ClipAnnotation] | None = None,
         videos: list[VideoClips] | None = None,
         skip_folder: str | None = None,
     ) -> Iterator[tuple[Key, pa.Table]]:
         features = self.info.features
-        if annotation_file is not None:
-            clips = read_annotation_file(annotation_file)
+        if clips is not None:
             for batch, first in enumerate(range(0, len(clips), ANNOTATION_TABLE_ROWS)):
                 yield Key(0, batch), clips_table(clips[first : first + ANNOTATION_TABLE_ROWS], features)
             return
@@ -281,30 +285,6 @@ class CelebVHQ(datasets.ArrowBasedBuilder):
         for shard, video in enumerate(videos or []):
             for row, table in enumerate(video_tables(video, self.config, features, skips)):
                 yield Key(shard, row), table
-
-    def download_and_prepare(self, *args: Any, **kwargs: Any) -> None:
-        """Prepare the dataset; for `clips`, also write the skip report and log a one-line summary."""
-        # Worker processes are forked. A PyAV codec left for the garbage collector in this process would
-        # be freed in a child, where joining its decoder threads (which were not forked) hangs forever.
-        gc.collect()
-        super().download_and_prepare(*args, **kwargs)
-        if not self.config.with_video:
-            return
-        report, counts = finish_skip_report(self._output_dir, SKIP_REPORT_COLUMNS)
-        written = self.info.splits["train"].num_examples
-        self.skip_summary = summarize_skips(f"CelebV-HQ {self.config.name}", written, counts, report)
-        if written:
-            logger.log(logging.WARNING if counts else logging.INFO, self.skip_summary)
-        else:
-            raise CelebDatasetsError(
-                f"{self.skip_summary}. No clip has a usable video under {self.config.data_dir}: put processed "
-                f"clips in processed/{{clip_id}}.mp4 or raw videos in {RAW_VIDEO_FOLDER}/{{ytb_id}}.mp4"
-            )
-
-    @property
-    def skip_report(self) -> Path:
-        """The TSV of clips left out of `clips` (clip_id, ytb_id, reason), after `download_and_prepare`."""
-        return Path(self._output_dir) / SKIP_REPORT_FILE
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -349,13 +329,17 @@ class ClipAnnotation:
 def find_annotation_file(data_dir: str | os.PathLike[str] | None) -> Path:
     """`celebvhq_info.json` in the user's download folder, or a clear error saying what to get."""
     if data_dir is None:
-        raise CelebDatasetsError(
+        raise MissingSourceError(
             f"CelebV-HQ needs data_dir: the folder where you put {ANNOTATION_FILE} (from {_HOMEPAGE}) "
             "and, for the clips config, the videos (raw/{ytb_id}.mp4 or processed/{clip_id}.mp4)"
         )
+    if Path(data_dir).exists() and not Path(data_dir).is_dir():
+        raise MissingSourceError(f"data_dir {data_dir} is not a folder: give the folder holding {ANNOTATION_FILE}")
     path = Path(data_dir) / ANNOTATION_FILE
+    if path.is_dir():
+        raise MissingSourceError(f"{path} is a folder: expected the annotation file {ANNOTATION_FILE} itself")
     if not path.is_file():
-        raise CelebDatasetsError(
+        raise MissingSourceError(
             f"{path} not found: download {ANNOTATION_FILE} (about 19 MB) from {_HOMEPAGE} and put it in "
             f"{Path(data_dir)}"
         )
@@ -365,48 +349,35 @@ def find_annotation_file(data_dir: str | os.PathLike[str] | None) -> Path:
 def read_annotation_file(path: str | os.PathLike[str]) -> list[ClipAnnotation]:
     """Parse `celebvhq_info.json` into validated clips, in file order.
 
-    Raises CelebDatasetsError naming the file, the clip and the field for malformed JSON, a duplicate
+    Raises SourceFileError naming the file, the clip and the field for malformed JSON, a duplicate
     clip id, a missing field, a label vector of the wrong length or values, an unknown emotion, a box
     outside [0, 1], or start >= end. Known defects of the real file (float noise, odd segments) are
     kept as they are.
     """
     path = Path(path)
     try:
-        with open(path, encoding="utf-8") as source:
-            document = json.load(source, object_pairs_hook=_dict_without_duplicates)
-    except json.JSONDecodeError as error:
-        raise CelebDatasetsError(f"{path} is not valid JSON: {error}") from None
-    except _DuplicateKey as duplicate:
-        raise CelebDatasetsError(f"{path}: the key {duplicate} appears twice (a clip id must be unique)") from None
+        data = path.read_bytes()
+    except OSError as error:
+        raise MissingSourceError(f"cannot read {path}: {error.strerror}") from None
+    document = loads_json(decode_text(data, str(path)), str(path))
+    del data
     if not isinstance(document, dict) or "clips" not in document:
-        raise CelebDatasetsError(f"{path}: expected an object with 'meta_info' and 'clips' at the top level")
+        raise SourceFileError(f"{path}: expected an object with 'meta_info' and 'clips' at the top level")
     meta = document.get("meta_info")
     if meta is None and "mete_info" in document:
         logger.warning("%s: the top-level key is spelled 'mete_info'; read as 'meta_info'", path)
         meta = document["mete_info"]
     if not isinstance(meta, dict):
-        raise CelebDatasetsError(f"{path}: missing 'meta_info' with 'appearance_mapping' and 'action_mapping'")
+        raise SourceFileError(f"{path}: missing 'meta_info' with 'appearance_mapping' and 'action_mapping'")
     appearance_order = _label_order(path, meta, "appearance_mapping", APPEARANCE_NAMES)
     action_order = _label_order(path, meta, "action_mapping", ACTION_NAMES)
     clips = document["clips"]
     if not isinstance(clips, dict):
-        raise CelebDatasetsError(f"{path}: 'clips' must map clip ids to records, found {type(clips).__name__}")
+        raise SourceFileError(f"{path}: 'clips' must map clip ids to records, found {type(clips).__name__}")
     return [
         parse_clip_record(clip_id, record, appearance_order, action_order, source=path)
         for clip_id, record in clips.items()
     ]
-
-
-class _DuplicateKey(Exception):
-    pass
-
-
-def _dict_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        seen: set[str] = set()
-        raise _DuplicateKey(next(repr(k) for k, _ in pairs if k in seen or seen.add(k)))
-    return result
 
 
 def _label_order(path: Path, meta: dict[str, Any], key: str, known: Sequence[str]) -> list[int] | None:
@@ -417,7 +388,7 @@ def _label_order(path: Path, meta: dict[str, Any], key: str, known: Sequence[str
     if not isinstance(names, list) or sorted(map(str, names)) != sorted(known) or len(names) != len(known):
         unknown = sorted(set(map(str, names or [])) - set(known))
         absent = sorted(set(known) - set(map(str, names or [])))
-        raise CelebDatasetsError(
+        raise SourceFileError(
             f"{path}: meta_info.{key} does not hold the {len(known)} known CelebV-HQ labels "
             f"(unknown: {unknown or 'none'}; absent: {absent or 'none'}); refusing to relabel"
         )
@@ -433,84 +404,36 @@ def parse_clip_record(
     source: str | os.PathLike[str] = ANNOTATION_FILE,
 ) -> ClipAnnotation:
     """Validate and type one record of the `clips` object (see `read_annotation_file`)."""
-
-    def fail(field: str, problem: str) -> CelebDatasetsError:
-        return CelebDatasetsError(f"{source}: clip {clip_id}: {field}: {problem}")
-
-    def field(*keys: str) -> Any:
-        value = record
-        for depth, key in enumerate(keys):
-            if not isinstance(value, dict) or key not in value:
-                raise fail(".".join(keys[: depth + 1]), "missing")
-            value = value[key]
-        return value
-
-    def number(*keys: str) -> float:
-        value = field(*keys)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise fail(".".join(keys), f"expected a number, found {value!r}")
-        return float(value)
-
-    def flags(key: str, size: int, order: list[int] | None) -> tuple[bool, ...]:
-        values = field("attributes", key)
-        if not isinstance(values, list) or len(values) != size or not _BINARY.issuperset(values):
-            found = f"{len(values)} values" if isinstance(values, list) else repr(values)
-            raise fail(f"attributes.{key}", f"expected {size} values 0 or 1, found {found}")
-        if order is not None:
-            values = [values[i] for i in order]
-        return tuple(value == 1 for value in values)
-
-    def emotion_name(value: Any, field_name: str) -> str:
-        if value not in _EMOTION_INDEX:
-            raise fail(field_name, f"unknown emotion {value!r}; expected one of {', '.join(EMOTION_NAMES)}")
-        return value
-
+    fields = _RecordFields(clip_id, record, str(source))
     if not isinstance(record, dict):
-        raise fail("record", f"expected an object, found {type(record).__name__}")
-    ytb_id = field("ytb_id")
+        raise fields.error("record", f"expected an object, found {type(record).__name__}")
+    ytb_id = fields.get("ytb_id")
     if not isinstance(ytb_id, str) or not ytb_id:
-        raise fail("ytb_id", f"expected a YouTube id, found {ytb_id!r}")
-    start_sec, end_sec = number("duration", "start_sec"), number("duration", "end_sec")
+        raise fields.error("ytb_id", f"expected a YouTube id, found {ytb_id!r}")
+    start_sec, end_sec = fields.number("duration", "start_sec"), fields.number("duration", "end_sec")
     if not start_sec < end_sec:
-        raise fail("duration", f"start_sec {start_sec} must be before end_sec {end_sec}")
-    bbox = BoundingBox(*(number("bbox", side) for side in BoundingBox._fields))
+        raise fields.error("duration", f"start_sec {start_sec} must be before end_sec {end_sec}")
+    bbox = BoundingBox(*(fields.number("bbox", side) for side in BoundingBox._fields))
     for side, value in zip(BoundingBox._fields, bbox, strict=True):
         if not 0.0 <= value <= 1.0:
-            raise fail(f"bbox.{side}", f"{value} is outside [0, 1]")
+            raise fields.error(f"bbox.{side}", f"{value} is outside [0, 1]")
     if not (bbox.top < bbox.bottom and bbox.left < bbox.right):
-        raise fail("bbox", f"empty box {dict(bbox._asdict())}: top < bottom and left < right expected")
-    labels = field("attributes", "emotion", "labels")
-    multi_emotion = field("attributes", "emotion", "sep_flag")
+        raise fields.error("bbox", f"empty box {dict(bbox._asdict())}: top < bottom and left < right expected")
+    multi_emotion = fields.get("attributes", "emotion", "sep_flag")
     if not isinstance(multi_emotion, bool):
-        raise fail("attributes.emotion.sep_flag", f"expected true or false, found {multi_emotion!r}")
-    if isinstance(labels, str):
-        whole = emotion_name(labels, "attributes.emotion.labels")
-        segments: tuple[EmotionSegment, ...] = (EmotionSegment(whole, 0.0, round(end_sec - start_sec, 2)),)
-    elif isinstance(labels, list) and labels:
-        parsed = []
-        for index, segment in enumerate(labels):
-            where = f"attributes.emotion.labels[{index}]"
-            if not isinstance(segment, dict) or not {"emotion", "start_sec", "end_sec"} <= segment.keys():
-                raise fail(where, f"expected {{emotion, start_sec, end_sec}}, found {segment!r}")
-            times = (segment["start_sec"], segment["end_sec"])
-            if any(isinstance(t, bool) or not isinstance(t, (int, float)) for t in times):
-                raise fail(where, f"segment times must be numbers, found {times}")
-            name = emotion_name(segment["emotion"], f"{where}.emotion")
-            parsed.append(EmotionSegment(name, float(times[0]), float(times[1])))
-        segments = tuple(parsed)
-    else:
-        raise fail("attributes.emotion.labels", f"expected an emotion or a list of segments, found {labels!r}")
-    version = field("version")
+        raise fields.error("attributes.emotion.sep_flag", f"expected true or false, found {multi_emotion!r}")
+    segments = _emotion_segments(fields, round(end_sec - start_sec, 2))
+    version = fields.get("version")
     if not isinstance(version, str):
-        raise fail("version", f"expected a string, found {version!r}")
+        raise fields.error("version", f"expected a string, found {version!r}")
     return ClipAnnotation(
         clip_id=clip_id,
         ytb_id=ytb_id,
         start_sec=start_sec,
         end_sec=end_sec,
         bbox=bbox,
-        appearance=flags("appearance", len(APPEARANCE_NAMES), appearance_order),
-        action=flags("action", len(ACTION_NAMES), action_order),
+        appearance=fields.flags("appearance", len(APPEARANCE_NAMES), appearance_order),
+        action=fields.flags("action", len(ACTION_NAMES), action_order),
         emotion=dominant_emotion(segments),
         emotion_segments=segments,
         multi_emotion=multi_emotion,
@@ -518,7 +441,92 @@ def parse_clip_record(
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class _RecordFields:
+    """Typed access to the fields of one clip record, with errors naming the file, the clip and the field."""
+
+    clip_id: str
+    record: Any
+    source: str
+
+    def error(self, field: str, problem: str) -> SourceFileError:
+        return SourceFileError(f"{self.source}: clip {self.clip_id}: {field}: {problem}")
+
+    def get(self, *keys: str) -> Any:
+        value = self.record
+        for depth, key in enumerate(keys):
+            if not isinstance(value, dict) or key not in value:
+                raise self.error(".".join(keys[: depth + 1]), "missing")
+            value = value[key]
+        return value
+
+    def number(self, *keys: str) -> float:
+        value = self.get(*keys)
+        if not _is_finite_number(value):
+            raise self.error(".".join(keys), f"expected a finite number, found {value!r}")
+        return float(value)
+
+    def flags(self, key: str, size: int, order: list[int] | None) -> tuple[bool, ...]:
+        values = self.get("attributes", key)
+        if not isinstance(values, list) or len(values) != size or not _BINARY.issuperset(values):
+            found = f"{len(values)} values" if isinstance(values, list) else repr(values)
+            raise self.error(f"attributes.{key}", f"expected {size} values 0 or 1, found {found}")
+        if order is not None:
+            values = [values[i] for i in order]
+        return tuple(value == 1 for value in values)
+
+    def emotion(self, value: Any, field: str) -> str:
+        if value not in _EMOTION_INDEX:
+            raise self.error(field, f"unknown emotion {value!r}; expected one of {', '.join(EMOTION_NAMES)}")
+        return value
+
+
+def _emotion_segments(fields: _RecordFields, duration_sec: float) -> tuple[EmotionSegment, ...]:
+    """The clip's emotion timeline: one segment over the whole clip, or the annotated segments as they are."""
+    labels = fields.get("attributes", "emotion", "labels")
+    if isinstance(labels, str):
+        return (EmotionSegment(fields.emotion(labels, "attributes.emotion.labels"), 0.0, duration_sec),)
+    if not isinstance(labels, list) or not labels:
+        raise fields.error("attributes.emotion.labels", f"expected an emotion or a list of segments, found {labels!r}")
+    segments = []
+    for index, segment in enumerate(labels):
+        where = f"attributes.emotion.labels[{index}]"
+        if not isinstance(segment, dict) or not {"emotion", "start_sec", "end_sec"} <= segment.keys():
+            raise fields.error(where, f"expected {{emotion, start_sec, end_sec}}, found {segment!r}")
+        times = (segment["start_sec"], segment["end_sec"])
+        if not all(_is_finite_number(time) for time in times):
+            raise fields.error(where, f"segment times must be finite numbers, found {times}")
+        name = fields.emotion(segment["emotion"], f"{where}.emotion")
+        segments.append(EmotionSegment(name, float(times[0]), float(times[1])))
+    return tuple(segments)
+
+
+def _is_finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 _BINARY = frozenset((0, 1))
+# Segment times are whole source seconds minus the clip start: a boundary may be off by up to a second.
+_SEGMENT_SLACK_SEC = 1.0
+
+
+def segment_oddities(clip: ClipAnnotation) -> list[str]:
+    """The emotion segments of `clip` with the release's known odd times: a negative time, a zero or negative
+    length, a time past the clip's end. They are kept as annotated (`emotion` gives them no weight) and
+    listed in the skip report. Gaps, and a last segment ending before the clip does, are normal."""
+    odd = []
+    for index, segment in enumerate(clip.emotion_segments):
+        problems = []
+        if segment.start_sec < 0 or segment.end_sec < 0:
+            problems.append("a negative time")
+        if segment.end_sec <= segment.start_sec:
+            problems.append("no length")
+        if max(segment.start_sec, segment.end_sec) > clip.duration_sec + _SEGMENT_SLACK_SEC:
+            problems.append(f"a time past the clip's end ({clip.duration_sec} s)")
+        if problems:
+            where = f"labels[{index}] {segment.emotion} {segment.start_sec}..{segment.end_sec} s"
+            odd.append(f"{where}: {' and '.join(problems)}")
+    return odd
 
 
 def dominant_emotion(segments: Sequence[EmotionSegment]) -> str:
@@ -564,10 +572,7 @@ def clips_table(
         "version": [clip.version for clip in clips],
         **(extra or {}),
     }
-    schema = features.arrow_schema
-    return pa.Table.from_arrays(
-        [pa.array(columns[name], schema.field(name).type) for name in schema.names], schema=schema
-    )
+    return arrow_table(columns, features)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -627,7 +632,7 @@ def locate_videos(
             if download is not None and download.state != "done":
                 reason += f"; the download {download.state}: {download.reason}"
             if on_missing == "error":
-                raise CelebDatasetsError(f"clip {clip.clip_id} (YouTube video {clip.ytb_id}): {reason}")
+                raise MissingSourceError(f"clip {clip.clip_id} (YouTube video {clip.ytb_id}): {reason}")
             skips.record(clip.clip_id, clip.ytb_id, reason)
             continue
         grouped.setdefault(clip.ytb_id, []).append((clip, processed))
@@ -657,8 +662,12 @@ def video_clips(
         if processed is None:
             to_cut[clip.clip_id] = clip
             continue
-        data = Path(processed).read_bytes()
-        problem = unreadable_video_reason(data)
+        try:
+            data = Path(processed).read_bytes()
+        except OSError as error:  # e.g. a folder named like the clip
+            skip_clip(config, skips, clip, f"unreadable: {processed}: {error.strerror}")
+            continue
+        problem = video_problem(data, full_decode=config.media_check == "full")
         if problem is None:
             yield clip, data, "processed"
         else:
@@ -692,7 +701,7 @@ def fetch_raw_video(
     Returns its path, or None after skipping every clip with the download's reason.
     """
     if video.fetch_into is None:
-        raise CelebDatasetsError(f"YouTube video {video.ytb_id}: no raw video and no data folder to fetch it into")
+        raise MissingSourceError(f"YouTube video {video.ytb_id}: no raw video and no data folder to fetch it into")
     clips = list(clips)
     manifest = Manifest(video.fetch_into)
     previous = manifest.read().get(video.ytb_id)
@@ -711,7 +720,7 @@ def fetch_raw_video(
 def skip_clip(config: CelebVHQConfig, skips: SkipLog, clip: ClipAnnotation, reason: str) -> None:
     """Leave a clip out with its reason in the skip report, or stop the build under on_missing="error"."""
     if config.on_missing == "error":
-        raise CelebDatasetsError(f"clip {clip.clip_id} (YouTube video {clip.ytb_id}): {reason}")
+        raise UnreadableMediaError(f"clip {clip.clip_id} (YouTube video {clip.ytb_id}): {reason}")
     skips.record(clip.clip_id, clip.ytb_id, reason)
 
 
@@ -720,14 +729,3 @@ def _file_names(folder: Path) -> frozenset[str]:
         return frozenset(os.listdir(folder))
     except FileNotFoundError:
         return frozenset()
-
-
-def unreadable_video_reason(data: bytes) -> str | None:
-    """Why the bytes of a video file cannot be used (None when they open and hold a video stream)."""
-    import av
-
-    try:
-        with av.open(io.BytesIO(data)) as container:
-            return None if container.streams.video else "no video stream"
-    except (av.FFmpegError, OSError) as error:
-        return str(error)

@@ -2,12 +2,14 @@
 
     python benchmarks/bench_celeba_dialog.py                        # 1,000, 2,000 and 4,000 images
     python benchmarks/bench_celeba_dialog.py --images 500 1000      # quicker
+    python benchmarks/bench_celeba_dialog.py --media-check full     # ours decoding every image first
 
 The download is generated once and cached under benchmarks/.cache/: 1024x1024 JPEGs (smooth colour
 fields with mild noise, about the size of CelebA-HQ's) zipped as `image.zip`, with full label files.
 Each measurement runs in a fresh process, so its peak RSS is that work's own:
 - ours: `CelebADialog("hq").download_and_prepare()` into an empty cache (labels parsed and joined,
-  JPEG bytes copied from the zip into self-contained Arrow shards);
+  each JPEG checked (`--media-check`: "fast" reads its structure, "full" decodes it), its bytes
+  copied from the zip into self-contained Arrow shards);
 - copy limit: read every JPEG from `image.zip` and write the bytes one after another into one file,
   no processing: the least any self-contained preparation must do;
 - imagefolder: `load_dataset("imagefolder")` on the unzipped images with a `metadata.jsonl` of the
@@ -85,7 +87,7 @@ def _write_imagefolder(download: Path, folder: Path) -> None:
     with zipfile.ZipFile(download / "image.zip") as archive:
         for member in archive.namelist():
             (folder / Path(member).name).write_bytes(archive.read(member))
-    degrees = parse_fine_grained((download / "classification_label" / "combined_annotation_hq.txt").read_text())
+    degrees = parse_fine_grained((download / "classification_label" / "combined_annotation_hq.txt").read_text()).degrees
     captions = parse_captions((download / "text" / "captions_hq.json").read_text())
     with open(folder / "metadata.jsonl", "w") as metadata:
         for path in sorted(folder.glob("*.jpg")):
@@ -94,10 +96,11 @@ def _write_imagefolder(download: Path, folder: Path) -> None:
             metadata.write(json.dumps(row) + "\n")
 
 
-def run_ours(download: str, cache_dir: str) -> int:
+def run_ours(download: str, cache_dir: str, media_check: str = "fast") -> int:
     from celeba_dialog import CelebADialog
 
-    builder = CelebADialog(config_name="hq", data_dir=download, cache_dir=cache_dir)
+    options = {} if media_check == "fast" else {"media_check": media_check}
+    builder = CelebADialog(config_name="hq", data_dir=download, cache_dir=cache_dir, **options)
     builder.download_and_prepare()
     return sum(split.num_examples for split in builder.info.splits.values())
 
@@ -118,11 +121,11 @@ def run_imagefolder(folder: str, cache_dir: str) -> int:
     return dataset.num_rows
 
 
-def _measured(work: Callable[[str, str], int], source: str) -> tuple[float, float, int]:
-    """Seconds, peak RSS (MB) and rows of `work(source, empty cache)` in a fresh process."""
+def _measured(work: Callable[..., int], source: str, *options: str) -> tuple[float, float, int]:
+    """Seconds, peak RSS (MB) and rows of `work(source, empty cache, *options)` in a fresh process."""
     preload = () if work is run_copy_limit else ("datasets", "celeba_dialog")
     with tempfile.TemporaryDirectory(prefix="bench-celeba-dialog-") as cache_dir:
-        return in_fresh_process(work, source, cache_dir, preload=preload)
+        return in_fresh_process(work, source, cache_dir, *options, preload=preload)
 
 
 def _rate(count: int, megabytes: float, seconds: float) -> str:
@@ -132,30 +135,36 @@ def _rate(count: int, megabytes: float, seconds: float) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, nargs="+", default=[1000, 2000, 4000], help="image counts")
+    parser.add_argument(
+        "--media-check", choices=["fast", "full"], default="fast", help="the media_check option of ours"
+    )
     arguments = parser.parse_args(argv)
     lines = [
         "| work | ours | imagefolder (paths only) | copy limit | ours ÷ limit (time) | imagefolder ÷ ours (time) "
         "| peak RSS ours / imagefolder / copy |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
+    check = "" if arguments.media_check == "fast" else f" (media_check={arguments.media_check})"
     for count in arguments.images:
         root = prepare_download(count)
         download = root / "download"
         with zipfile.ZipFile(download / "image.zip") as archive:
             megabytes = sum(info.file_size for info in archive.infolist()) / 1e6
         copy_seconds, copy_rss, _ = _measured(run_copy_limit, str(download))
-        ours_seconds, ours_rss, ours_rows = _measured(run_ours, str(download))
+        ours_seconds, ours_rss, ours_rows = _measured(run_ours, str(download), arguments.media_check)
         folder_seconds, folder_rss, folder_rows = _measured(run_imagefolder, str(root / "imagefolder"))
         assert ours_rows == folder_rows == count, (ours_rows, folder_rows, count)
         lines.append(
-            f"| prepare `hq`, {count:,} 1024x1024 JPEGs ({megabytes:,.0f} MB, zipped) "
+            f"| prepare `hq`{check}, {count:,} 1024x1024 JPEGs ({megabytes:,.0f} MB, zipped) "
             f"| {_rate(count, megabytes, ours_seconds)} | {_rate(count, megabytes, folder_seconds)} "
             f"| {_rate(count, megabytes, copy_seconds)} | {ours_seconds / copy_seconds:.2f}x "
             f"| {folder_seconds / ours_seconds:.2f}x | {ours_rss:,.0f} / {folder_rss:,.0f} / {copy_rss:,.0f} MB |"
         )
         print(f"measured {count:,} images", file=sys.stderr, flush=True)
     print("\n".join(lines))
-    print(f"\nReproduce: python benchmarks/bench_celeba_dialog.py --images {' '.join(map(str, arguments.images))}")
+    options = f" --media-check {arguments.media_check}" if arguments.media_check != "fast" else ""
+    images = " ".join(map(str, arguments.images))
+    print(f"\nReproduce: python benchmarks/bench_celeba_dialog.py --images {images}{options}")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,61 @@
-"""What both builders share: the options every config has, and (as it grows) the builder base."""
+"""What both builders share: the options every config has, and the builder base.
+
+A builder of this package subclasses `CelebBuilder` and keeps only its dataset: its configs, the card
+attributes, `_split_generators` and `_generate_tables`. The base gives it, once for all builders:
+
+- options checked by their declared type, and a named config's defining options kept fixed;
+- a cache keyed by the absolute data folder and a fingerprint of the sources that define the rows;
+- errors found while generating (in this process or a worker) raised as the package's own exception;
+- a skip report, and an accounting check that every item the sources name is a row or a skip line;
+- a clean start after an interrupted run, and worker processes that end with their parent;
+- `as_dataset()` that gives an empty split (0 rows) rather than failing on it.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import dataclasses
-from typing import Literal
+import errno
+import functools
+import gc
+import logging
+import os
+import shutil
+import signal
+import threading
+import time
+import typing
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, ClassVar, Literal
 
 import datasets
+import pyarrow as pa
+from datasets.table import InMemoryTable
+from datasets.utils.py_utils import convert_file_size_to_int
 
-from celeb_datasets.errors import OptionError
+from celeb_datasets import __version__, datasets_internals
+from celeb_datasets.errors import CelebDatasetsError, OptionError, StorageError
+from celeb_datasets.fingerprint import sources_fingerprint
+from celeb_datasets.skips import (
+    SKIP_REPORT_FILE,
+    SkipLog,
+    count_by_kind,
+    finish_skip_report,
+    read_skip_report,
+    skip_category,
+    summarize_skips,
+)
+
+logger = logging.getLogger("celeb_datasets")
+
+_BOOLEAN_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+# Room kept free on the disk beyond the next rows to write (the writer buffers a batch before writing).
+_DISK_MARGIN_BYTES = 64 * 2**20
+# A full disk, no permission, a path that is a file where a folder should be, a read-only disk.
+_STORAGE_ERRNOS = (errno.ENOSPC, errno.EACCES, errno.EEXIST, errno.ENOTDIR, errno.EROFS)
 
 
 @dataclasses.dataclass
@@ -30,8 +78,462 @@ class CelebBuilderConfig(datasets.BuilderConfig):
         self.validate()
 
     def validate(self) -> None:
-        """Refuse impossible options now rather than mid-build."""
-        if self.on_missing not in ("skip", "error"):
-            raise OptionError(f"on_missing must be 'skip' or 'error', not {self.on_missing!r}")
-        if self.media_check not in ("fast", "full"):
-            raise OptionError(f"media_check must be 'fast' or 'full', not {self.media_check!r}")
+        """Refuse impossible options now rather than mid-build: each option must have its declared type."""
+        for name, kind in option_types(type(self)).items():
+            check_option_value(name, getattr(self, name), kind)
+
+    @property
+    def stores_media(self) -> bool:
+        """Whether rows hold media bytes (written in small batches to keep memory bounded)."""
+        return False
+
+    def features(self) -> datasets.Features:
+        """The features of this config's rows."""
+        raise NotImplementedError
+
+
+@functools.cache
+def option_types(config_class: type[CelebBuilderConfig]) -> dict[str, Any]:
+    """The options of a config class (beyond datasets' own name, version, data_dir...) and their types."""
+    common = {field.name for field in dataclasses.fields(datasets.BuilderConfig)}
+    hints = typing.get_type_hints(config_class)
+    return {field.name: hints[field.name] for field in dataclasses.fields(config_class) if field.name not in common}
+
+
+def check_option_value(name: str, value: Any, kind: Any) -> None:
+    """Raise OptionError unless `value` is of the declared type `kind` (bool, int, float, str, Literal, X | None)."""
+    if not _has_type(value, kind):
+        raise OptionError(f"option {name}: expected {_type_words(kind)}, found {value!r}")
+
+
+def parse_option_value(name: str, text: str, kind: Any) -> Any:
+    """The value of option `name` written as `text` (on the command line), parsed by its declared type."""
+    choices = typing.get_args(kind) if typing.get_origin(kind) in (typing.Union, type(int | None)) else (kind,)
+    if type(None) in choices and text.lower() == "none":
+        return None
+    for choice in choices:
+        with contextlib.suppress(ValueError):
+            value = _parse_as(text, choice)
+            if _has_type(value, choice):
+                return value
+    raise OptionError(f"option {name}: expected {_type_words(kind)}, found {text!r}")
+
+
+def parse_byte_size(name: str, value: int | str) -> int:
+    """A size in bytes given as a number of bytes or a text such as "500MB", "2GB", "1GiB" (OptionError if not)."""
+    try:
+        size = convert_file_size_to_int(value)
+    except (ValueError, TypeError):
+        size = None
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise OptionError(f"{name}: expected a size such as 500MB, 2GB or a number of bytes, found {value!r}")
+    return size
+
+
+def _parse_as(text: str, kind: Any) -> Any:
+    if kind is bool:
+        if text.lower() not in _BOOLEAN_WORDS:
+            raise ValueError(text)
+        return _BOOLEAN_WORDS[text.lower()]
+    if kind in (int, float):
+        return kind(text)
+    return text
+
+
+def _has_type(value: Any, kind: Any) -> bool:
+    origin = typing.get_origin(kind)
+    if origin is Literal:
+        return value in typing.get_args(kind)
+    if origin in (typing.Union, type(int | None)):
+        return any(_has_type(value, choice) for choice in typing.get_args(kind))
+    if kind is type(None):
+        return value is None
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+def _type_words(kind: Any) -> str:
+    origin = typing.get_origin(kind)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(choice) for choice in typing.get_args(kind))
+    if origin in (typing.Union, type(int | None)):
+        return " or ".join(_type_words(choice) for choice in typing.get_args(kind))
+    if kind is bool:
+        return "true or false (also 1/0, yes/no)"
+    return {int: "an integer", float: "a number", str: "a text", type(None): "none"}.get(kind, str(kind))
+
+
+def arrow_table(columns: dict[str, Any], features: datasets.Features) -> pa.Table:
+    """A table of `columns` (values per feature name: lists or Arrow arrays) in the schema of `features`."""
+    schema = features.arrow_schema
+    arrays = [pa.array(columns[name], schema.field(name).type) for name in schema.names]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+class CelebBuilder(datasets.ArrowBasedBuilder):
+    """The base of this package's builders (see the module docstring for what it gives).
+
+    A subclass sets the card attributes below, SKIP_REPORT_COLUMNS (the item id first, the reason last)
+    and KEPT_KINDS, and in `_split_generators` calls `self.expect_items(ids)` with every item the sources
+    name and records skips to `self.skip_log()`.
+    """
+
+    # The dataset card (card.py): what the dataset is, where it comes from, its terms and known defects.
+    PRETTY_NAME: ClassVar[str]
+    DESCRIPTION: ClassVar[str]
+    CITATION: ClassVar[str]
+    HOMEPAGE: ClassVar[str]
+    LICENSE: ClassVar[str]
+    LICENSE_NAME: ClassVar[str]
+    KNOWN_DEFECTS: ClassVar[tuple[str, ...]] = ()
+    TASK_CATEGORIES: ClassVar[tuple[str, ...]] = ()
+    TAGS: ClassVar[tuple[str, ...]] = ()
+    FEATURE_DESCRIPTIONS: ClassVar[dict[str, str]] = {}
+    # Rows of the full-size release per config and split, for dataset_infos.json (None: depends on the download).
+    SPLIT_SIZES: ClassVar[dict[str, dict[str, int | None]]] = {}
+
+    SKIP_REPORT_COLUMNS: ClassVar[tuple[str, ...]]
+    # Kinds of skip-report lines whose row is kept (a value is None or odd); every other kind is left out.
+    KEPT_KINDS: ClassVar[tuple[str, ...]] = ()
+    # What to do when a build has no row at all: where the media belong.
+    NO_ROWS_HINT: ClassVar[str] = ""
+    # Rows per Arrow record batch when the config stores media (megabytes per row).
+    MEDIA_WRITER_BATCH_SIZE: ClassVar[int] = 16
+
+    BUILDER_CONFIG_CLASS: type[CelebBuilderConfig]
+    config: CelebBuilderConfig
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "_generate_tables" in cls.__dict__:
+            cls._generate_tables = _surfacing_errors(cls.__dict__["_generate_tables"])  # type: ignore[method-assign]
+
+    def __init__(
+        self,
+        *args: Any,
+        config_name: str | None = None,
+        data_dir: str | os.PathLike[str] | None = None,
+        hash: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        # An absolute data folder keys the cache: `data/` in two working folders are two datasets.
+        if data_dir is not None:
+            data_dir = os.path.abspath(os.path.expanduser(os.fspath(data_dir)))
+        config = self.resolve_config(config_name, data_dir, kwargs)
+        if hash is None:
+            # The cache follows what defines the rows: the sources, the options (in the config id) and this code.
+            hash = sources_fingerprint(self.source_paths(config, data_dir), __version__)
+        if config.stores_media:
+            kwargs.setdefault("writer_batch_size", self.MEDIA_WRITER_BATCH_SIZE)
+        try:
+            super().__init__(*args, config_name=config_name, data_dir=data_dir, hash=hash, **kwargs)
+        except OSError as error:
+            if error.errno not in _STORAGE_ERRNOS:
+                raise
+            where = kwargs.get("cache_dir") or datasets.config.HF_DATASETS_CACHE
+            raise StorageError(f"cannot use {where} as the cache folder: {error}") from None
+        # datasets sets options given to the builder after the config was made: check them again.
+        self.config.validate()
+        self.skip_summary: str | None = None
+        self._expected_items: list[str] | None = None
+        self._main_pid = os.getpid()
+
+    @classmethod
+    def resolve_config(cls, config_name: str | None, data_dir: str | None, kwargs: dict[str, Any]) -> Any:
+        """The config that `config_name` and the options in `kwargs` give, checked (OptionError if not).
+
+        A named config's defining options (those that differ between the named configs, e.g. `with_video`)
+        cannot be changed: that would be another dataset under the same name.
+        """
+        name = config_name or cls.DEFAULT_CONFIG_NAME
+        named = cls.builder_configs.get(name)
+        if named is None:
+            raise OptionError(f"{cls.__name__} has no config {name!r}; its configs: {', '.join(cls.builder_configs)}")
+        types = option_types(cls.BUILDER_CONFIG_CLASS)
+        options = {key: value for key, value in kwargs.items() if key in types and value is not None}
+        for key, value in options.items():
+            check_option_value(key, value, types[key])
+        for key in _defining_options(cls):
+            if key in options and options[key] != getattr(named, key):
+                others = [c.name for c in cls.BUILDER_CONFIGS if getattr(c, key) == options[key]]
+                hint = f"; use the config {others[0]!r}" if len(others) == 1 else ""
+                raise OptionError(
+                    f"option {key}={options[key]!r} would change the config {name!r} (it has {key}="
+                    f"{getattr(named, key)!r}) into another dataset under the same name{hint}"
+                )
+        config = copy.deepcopy(named)
+        for key, value in {**options, "data_dir": data_dir}.items():
+            setattr(config, key, value)
+        config.validate()
+        return config
+
+    @classmethod
+    def source_paths(cls, config: Any, data_dir: str | None) -> list[Path]:
+        """The files and folders whose content defines `config`'s rows (for the cache fingerprint).
+
+        Files named like label files (.json, .txt, .csv, .tsv) are fingerprinted by content; other files
+        by size and modification time; folders by the same for every file under them.
+        """
+        return [] if data_dir is None else [Path(data_dir)]
+
+    def _info(self) -> datasets.DatasetInfo:
+        return datasets.DatasetInfo(
+            description=self.DESCRIPTION,
+            features=self.config.features(),
+            homepage=self.HOMEPAGE,
+            license=self.LICENSE,
+            citation=self.CITATION,
+        )
+
+    # -----------------------------------------------------------------------------------------------
+    # Skips and accounting, for the subclass's `_split_generators`.
+
+    def skip_log(self, dl_manager: datasets.DownloadManager) -> SkipLog:
+        """Where this build records what it leaves out (the log only, when streaming)."""
+        streaming = isinstance(dl_manager, datasets.StreamingDownloadManager)
+        folder = None if streaming else datasets_internals.output_dir(self)
+        return SkipLog(folder, self.SKIP_REPORT_COLUMNS)
+
+    def expect_items(self, item_ids: list[str]) -> None:
+        """Every item the sources name: the build must end with each as a row or a skip-report line."""
+        self._expected_items = item_ids
+
+    @property
+    def skip_report(self) -> Path:
+        """The TSV of items left out or kept incomplete (id, ..., reason), after `download_and_prepare`."""
+        return Path(datasets_internals.output_dir(self)) / SKIP_REPORT_FILE
+
+    # -----------------------------------------------------------------------------------------------
+    # Preparing.
+
+    def download_and_prepare(self, *args: Any, **kwargs: Any) -> None:
+        """Prepare the dataset (or reuse its cache), write the skip report and log a one-line summary.
+
+        Raises the package's own error (CelebDatasetsError and its kinds) for anything wrong with the
+        sources or the disk, whichever process found it; a failed build leaves nothing in the cache.
+        """
+        num_proc = kwargs.get("num_proc")
+        if num_proc is not None and (not isinstance(num_proc, int) or num_proc < 1):
+            raise OptionError(f"num_proc must be a positive number of processes, not {num_proc!r}")
+        if kwargs.get("max_shard_size") is not None:
+            kwargs["max_shard_size"] = parse_byte_size("max_shard_size", kwargs["max_shard_size"])
+        # Worker processes are forked. A PyAV codec left for the garbage collector in this process would
+        # be freed in a child, where joining its decoder threads (which were not forked) hangs forever.
+        gc.collect()
+        self._main_pid = os.getpid()
+        try:
+            super().download_and_prepare(*args, **kwargs)
+        except datasets.exceptions.DatasetGenerationError as error:
+            raise _surfaced(error, datasets_internals.output_dir(self)) from None
+        except OSError as error:
+            if error.errno not in _STORAGE_ERRNOS:
+                raise
+            raise _storage_error(error, datasets_internals.output_dir(self)) from error
+        report = self.skip_report
+        counts = Counter(skip_category(row[self.SKIP_REPORT_COLUMNS[-1]]) for row in read_skip_report(report))
+        self.skip_summary = self._summary(counts)
+        left_out = any(kind not in self.KEPT_KINDS for kind in counts)
+        logger.log(logging.WARNING if left_out else logging.INFO, self.skip_summary)
+
+    def _download_and_prepare(self, dl_manager: Any, verification_mode: Any, **prepare_split_kwargs: Any) -> None:
+        # Runs inside datasets' `.incomplete` folder, which becomes the cache only when this returns.
+        datasets_internals.clear_incomplete_folder(self)
+        self._expected_items = None
+        super()._download_and_prepare(dl_manager, verification_mode, **prepare_split_kwargs)
+        report, counts = finish_skip_report(datasets_internals.output_dir(self), self.SKIP_REPORT_COLUMNS)
+        written = sum(split.num_examples or 0 for split in self.info.splits.values())
+        if not written and self._expected_items:
+            raise CelebDatasetsError(f"{self._summary(counts)}. No row could be built. {self.NO_ROWS_HINT}".rstrip())
+        self._check_accounting(report)
+
+    def _check_accounting(self, report: Path) -> None:
+        """Every item the sources name is exactly one row or one left-out line of the skip report."""
+        if self._expected_items is None:
+            return
+        id_column = self.SKIP_REPORT_COLUMNS[0]
+        rows = Counter(datasets_internals.written_column(self, id_column))
+        left_out = Counter(
+            row[id_column]
+            for row in read_skip_report(report)
+            if skip_category(row[self.SKIP_REPORT_COLUMNS[-1]]) not in self.KEPT_KINDS
+        )
+        accounted = rows + left_out
+        expected = Counter(self._expected_items)
+        if accounted != expected:
+            missing = sorted((expected - accounted).keys())
+            extra = sorted((accounted - expected).keys())
+            raise CelebDatasetsError(
+                f"{self.PRETTY_NAME} {self.config.name}: the build does not account for its sources "
+                f"({len(expected):,} items named, {sum(rows.values()):,} rows, {sum(left_out.values()):,} left out): "
+                f"neither row nor skip line: {_some(missing)}; twice or unknown: {_some(extra)}. This is a bug: "
+                "please report it with this message"
+            )
+
+    def _summary(self, counts: Counter[str]) -> str:
+        written = sum(split.num_examples or 0 for split in self.info.splits.values())
+        report = self.skip_report
+        left_out = Counter({kind: n for kind, n in counts.items() if kind not in self.KEPT_KINDS})
+        summary = summarize_skips(f"{self.PRETTY_NAME} {self.config.name}", written, left_out, report)
+        kept = Counter({kind: n for kind, n in counts.items() if kind in self.KEPT_KINDS})
+        if kept:
+            summary += f"; kept with values listed in the report: {count_by_kind(kept)} ({report})"
+        return summary
+
+    def as_dataset(self, split: Any = None, **kwargs: Any) -> Any:
+        """Like datasets' `as_dataset`, and a split with no rows (a partial download) is an empty dataset."""
+        empty = [name for name, info in (self.info.splits or {}).items() if not info.num_examples]
+        if not empty or (split is not None and str(split) not in empty):
+            return super().as_dataset(split=split, **kwargs)
+        if split is not None:
+            return self._empty_split(str(split))
+        parts = {name: self.as_dataset(split=name, **kwargs) for name in self.info.splits}
+        return datasets.DatasetDict(parts)
+
+    def _empty_split(self, split: str) -> datasets.Dataset:
+        table = InMemoryTable(self.info.features.arrow_schema.empty_table())
+        return datasets.Dataset(table, info=self.info.copy(), split=datasets.Split(split))
+
+    def ends_with_parent(self) -> None:
+        """In a worker process of this build, make sure the worker dies when the build's process does."""
+        if os.getpid() != self._main_pid:
+            _die_with_parent(self._main_pid)
+
+
+def _defining_options(builder: type[CelebBuilder]) -> list[str]:
+    """The options whose values differ between the builder's named configs."""
+    types = option_types(builder.BUILDER_CONFIG_CLASS)
+    return [key for key in types if len({repr(getattr(c, key)) for c in builder.BUILDER_CONFIGS}) > 1]
+
+
+def _some(names: list[str], limit: int = 5) -> str:
+    if not names:
+        return "none"
+    more = f" and {len(names) - limit:,} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+# ---------------------------------------------------------------------------------------------------
+# Errors raised while generating reach the caller as they were raised.
+
+
+class _CarriedError(datasets.exceptions.DatasetGenerationError):
+    """Carries the package's own error through datasets' generation and out of worker processes.
+
+    datasets wraps anything its generators raise in DatasetGenerationError, except DatasetGenerationError
+    itself; and a worker's exception crosses to the main process pickled from its arguments only, which
+    loses the wrapped cause. This carrier keeps the original as its argument.
+    """
+
+    def __init__(self, error: CelebDatasetsError) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+def _surfacing_errors(generate: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
+    @functools.wraps(generate)
+    def generate_tables(self: CelebBuilder, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        self.ends_with_parent()
+        folder = datasets_internals.output_dir(self)
+        try:
+            writing = folder.endswith(datasets_internals.INCOMPLETE_SUFFIX)  # not when streaming
+            for key, table in generate(self, *args, **kwargs):
+                if writing:
+                    _check_free_space(folder, table)
+                yield key, table
+        except CelebDatasetsError as error:
+            raise _CarriedError(error) from error
+        except OSError as error:
+            if error.errno != errno.ENOSPC:
+                raise
+            raise _CarriedError(_storage_error(error, folder)) from error
+
+    return generate_tables
+
+
+def _surfaced(error: BaseException, folder: str) -> BaseException:
+    """The package's error behind datasets' DatasetGenerationError (or a full disk), else `error` itself."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, _CarriedError):
+            return seen.error
+        if isinstance(seen, CelebDatasetsError):
+            return seen
+        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
+            return _storage_error(seen, folder)
+        seen = seen.__cause__ or seen.__context__
+    return error
+
+
+def _check_free_space(folder: str, table: pa.Table) -> None:
+    """Stop with StorageError before writing `table` when the disk holding `folder` cannot take it."""
+    needed = table.nbytes + _DISK_MARGIN_BYTES
+    free = _free_bytes(folder)
+    if free is not None and free < needed:
+        raise StorageError(
+            f"the disk holding {folder} is full: writing the next rows needs about {needed / 1e6:,.0f} MB "
+            f"(with a {_DISK_MARGIN_BYTES // 2**20} MB margin) and {free / 1e6:,.0f} MB are free. Free some "
+            "space or build elsewhere (--cache-dir)"
+        )
+
+
+def _storage_error(error: OSError, folder: str) -> StorageError:
+    """The StorageError for an OSError met while writing the build under `folder`."""
+    if error.errno == errno.ENOSPC:
+        free = _free_bytes(folder)
+        left = "" if free is None else f" ({free / 1e6:,.0f} MB free now)"
+        return StorageError(f"the disk holding {folder} is full{left}: {error}. Free some space or use --cache-dir")
+    return StorageError(f"cannot write the build under {folder}: {error}")
+
+
+def _free_bytes(folder: str | os.PathLike[str]) -> int | None:
+    """Free bytes on the disk holding `folder` (or its nearest existing parent); None if unknown."""
+    path = Path(folder).absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    try:
+        return shutil.disk_usage(path).free
+    except OSError:
+        return None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Worker processes end with the build's process (a killed build must not leave workers cutting video).
+
+_watching_parent = False
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Make this worker process end when `parent_pid` (the build's process, which forked it) ends.
+
+    A thread watches the parent; when it is gone, it also ends the other processes the build forked
+    (the other workers and datasets' progress-queue manager, which would otherwise idle forever).
+    """
+    global _watching_parent
+    if _watching_parent:
+        return
+    _watching_parent = True
+    siblings = _forked_siblings(parent_pid)
+    threading.Thread(target=_watch_parent, args=(parent_pid, siblings), name="watch-build", daemon=True).start()
+
+
+def _forked_siblings(parent_pid: int) -> list[int]:
+    """The other children of `parent_pid` running the same program as this one (Linux; [] elsewhere)."""
+    try:
+        own = Path("/proc/self/cmdline").read_bytes()
+        tasks = Path(f"/proc/{parent_pid}/task").iterdir()
+        children = [int(pid) for task in tasks for pid in (task / "children").read_text().split()]
+        return [pid for pid in children if pid != os.getpid() and Path(f"/proc/{pid}/cmdline").read_bytes() == own]
+    except (OSError, ValueError):
+        return []
+
+
+def _watch_parent(parent_pid: int, siblings: list[int]) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(0.25)
+    for pid in siblings:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    os._exit(1)

@@ -15,14 +15,13 @@ new builder's options need no change here.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from celeb_datasets.errors import CelebDatasetsError
+from celeb_datasets.errors import CelebDatasetsError, OptionError
 from celeb_datasets.registry import BUILDERS, builder_class, config_names
 
 logger = logging.getLogger("celeb_datasets")
@@ -107,7 +106,10 @@ def add_builder_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="config name (default: the builder's default config)")
     parser.add_argument("--data-dir", type=Path, help="your download folder")
     parser.add_argument("--cache-dir", type=Path, help="where the Arrow shards go (default: datasets' cache)")
-    parser.add_argument("--num-proc", type=int, help="worker processes (shards are split between them)")
+    parser.add_argument("--num-proc", type=_positive_int, help="worker processes (shards are split between them)")
+    parser.add_argument(
+        "--force", action="store_true", help="build again even when the cache holds a build of the same sources"
+    )
     parser.add_argument(
         "--max-shard-size",
         default="500MB",
@@ -123,25 +125,28 @@ def add_builder_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def make_builder(arguments: argparse.Namespace, **overrides: Any) -> Any:
-    """The builder chosen by `add_builder_arguments`' arguments."""
-    import datasets
+    """The builder chosen by `add_builder_arguments`' arguments (options parsed by their declared types)."""
+    from celeb_datasets.builder import option_types, parse_option_value
 
     builder = builder_class(arguments.dataset)
     configs = config_names(arguments.dataset)
     if arguments.config is not None and arguments.config not in configs:
-        raise CelebDatasetsError(
-            f"{arguments.dataset} has no config {arguments.config!r}; its configs: {', '.join(configs)}"
-        )
-    options = dict(_parse_option(text) for text in arguments.option) | overrides
-    data_dir = options.pop("data_dir", None) or arguments.data_dir
-    known = {field.name for field in dataclasses.fields(builder.BUILDER_CONFIG_CLASS)}
-    common = {field.name for field in dataclasses.fields(datasets.BuilderConfig)}
-    for name in options:
-        if name not in known - common:
-            raise CelebDatasetsError(
-                f"--option {name}: {arguments.dataset} has no such option; its options: "
-                + ", ".join(sorted(known - common))
+        raise OptionError(f"{arguments.dataset} has no config {arguments.config!r}; its configs: {', '.join(configs)}")
+    types = option_types(builder.BUILDER_CONFIG_CLASS)
+    options: dict[str, Any] = {}
+    for text in arguments.option:
+        name, separator, value = text.partition("=")
+        if not separator or not name:
+            raise OptionError(f"--option {text!r}: expected NAME=VALUE")
+        if name not in types:
+            raise OptionError(
+                f"--option {name}: {arguments.dataset} has no such option; its options: {', '.join(sorted(types))}"
             )
+        options[name] = parse_option_value(name, value, types[name])
+    options |= overrides
+    data_dir = options.pop("data_dir", None) or arguments.data_dir
+    if arguments.cache_dir is not None and arguments.cache_dir.exists() and not arguments.cache_dir.is_dir():
+        raise OptionError(f"--cache-dir {arguments.cache_dir}: a file is there; give a folder (created if absent)")
     return builder(
         config_name=arguments.config,
         data_dir=None if data_dir is None else str(data_dir),
@@ -151,8 +156,12 @@ def make_builder(arguments: argparse.Namespace, **overrides: Any) -> Any:
 
 
 def prepare_builder(builder: Any, arguments: argparse.Namespace) -> None:
-    """Build the chosen config into the cache (reused as it is when already built)."""
-    builder.download_and_prepare(num_proc=arguments.num_proc, max_shard_size=arguments.max_shard_size)
+    """Build the chosen config into the cache (reused when its sources and options are unchanged)."""
+    builder.download_and_prepare(
+        num_proc=arguments.num_proc,
+        max_shard_size=arguments.max_shard_size,
+        download_mode="force_redownload" if arguments.force else None,
+    )
 
 
 def run_prepare(arguments: argparse.Namespace) -> int:
@@ -302,22 +311,20 @@ def _sample_overrides(arguments: argparse.Namespace) -> dict[str, Any]:
     from celeb_datasets.sample import make_celebv_hq_sample
 
     if arguments.dataset != "celebv_hq":
-        raise CelebDatasetsError("--sample is the CelebV-HQ sample: use it with celebv_hq")
+        raise OptionError("--sample is the CelebV-HQ sample: use it with celebv_hq")
     arguments.config = arguments.config or "clips"
     print(f"Generating the CelebV-HQ sample in {arguments.sample} ...", flush=True)
     return {"data_dir": make_celebv_hq_sample(arguments.sample)}
 
 
-def _parse_option(text: str) -> tuple[str, Any]:
-    name, separator, value = text.partition("=")
-    if not separator or not name:
-        raise CelebDatasetsError(f"--option {text!r}: expected NAME=VALUE")
-    for convert in (int, float):
-        try:
-            return name, convert(value)
-        except ValueError:
-            pass
-    return name, {"true": True, "false": False, "none": None}.get(value.lower(), value)
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number of processes, found {text!r}")
+    return value
 
 
 def _configure_output(quiet: bool) -> None:

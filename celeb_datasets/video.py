@@ -13,19 +13,21 @@ in [start, end), at the source frame rate, re-encoded to H.264 + AAC in MP4.
 
 from __future__ import annotations
 
+import gc
 import io
 import math
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import av
 import av.filter
+import av.sidedata.sidedata
 import numpy as np
 
-from celeb_datasets.errors import CelebDatasetsError
+from celeb_datasets.errors import CelebDatasetsError, UnreadableMediaError
 
 # How much the official processing widens the face box on every side, in normalised units.
 OFFICIAL_BOX_MARGIN = 0.02
@@ -151,26 +153,29 @@ def cut_clips(
 ) -> Iterator[ClipResult]:
     """Cut every requested clip out of one raw video, decoding the video once.
 
-    Results come as clips finish, in order of their end, so memory holds only the clips being cut.
-    A clip the video cannot give is not an exception but a `ClipResult` with a `skip_reason`: the file
-    is unreadable, or the clip's range goes beyond the end of the video.
+    Yields exactly one `ClipResult` per request, as clips finish (in order of their end), so memory
+    holds only the clips being cut. A clip the video cannot give is not an exception but a result with
+    a `skip_reason`: "unreadable: ..." (the file cannot be opened or read on), "corrupt: ... at 12.34 s"
+    (the video or audio cannot be decoded inside the clip's range: clips before and after the damage
+    are still cut), "range beyond the video: ...", "unsupported: ..." (a display rotation that is not
+    a quarter turn) or "unusable box: ...". A video shown rotated (phone videos: a display matrix) is
+    cut upright, as players and ffmpeg show it, with the box in those upright coordinates.
     """
     settings = settings or EncoderSettings()
     statistics = statistics if statistics is not None else CutStatistics()
     pending = deque(sorted(requests, key=lambda request: (request.start_sec, request.end_sec)))
+    if not pending:
+        return
     try:
         container = av.open(raw_video)
     except (av.FFmpegError, OSError) as error:
-        yield from _skip_all(pending, f"unreadable: {error}")
+        yield from _skip_all(pending, f"unreadable: {_error_text(error)}")
         return
     with container:
         if not container.streams.video:
             yield from _skip_all(pending, "unreadable: the file has no video stream")
             return
-        try:
-            yield from _cut_open_video(container, pending, settings, seek_gap_sec, statistics)
-        except av.FFmpegError as error:
-            yield from _skip_all(pending, f"unreadable: {error}")
+        yield from _OnePassCutter(container, pending, settings, seek_gap_sec, statistics).results()
 
 
 def _skip_all(requests: Iterable[ClipRequest], reason: str) -> Iterator[ClipResult]:
@@ -178,112 +183,449 @@ def _skip_all(requests: Iterable[ClipRequest], reason: str) -> Iterator[ClipResu
         yield ClipResult(request.clip_id, skip_reason=reason)
 
 
-def _cut_open_video(
-    container: av.container.InputContainer,
-    pending: deque[ClipRequest],
-    settings: EncoderSettings,
-    seek_gap_sec: float,
-    statistics: CutStatistics,
-) -> Iterator[ClipResult]:
-    video_stream = container.streams.video[0]
-    video_stream.thread_type = "AUTO"
-    audio_stream = container.streams.audio[0] if container.streams.audio else None
-    active: list[_ClipEncoder] = []
+def _error_text(error: Exception) -> str:
+    # PyAV's str() carries an errno and the C function's name; its strerror is the readable part.
+    return getattr(error, "strerror", None) or str(error)
+
+
+def video_problem(data: bytes, full_decode: bool = False) -> str | None:
+    """What makes a video file (its bytes) unfit to store as a clip, in one line; None when it is fit.
+
+    The default checks cost far less than decoding: the file opens and has a video stream; every
+    packet of its video and audio streams can be read and lies whole inside the file; all packets are
+    there (as many as an MP4's index lists, reaching the duration the file declares); the first video
+    frame decodes. They find truncated files (index first or last), garbage and files without video.
+    `full_decode` also decodes every video and audio frame, which finds damage inside the coded data.
+    """
     try:
-        yield from _decode_through_clips(
-            container, video_stream, audio_stream, pending, active, settings, seek_gap_sec, statistics
-        )
-    finally:
-        # An encoder left to the garbage collector may be freed in a forked process, where freeing
-        # libx264's threads hangs: close every clip not finished (skipped, or the caller stopped early).
-        for clip in active:
-            clip.abandon()
+        with av.open(io.BytesIO(data)) as container:
+            if not container.streams.video:
+                return "the file has no video stream"
+            _check_packets(container, len(data), full_decode)
+    except UnreadableMediaError as problem:
+        return str(problem)
+    except (av.FFmpegError, OSError) as error:
+        return f"the file cannot be read as a video: {_error_text(error)}"
+    return None
 
 
-def _decode_through_clips(
-    container: av.container.InputContainer,
-    video_stream: av.video.stream.VideoStream,
-    audio_stream: av.audio.stream.AudioStream | None,
-    pending: deque[ClipRequest],
-    active: list[_ClipEncoder],
-    settings: EncoderSettings,
-    seek_gap_sec: float,
-    statistics: CutStatistics,
-) -> Iterator[ClipResult]:
-    streams = [video_stream] if audio_stream is None else [video_stream, audio_stream]
-    frame_duration = 1 / float(video_stream.guessed_rate or video_stream.average_rate or 25)
-    position: float | None = None  # time of the last decoded video frame
-    last_frame_time = -math.inf
-    # After a seek, no other seek until a clip has started: the keyframe found may lie far back.
-    seeking = False
-
-    def start_clips_before(time: float) -> None:
-        nonlocal seeking
-        while pending and pending[0].start_sec - _TIME_EPSILON <= time:
-            active.append(_ClipEncoder(pending.popleft(), video_stream, audio_stream, settings))
-            seeking = False
-
-    def far_from_next_clip() -> bool:
-        return not active and not seeking and (position is None or pending[0].start_sec - position > seek_gap_sec)
-
-    def finished_clips(video_time: float, audio_time: float) -> Iterator[ClipResult]:
-        for clip in [clip for clip in active if clip.is_complete(video_time, audio_time)]:
-            active.remove(clip)
-            statistics.clip_frames[clip.request.clip_id] = clip.frame_count
-            yield clip.finish()
-
-    while pending or active:
-        if far_from_next_clip():
-            target = max(0.0, pending[0].start_sec - frame_duration)
-            container.seek(int(target / video_stream.time_base), stream=video_stream, backward=True)
-            statistics.seeks += 1
-            seeking = True
-        video_time = audio_time = -math.inf
-        reached_end = True
+def _check_packets(container: av.container.InputContainer, size: int, full_decode: bool) -> None:
+    """Read every packet once, decoding the first video frame (or every frame): raise at the first problem."""
+    streams = [stream for stream in container.streams if stream.type in ("video", "audio")]
+    video = container.streams.video[0]
+    counts = dict.fromkeys(streams, 0)
+    ends = dict.fromkeys(streams, 0.0)
+    longest_packet = 0.0
+    first_frame_decoded = False
+    try:
         for packet in container.demux(streams):
-            for frame in packet.decode():
-                time = frame.time
-                if time is None:
-                    continue
-                if packet.stream is video_stream:
-                    statistics.decoded_video_frames += 1
-                    start_clips_before(time)
-                    for clip in active:
-                        clip.add_video_frame(frame, time)
-                    position = video_time = last_frame_time = time
-                else:
-                    frame_end = time + frame.samples / frame.sample_rate
-                    start_clips_before(frame_end)
-                    for clip in active:
-                        clip.add_audio_frame(frame, time)
-                    audio_time = frame_end
-            yield from finished_clips(video_time, audio_time if audio_stream else math.inf)
-            if not pending and not active:
-                return
-            if pending and far_from_next_clip():
-                reached_end = False
-                break
-        if reached_end:
-            video_end = last_frame_time + frame_duration
-            for clip in active:
-                statistics.clip_frames[clip.request.clip_id] = clip.frame_count
-                if clip.request.end_sec > video_end + frame_duration:
-                    clip.abandon()
-                    yield ClipResult(
-                        clip.request.clip_id,
-                        skip_reason=f"range beyond the video: the clip ends at {clip.request.end_sec:.2f} s, "
-                        f"the video at {video_end:.2f} s",
-                    )
-                else:
-                    yield clip.finish()
-            active.clear()
-            for request in pending:
-                yield ClipResult(
-                    request.clip_id,
-                    skip_reason=f"range beyond the video: the clip starts at {request.start_sec:.2f} s, "
-                    f"the video ends at {video_end:.2f} s",
-                )
-            pending.clear()
+            stream = packet.stream
+            if packet.size:
+                _check_packet(packet, size)
+                counts[stream] += 1
+                duration = float((packet.duration or 0) * packet.time_base)
+                ends[stream] = max(ends[stream], (_packet_time(packet, presentation=True) or 0.0) + duration)
+                longest_packet = max(longest_packet, duration)
+            if full_decode or (stream is video and not first_frame_decoded):
+                decoded = _decode_checked(packet)
+                first_frame_decoded = first_frame_decoded or (stream is video and decoded > 0)
+    except av.FFmpegError as error:
+        raise UnreadableMediaError(
+            f"the file cannot be read after {max(ends.values()):.2f} s: {_error_text(error)}"
+        ) from None
+    if not first_frame_decoded:
+        raise UnreadableMediaError(f"no video frame can be decoded from its {counts[video]} video packets")
+    _check_all_packets_there(container, counts, ends, longest_packet)
+
+
+def _check_packet(packet: av.Packet, size: int) -> None:
+    time = _packet_time(packet, presentation=True) or 0.0
+    if packet.pos is not None and packet.pos >= 0 and packet.pos + packet.size > size:
+        raise UnreadableMediaError(
+            f"the {packet.stream.type} packet at {time:.2f} s ends at byte {packet.pos + packet.size}, "
+            f"beyond the end of the file ({size} bytes): truncated"
+        )
+    if packet.is_corrupt:
+        raise UnreadableMediaError(f"the {packet.stream.type} packet at {time:.2f} s is incomplete or damaged")
+
+
+def _decode_checked(packet: av.Packet) -> int:
+    """Decode one packet; the number of frames it gave. Raises at a decoding error or a damaged frame."""
+    try:
+        frames = packet.decode()
+    except av.FFmpegError as error:
+        time = _packet_time(packet, presentation=True)
+        where = f"at {time:.2f} s" if time is not None else "at its end"
+        raise UnreadableMediaError(
+            f"the {packet.stream.type} {where} cannot be decoded: {_error_text(error)}"
+        ) from None
+    for frame in frames:
+        if frame.is_corrupt:
+            raise UnreadableMediaError(f"the {packet.stream.type} frame at {frame.time:.2f} s is damaged")
+    return len(frames)
+
+
+def _check_all_packets_there(
+    container: av.container.InputContainer,
+    counts: dict[av.stream.Stream, int],
+    ends: dict[av.stream.Stream, float],
+    longest_packet: float,
+) -> None:
+    for stream, count in counts.items():
+        # An MP4's index lists every packet: fewer read means the file stops short of its data.
+        if stream.frames and count < stream.frames:
+            raise UnreadableMediaError(
+                f"the file holds {count} of the {stream.frames} {stream.type} packets its index lists "
+                f"(up to {ends[stream]:.2f} s): truncated"
+            )
+    if container.duration:
+        declared = ((container.start_time or 0) + container.duration) / av.time_base
+        reached = max(ends.values())
+        # Streams end within a packet of each other; a file cut short misses more than that.
+        if reached < declared - 1.5 * longest_packet:
+            raise UnreadableMediaError(
+                f"its packets stop at {reached:.2f} s, its header declares {declared:.2f} s: truncated or damaged"
+            )
+
+
+# Frame threads report a packet's decoding error a few packets late; ffmpeg starts at most 16 of them.
+_DECODER_LAG_PACKETS = 17
+
+
+@dataclass(frozen=True)
+class _Damage:
+    """A stretch of the video that cannot be trusted: from `start_sec` to the next clean keyframe."""
+
+    start_sec: float
+    reason: str
+
+
+class _OnePassCutter:
+    """The state of one pass over an open raw video: clips waiting, clips being cut, results ready.
+
+    Every request is in exactly one place, `pending` (not started), `active` (being cut) or `ready`
+    (its result made), and `results` empties all three whatever happens, so no clip is ever lost.
+    """
+
+    def __init__(
+        self,
+        container: av.container.InputContainer,
+        pending: deque[ClipRequest],
+        settings: EncoderSettings,
+        seek_gap_sec: float,
+        statistics: CutStatistics,
+    ) -> None:
+        self.container = container
+        self.video_stream = container.streams.video[0]
+        self.video_stream.thread_type = "AUTO"
+        self.audio_stream = container.streams.audio[0] if container.streams.audio else None
+        self.pending = pending
+        self.active: list[_ClipEncoder] = []
+        self.ready: deque[ClipResult] = deque()
+        self.settings, self.seek_gap_sec, self.statistics = settings, seek_gap_sec, statistics
+        rate = self.video_stream.guessed_rate or self.video_stream.average_rate or 25
+        self.frame_duration = 1 / float(rate)
+        self.position: float | None = None  # time of the last decoded video frame
+        self.last_frame_time = -math.inf
+        self.video_time = self.audio_time = -math.inf  # how far this stretch of decoding has come
+        # After a seek, no other seek until a clip has started: the keyframe found may lie far back.
+        self.seeking = False
+        self.damage: _Damage | None = None
+        self.recent_packet_times: deque[float] = deque(maxlen=_DECODER_LAG_PACKETS)
+        self.upright: tuple[str, ...] = ()  # the filters that turn frames upright (see upright_filters)
+        self.upright_problem: str | None = None
+
+    def results(self) -> Iterator[ClipResult]:
+        """Cut all clips: one pass, seeking over long gaps; every request comes out once."""
+        try:
+            self._read_display_matrix()
+            while self.pending or self.active:
+                if self._far_from_next_clip():
+                    self._seek_before(self.pending[0])
+                reached_end = yield from self._decode_stretch()
+                if reached_end:
+                    self._finish_at_end()
+                yield from self._drain()
+        except av.FFmpegError as error:
+            # Demuxing or seeking failed: the file cannot be read on from here.
+            where = f"after {self.position:.2f} s" if self.position is not None else "before its first frame"
+            self._skip_remaining(f"unreadable: reading the video failed {where}: {_error_text(error)}")
+            yield from self._drain()
+        finally:
+            # An encoder left to the garbage collector may be freed in a forked process, where freeing
+            # libx264's threads hangs: close every clip not finished (skipped, or the caller stopped early).
+            for clip in self.active:
+                clip.abandon()
+
+    def _read_display_matrix(self) -> None:
+        try:
+            self.upright = upright_filters(_first_display_matrix(self.container, self.video_stream))
+        except UnreadableMediaError as error:
+            self.upright_problem = f"unsupported: {error}"
+
+    def _drain(self) -> Iterator[ClipResult]:
+        while self.ready:
+            yield self.ready.popleft()
+
+    def _far_from_next_clip(self) -> bool:
+        if self.active or self.seeking or not self.pending:
+            return False
+        return self.position is None or self.pending[0].start_sec - self.position > self.seek_gap_sec
+
+    def _seek_before(self, request: ClipRequest) -> None:
+        target = max(0.0, request.start_sec - self.frame_duration)
+        self.container.seek(int(target / self.video_stream.time_base), stream=self.video_stream, backward=True)
+        self.statistics.seeks += 1
+        self.seeking = True
+        # Decoding restarts at a keyframe: damage found before the seek does not reach past it.
+        self.damage = None
+        self.recent_packet_times.clear()
+
+    def _decode_stretch(self) -> Generator[ClipResult, None, bool]:
+        """Decode from here until the next clip is far away (False) or the video ends (True)."""
+        self.video_time = self.audio_time = -math.inf
+        streams = [self.video_stream] if self.audio_stream is None else [self.video_stream, self.audio_stream]
+        for packet in self.container.demux(streams):
+            self._decode_packet(packet)
+            self._finish_complete_clips()
+            yield from self._drain()
+            if not self.pending and not self.active:
+                return False
+            if self._far_from_next_clip():
+                return False
+        return True
+
+    def _decode_packet(self, packet: av.Packet) -> None:
+        is_video = packet.stream is self.video_stream
+        if is_video and (packet_time := _packet_time(packet)) is not None:
+            self.recent_packet_times.append(packet_time)
+        try:
+            frames = packet.decode()
+        except av.FFmpegError as error:
+            self._decoding_failed(packet, is_video, error)
+            return
+        for frame in frames:
+            if frame.time is None:
+                continue
+            if is_video:
+                self._add_video_frame(frame, frame.time)
+            else:
+                self._add_audio_frame(frame, frame.time)
+
+    def _decoding_failed(self, packet: av.Packet, is_video: bool, error: av.FFmpegError) -> None:
+        if is_video:
+            # The packet at fault may be any of the last few sent to the decoder's threads.
+            failed_at = _packet_time(packet)
+            failed_at = (self.position or 0.0) if failed_at is None else failed_at
+            start = min(self.recent_packet_times, default=failed_at)
+            where = f"between {start:.2f} s and {failed_at:.2f} s"
+            self._open_damage(start, f"corrupt: the video cannot be decoded {where} ({_error_text(error)})")
+            return
+        # Audio frames overlap their neighbours (AAC's MDCT): the damage is the packet and the next one.
+        start = _packet_time(packet)
+        start = max(self.audio_time, 0.0) if start is None else start
+        duration = float(packet.duration * packet.time_base) if packet.duration and packet.time_base else 0.0
+        reason = f"corrupt: the audio cannot be decoded at {start:.2f} s ({_error_text(error)})"
+        self._skip_overlapping(start, start + max(2 * duration, _TIME_EPSILON), reason)
+
+    def _open_damage(self, start: float, reason: str) -> None:
+        if self.damage is None or start < self.damage.start_sec:
+            self.damage = _Damage(start, reason)
+        self._skip_overlapping(self.damage.start_sec, math.inf, self.damage.reason, pending=False)
+
+    def _close_damage(self, keyframe_time: float) -> None:
+        # Clips that start before this clean keyframe lack frames the decoder could not give.
+        self._skip_overlapping(self.damage.start_sec, keyframe_time - _TIME_EPSILON, self.damage.reason)
+        self.damage = None
+
+    def _skip_overlapping(self, start: float, end: float, reason: str, *, pending: bool = True) -> None:
+        """Skip the clips being cut (and, with `pending`, those waiting) whose range meets [start, end)."""
+        for clip in [clip for clip in self.active if _overlaps(clip.request, start, end)]:
+            self._skip_active(clip, reason)
+        if pending:
+            kept = [request for request in self.pending if not _overlaps(request, start, end)]
+            self.ready.extend(_skip_all([r for r in self.pending if _overlaps(r, start, end)], reason))
+            self.pending = deque(kept)
+
+    def _skip_active(self, clip: _ClipEncoder, reason: str) -> None:
+        self.active.remove(clip)
+        clip.abandon()
+        self.ready.append(ClipResult(clip.request.clip_id, skip_reason=reason))
+
+    def _skip_remaining(self, reason: str) -> None:
+        for clip in self.active:
+            clip.abandon()
+        self.ready.extend(_skip_all([clip.request for clip in self.active], reason))
+        self.ready.extend(_skip_all(self.pending, reason))
+        self.active.clear()
+        self.pending.clear()
+
+    def _add_video_frame(self, frame: av.VideoFrame, time: float) -> None:
+        self.statistics.decoded_video_frames += 1
+        if frame.is_corrupt:
+            start = min(_frame_decode_time(frame, time), time)
+            self._open_damage(start, f"corrupt: the video frame at {time:.2f} s is damaged")
+        elif self.damage is not None and frame.key_frame:
+            self._close_damage(time)
+        self._start_clips_before(time)
+        for clip in list(self.active):
+            self._feed(clip, clip.add_video_frame, frame, time)
+        self.position = self.video_time = self.last_frame_time = time
+
+    def _add_audio_frame(self, frame: av.AudioFrame, time: float) -> None:
+        frame_end = time + frame.samples / frame.sample_rate
+        if frame.is_corrupt:
+            self._skip_overlapping(time, frame_end, f"corrupt: the audio at {time:.2f} s is damaged")
+        self._start_clips_before(frame_end)
+        for clip in list(self.active):
+            self._feed(clip, clip.add_audio_frame, frame, time)
+        self.audio_time = frame_end
+
+    def _feed(self, clip: _ClipEncoder, add: Callable[[Any, float], None], frame: av.Frame, time: float) -> None:
+        try:
+            add(frame, time)
+        except av.FFmpegError as error:
+            reason = f"corrupt: the frame at {time:.2f} s cannot be cropped or encoded ({_error_text(error)})"
+            self._skip_active(clip, reason)
+
+    def _start_clips_before(self, time: float) -> None:
+        while self.pending and self.pending[0].start_sec - _TIME_EPSILON <= time:
+            request = self.pending.popleft()
+            self.seeking = False
+            if self.damage is not None and request.end_sec > self.damage.start_sec:
+                self.ready.append(ClipResult(request.clip_id, skip_reason=self.damage.reason))
+            elif self.upright_problem is not None:
+                self.ready.append(ClipResult(request.clip_id, skip_reason=self.upright_problem))
+            else:
+                self._start_clip(request)
+
+    def _start_clip(self, request: ClipRequest) -> None:
+        try:
+            clip = _ClipEncoder(request, self.video_stream, self.audio_stream, self.settings, self.upright)
+        except CelebDatasetsError as error:
+            self.ready.append(ClipResult(request.clip_id, skip_reason=f"unusable box: {error}"))
+            return
+        self.active.append(clip)
+
+    def _finish_complete_clips(self) -> None:
+        audio_time = self.audio_time if self.audio_stream is not None else math.inf
+        for clip in [clip for clip in self.active if clip.is_complete(self.video_time, audio_time)]:
+            self._finish(clip)
+
+    def _finish(self, clip: _ClipEncoder) -> None:
+        self.active.remove(clip)
+        self.statistics.clip_frames[clip.request.clip_id] = clip.frame_count
+        try:
+            self.ready.append(clip.finish())
+        except av.FFmpegError as error:
+            clip.abandon()
+            reason = f"corrupt: the clip's last frames cannot be encoded ({_error_text(error)})"
+            self.ready.append(ClipResult(clip.request.clip_id, skip_reason=reason))
+
+    def _finish_at_end(self) -> None:
+        """The video has ended: finish the clips it covers, skip those it does not."""
+        if self.damage is not None:
+            # Undecodable up to the end: what lies after the damage is unknown, not missing.
+            self._skip_overlapping(self.damage.start_sec, math.inf, self.damage.reason)
+        video_end = self.last_frame_time + self.frame_duration
+        cut_short = self._cut_short_reason(video_end)
+        for clip in list(self.active):
+            if clip.request.end_sec > video_end + self.frame_duration:
+                beyond = f"the clip ends at {clip.request.end_sec:.2f} s, the video at {video_end:.2f} s"
+                self._skip_active(clip, cut_short or f"range beyond the video: {beyond}")
+            else:
+                self._finish(clip)
+        for request in self.pending:
+            beyond = f"the clip starts at {request.start_sec:.2f} s, the video ends at {video_end:.2f} s"
+            self.ready.append(ClipResult(request.clip_id, skip_reason=cut_short or f"range beyond the video: {beyond}"))
+        self.pending.clear()
+
+    def _cut_short_reason(self, video_end: float) -> str | None:
+        """Why the video stops before its declared end (None: it is simply shorter than the clips)."""
+        if self.last_frame_time == -math.inf:
+            return "unreadable: no video frame can be decoded"
+        stream = self.video_stream
+        if not stream.duration or stream.time_base is None:
+            return None
+        declared = float(((stream.start_time or 0) + stream.duration) * stream.time_base)
+        if video_end >= declared - 2 * self.frame_duration:
+            return None
+        return (
+            f"unreadable: the video stops at {video_end:.2f} s, the file declares {declared:.2f} s "
+            "(truncated or damaged)"
+        )
+
+
+def _overlaps(request: ClipRequest, start: float, end: float) -> bool:
+    return request.start_sec < end and request.end_sec > start
+
+
+def _packet_time(packet: av.Packet, *, presentation: bool = False) -> float | None:
+    """The packet's decoding time (no frame decoded after it is shown earlier), or its presentation time."""
+    first, second = (packet.pts, packet.dts) if presentation else (packet.dts, packet.pts)
+    stamp = first if first is not None else second
+    return None if stamp is None or packet.time_base is None else float(stamp * packet.time_base)
+
+
+def _frame_decode_time(frame: av.VideoFrame, time: float) -> float:
+    return float(frame.dts * frame.time_base) if frame.dts is not None and frame.time_base else time
+
+
+def upright_filters(display_matrix: Sequence[int] | None) -> tuple[str, ...]:
+    """The ffmpeg filters that turn a decoded picture the way players show it, from its display matrix.
+
+    A display matrix (9 integers as in an MP4 track header; phone videos have one) says how the decoded
+    picture is to be rotated and mirrored for display. This chooses what ffmpeg's autorotate does: a
+    quarter turn is a `transpose` (mirrored when the matrix mirrors), a half turn an `hflip` and/or a
+    `vflip`, an upright picture mirrored upside down a `vflip`. Raises UnreadableMediaError for a
+    rotation that is not a multiple of 90 degrees (ffmpeg would turn it inside a frame of the same size).
+    """
+    if display_matrix is None:
+        return ()
+    a, b, _, c, d = display_matrix[:5]
+    scale_x, scale_y = math.hypot(a, c), math.hypot(b, d)
+    if not scale_x or not scale_y:
+        raise UnreadableMediaError(f"the display matrix {tuple(display_matrix)} is degenerate")
+    # Clockwise degrees, rounded half away from zero as ffmpeg's C round() does.
+    angle = math.degrees(math.atan2(b / scale_y, a / scale_x))
+    clockwise = int(math.copysign(math.floor(abs(angle) + 0.5), angle)) % 360
+    if clockwise == 90:
+        return ("transpose=cclock_flip",) if c > 0 else ("transpose=clock",)
+    if clockwise == 180:
+        return (("hflip",) if a < 0 else ()) + (("vflip",) if d < 0 else ())
+    if clockwise == 270:
+        return ("transpose=clock_flip",) if c < 0 else ("transpose=cclock",)
+    if clockwise == 0:
+        return ("vflip",) if d < 0 else ()
+    raise UnreadableMediaError(f"a display rotation of {clockwise} degrees is not a quarter turn")
+
+
+def display_matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
+    """The display matrix a decoded frame carries (None: shown as decoded)."""
+    for side_data in frame.side_data:
+        if side_data.type == av.sidedata.sidedata.Type.DISPLAYMATRIX:
+            return tuple(np.frombuffer(bytes(side_data), dtype=np.int32)[:9].tolist())
+    return None
+
+
+def _first_display_matrix(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream
+) -> tuple[int, ...] | None:
+    # The matrix belongs to the stream, and PyAV shows it only on decoded frames: decode the first one.
+    # The cutting pass seeks before its first clip, so this costs one keyframe's decoding.
+    for packet in container.demux(stream):
+        try:
+            frames = packet.decode()
+        except av.FFmpegError:
+            continue  # damage is reported by the cutting pass, where it lies
+        if frames:
+            matrix = display_matrix(frames[0])
+            # PyAV's side data and its frame refer to each other: free them here, not in whichever
+            # process collects garbage next (a forked worker), with the decoder's buffers they hold.
+            del frames
+            gc.collect(0)
+            return matrix
+    return None
 
 
 class _ClipEncoder:
@@ -295,6 +637,7 @@ class _ClipEncoder:
         video_stream: av.video.stream.VideoStream,
         audio_stream: av.audio.stream.AudioStream | None,
         settings: EncoderSettings,
+        upright: tuple[str, ...] = (),
     ) -> None:
         self.request = request
         self.frame_count = 0
@@ -302,7 +645,7 @@ class _ClipEncoder:
         self._output = av.open(self._buffer, mode="w", format="mp4")
         self._time_base = video_stream.time_base
         self._first_pts: int | None = None
-        self._graph, width, height = _crop_graph(request, video_stream, settings)
+        self._graph, width, height = _crop_graph(request, video_stream, settings, upright)
         self._video = self._output.add_stream("libx264", rate=video_stream.guessed_rate or video_stream.average_rate)
         self._video.width, self._video.height, self._video.pix_fmt = width, height, "yuv420p"
         self._video.time_base = self._video.codec_context.time_base = self._time_base
@@ -374,12 +717,19 @@ class _ClipEncoder:
 
 
 def _crop_graph(
-    request: ClipRequest, video_stream: av.video.stream.VideoStream, settings: EncoderSettings
+    request: ClipRequest,
+    video_stream: av.video.stream.VideoStream,
+    settings: EncoderSettings,
+    upright: tuple[str, ...],
 ) -> tuple[av.filter.Graph, int, int]:
-    """An ffmpeg filter graph that crops (and resizes) one clip's frames to yuv420p."""
+    """An ffmpeg filter graph that turns one clip's frames upright, crops (and resizes) them to yuv420p."""
     width, height = video_stream.codec_context.width, video_stream.codec_context.height
     graph = av.filter.Graph()
     nodes = [graph.add_buffer(template=video_stream)]
+    for name, _, arguments in (spec.partition("=") for spec in upright):
+        nodes.append(graph.add(name, arguments or None))
+        if name == "transpose":
+            width, height = height, width
     if settings.crop == "official" and request.box is not None:
         window = official_crop_window(request.box, width, height)
         nodes.append(graph.add("crop", f"{window.side}:{window.side}:{window.x}:{window.y}:exact=1"))

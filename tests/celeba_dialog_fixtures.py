@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -227,6 +227,7 @@ def make_hq_download(
     optional: bool = True,
     drop_images: Sequence[int] = (),
     image_size: int = 64,
+    replace: Mapping[str, bytes] | None = None,
 ) -> Path:
     """The CelebA-HQ part of CelebA-Dialog as downloaded, plus CelebA's list_eval_partition.txt.
 
@@ -236,7 +237,8 @@ def make_hq_download(
     zipped: images in image.zip (else the unzipped image/ folder); text_zipped: text/ as text.zip;
     one_based: name the images 00001.jpg ... like other CelebA-HQ copies; masks: the colorized mask
     archive (nested server path) and the binary masks; optional: requests and identities;
-    drop_images: leave these images out (their label rows stay).
+    drop_images: leave these images out (their label rows stay); replace: files written instead of the
+    generated ones, by layout path (e.g. damaged `image/3.jpg` bytes), zipped where the layout zips them.
     """
     indices = list(HQ_TO_CELEBA)
     files: dict[str, bytes] = {}
@@ -280,7 +282,7 @@ def make_hq_download(
         archives["image.zip"] = ("image", "image")
     if text_zipped:
         archives["text.zip"] = ("text", "text")
-    return write_download(root, files, archives)
+    return write_download(root, files | dict(replace or {}), archives)
 
 
 def make_standard_download(root: Path, *, zipped: bool = True, optional: bool = True) -> Path:

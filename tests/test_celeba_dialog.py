@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import datasets
@@ -21,6 +22,7 @@ from celeba_dialog_fixtures import (
     attribute_file,
     colorized_mask,
     hq_attributes,
+    jpeg_bytes,
     make_hq_download,
     make_standard_download,
     part_mask,
@@ -29,13 +31,14 @@ from PIL import Image
 
 import celeba_dialog
 from celeb_datasets.cli import main as command_line
-from celeb_datasets.errors import CelebDatasetsError
+from celeb_datasets.errors import CelebDatasetsError, MissingSourceError, SourceFileError, UnreadableMediaError
 from celeb_datasets.skips import read_skip_report
 from celeba_dialog import (
     ATTRIBUTE_NAMES,
     MASK_PART_NAMES,
     Captions,
     CelebADialog,
+    CelebADialogConfig,
     CelebAFile,
     RequestAnnotation,
     celeba_dialog_features,
@@ -110,18 +113,41 @@ def standard(standard_download: Path, tmp_path_factory: pytest.TempPathFactory) 
     ids=["tab-with-header", "space-with-header", "no-header-padded"],
 )
 def test_fine_grained_rows_read_the_same_with_tabs_or_spaces_and_with_or_without_header(text: str) -> None:
-    assert parse_fine_grained(text) == {"0.jpg": (2, 0, 0, 3, 1), "5381.jpg": (0, 5, 0, 0, 4)}
+    labels = parse_fine_grained(text)
+
+    assert labels.degrees == {"0.jpg": (2, 0, 0, 3, 1), "5381.jpg": (0, 5, 0, 0, 4)}
+    assert labels.unlabeled == {}
 
 
-def test_fine_grained_values_that_are_not_degrees_0_to_5_mean_unlabeled() -> None:
-    text = f"{HEADER}\n000005.jpg -1 -1 -1 -1 -1\n000006.jpg unlabeled\n000007.jpg\n000008.jpg 1 2 9 3 x\n"
+def test_fine_grained_marks_that_are_not_whole_numbers_mean_unlabeled_and_are_kept_as_written() -> None:
+    text = f"{HEADER}\n000005.jpg -1 -1 -1 -1 -1\n000006.jpg unlabeled\n000007.jpg\n000008.jpg 1 2 -1 3 x\n"
 
-    assert parse_fine_grained(text, "combined_annotation.txt") == {
+    labels = parse_fine_grained(text, "combined_annotation.txt")
+
+    assert labels.degrees == {
         "000005.jpg": (None,) * 5,
         "000006.jpg": (None,) * 5,
         "000007.jpg": (None,) * 5,
         "000008.jpg": (1, 2, None, 3, None),
     }
+    assert labels.unlabeled == {
+        "000005.jpg": "-1 -1 -1 -1 -1",
+        "000006.jpg": "unlabeled",
+        "000007.jpg": "",
+        "000008.jpg": "1 2 -1 3 x",
+    }
+
+
+@pytest.mark.parametrize("value", ["6", "9", "10", "255"])
+def test_a_fine_grained_degree_above_5_is_an_error_naming_file_line_and_value(value: str) -> None:
+    text = f"{HEADER}\n0.jpg\t2\t0\t0\t3\t1\n1.jpg\t2\t0\t{value}\t3\t1\n"
+
+    with pytest.raises(
+        SourceFileError,
+        match=rf"combined_annotation_hq\.txt, line 3: expected degrees 0\.\.5 \(or a mark such as -1 for unlabeled\), "
+        rf"found '{value}'",
+    ):
+        parse_fine_grained(text, "combined_annotation_hq.txt")
 
 
 def test_a_fine_grained_row_with_degrees_but_not_five_is_an_error_naming_file_and_line() -> None:
@@ -428,7 +454,7 @@ def test_image_5380_keeps_none_for_its_missing_labels_and_is_listed_in_the_repor
         {"image_id": "5380.jpg", "reason": "no label: no row in combined_annotation_hq.txt, captions_hq.json"}
     ]
     assert hq.skip_summary.startswith(
-        "CelebA-Dialog hq: 9 written, none skipped; kept with some values None: 1 no label"
+        "CelebA-Dialog hq: 9 written, none skipped; kept with values listed in the report: 1 no label"
     )
 
 
@@ -508,7 +534,10 @@ def test_standard_rows_use_celebas_split_and_unlabeled_images_get_none(standard:
     assert (rows["000002.jpg"]["identity"], rows["162771.jpg"]["identity"]) == (2937, None)
     assert rows["182638.jpg"]["image"].size == (178, 218)
     assert read_skip_report(standard.skip_report) == [
-        {"image_id": "000005.jpg", "reason": "no label: an unlabeled row in combined_annotation.txt"}
+        {
+            "image_id": "000005.jpg",
+            "reason": "no label: an unlabeled row in combined_annotation.txt (values as written: -1 -1 -1 -1 -1)",
+        }
     ]
 
 
@@ -642,8 +671,203 @@ def test_a_malformed_label_line_stops_the_build_naming_file_and_line(tmp_path: P
         build(download, "hq", tmp_path / "cache")
 
 
+# ---------------------------------------------------------------------------------------------------
+# Damaged and edited downloads
+
+TRUNCATED_JPEG = jpeg_bytes(3, 64, 64)[:700]
+BAD_IMAGES = {
+    "truncated-jpeg": (TRUNCATED_JPEG, "truncated: no end-of-image marker (FF D9) after the image data (700 bytes)"),
+    "html-named-jpg": (b"<html>Not Found</html>", "not a JPEG or PNG file (it starts with 3c 68 74 6d 6c 3e 4e 6f)"),
+    "empty": (b"", "empty file (0 bytes)"),
+}
+
+
+def image_source(download: Path, name: str, zipped: bool) -> str:
+    return f"{download / 'image.zip'}/image/{name}" if zipped else str(download / "image" / name)
+
+
+@pytest.mark.parametrize("zipped", [True, False], ids=["zip", "folder"])
+@pytest.mark.parametrize(("data", "problem"), BAD_IMAGES.values(), ids=list(BAD_IMAGES))
+def test_an_unreadable_image_leaves_its_row_out_with_the_reason_and_the_other_rows_stay_aligned(
+    tmp_path: Path, data: bytes, problem: str, zipped: bool
+) -> None:
+    download = make_hq_download(tmp_path / "download", zipped=zipped, masks=False, replace={"image/3.jpg": data})
+
+    builder = build(download, "hq", tmp_path / "cache")
+
+    train = without_decoding(builder.as_dataset(split="train"))
+    assert [row["image_id"] for row in train] == ["0.jpg", "1.jpg", "6.jpg", "5380.jpg"]
+    for row in train:
+        index = int(row["image_id"].removesuffix(".jpg"))
+        assert row["image"] == {"bytes": jpeg_bytes(index, 64, 64), "path": row["image_id"]}
+        assert row["fine_grained"]["bangs"] == HQ_FINE_GRAINED.get(index, (None,))[0]
+    report = {row["image_id"]: row["reason"] for row in read_skip_report(builder.skip_report)}
+    assert report["3.jpg"] == f"unreadable: {image_source(download, '3.jpg', zipped)}: {problem}"
+    assert builder.skip_summary.startswith("CelebA-Dialog hq: 8 written, 1 skipped (1 unreadable); skip report: ")
+
+
+def test_an_unreadable_image_gives_the_same_rows_in_two_worker_processes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(celeba_dialog, "SHARD_IMAGES", 2)
+    download = make_hq_download(tmp_path / "download", masks=False, replace={"image/3.jpg": TRUNCATED_JPEG})
+
+    one = build(download, "hq", tmp_path / "one")
+    two = build(download, "hq", tmp_path / "two", num_proc=2)
+
+    assert without_decoding(two.as_dataset(split="train")) == without_decoding(one.as_dataset(split="train"))
+    assert read_skip_report(two.skip_report) == read_skip_report(one.skip_report)
+
+
+@pytest.mark.parametrize("num_proc", [None, 2], ids=["one-process", "two-processes"])
+def test_under_on_missing_error_an_unreadable_image_stops_the_build_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, num_proc: int | None
+) -> None:
+    monkeypatch.setattr(celeba_dialog, "SHARD_IMAGES", 2)
+    download = make_hq_download(tmp_path / "download", masks=False, replace={"image/3.jpg": b"<html>"})
+    builder = CelebADialog(config_name="hq", data_dir=str(download), cache_dir=str(tmp_path), on_missing="error")
+
+    expected = f"{image_source(download, '3.jpg', True)} (image 3.jpg): not a JPEG or PNG file"
+    with pytest.raises(UnreadableMediaError, match=re.escape(expected)):
+        builder.download_and_prepare(num_proc=num_proc)
+
+
+def test_the_full_media_check_finds_damage_inside_the_compressed_data(tmp_path: Path) -> None:
+    good = jpeg_bytes(3, 64, 64)
+    table = good.find(b"\xff\xc4")
+    damaged = good[: table + 5] + b"\xff" * 16 + good[table + 21 :]
+    download = make_hq_download(tmp_path / "download", masks=False, replace={"image/3.jpg": damaged})
+
+    fast = CelebADialog(config_name="hq", data_dir=str(download), cache_dir=str(tmp_path / "fast"))
+    full = CelebADialog(config_name="hq", data_dir=str(download), cache_dir=str(tmp_path / "full"), media_check="full")
+    fast.download_and_prepare()
+    full.download_and_prepare()
+
+    assert "3.jpg" in fast.as_dataset(split="train")["image_id"]
+    assert "3.jpg" not in full.as_dataset(split="train")["image_id"]
+    reasons = [row["reason"] for row in read_skip_report(full.skip_report) if row["image_id"] == "3.jpg"]
+    assert reasons == [
+        f"unreadable: {image_source(download, '3.jpg', True)}: cannot be decoded: broken data stream "
+        "when reading image file"
+    ]
+
+
+def test_an_unreadable_mask_is_none_with_its_reason_and_the_image_is_kept(tmp_path: Path) -> None:
+    bad_mask = colorized_mask(3)[:-20]
+    download = make_hq_download(
+        tmp_path / "download", replace={"mask/CelebAMask-HQ-mask-color-palette/3.png": bad_mask}
+    )
+
+    builder = build(download, "hq_masks", tmp_path / "cache")
+
+    rows = {row["image_id"]: row for row in without_decoding(builder.as_dataset(split="train"))}
+    assert rows["3.jpg"]["mask"] is None
+    assert rows["3.jpg"]["part_masks"]["hair"] is not None
+    assert rows["1.jpg"]["mask"]["bytes"] == colorized_mask(1)
+    report = {row["image_id"]: row["reason"] for row in read_skip_report(builder.skip_report)}
+    assert report["3.jpg"] == (
+        f"unreadable mask: {download / 'mask' / 'CelebAMask-HQ-mask-color-palette.zip'}/{MASK_ARCHIVE_FOLDER}/3.png: "
+        "truncated: chunk IDAT at byte 102 runs past the end (313 bytes)"
+    )
+    assert "kept with values listed in the report: 1 no label, 1 no mask, 1 unreadable mask" in builder.skip_summary
+
+
+def damage_member(archive: Path, member: str) -> None:
+    """Change one byte of a stored (uncompressed) member's data, so that it fails its CRC."""
+    with zipfile.ZipFile(archive) as opened:
+        content = opened.read(member)
+    data = bytearray(archive.read_bytes())
+    data[data.index(content) + len(content) // 2] ^= 0xFF
+    archive.write_bytes(bytes(data))
+
+
+def test_an_image_failing_its_crc_in_the_zip_stops_the_build_naming_archive_and_member(tmp_path: Path) -> None:
+    download = make_hq_download(tmp_path / "download", masks=False)
+    damage_member(download / "image.zip", "image/3.jpg")
+
+    expected = rf"{re.escape(str(download / 'image.zip'))}: the member image/3\.jpg is damaged \(Bad CRC-32.*again"
+    with pytest.raises(SourceFileError, match=expected):
+        build(download, "hq", tmp_path / "cache")
+
+
+@pytest.mark.parametrize(
+    ("archive", "config"),
+    [("image.zip", "hq"), ("mask/CelebAMask-HQ-mask-color-palette.zip", "hq_masks")],
+    ids=["images", "colorized-masks"],
+)
+def test_an_archive_that_is_not_a_zip_is_reported_as_such_not_as_missing(
+    tmp_path: Path, archive: str, config: str
+) -> None:
+    download = make_hq_download(tmp_path / "download")
+    (download / archive).write_bytes((download / archive).read_bytes()[:1000])
+
+    expected = f"{download / archive}: a zip archive cut short (its end, the list of its files, is missing"
+    with pytest.raises(SourceFileError, match=re.escape(expected)):
+        build(download, config, tmp_path / "cache")
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda download: (download / "text" / "captions_hq.json").write_bytes(
+                (download / "text" / "captions_hq.json").read_bytes().replace(b"calm", b"cal\xe9", 1)
+            ),
+            r"captions_hq\.json, line \d+: not UTF-8 text \(byte 0xe9",
+        ),
+        (
+            lambda download: (download / "classification_label" / "combined_annotation_hq.txt").write_bytes(
+                (download / "classification_label" / "combined_annotation_hq.txt").read_bytes()
+                + b"9.jpg\t1\t1\t1\t1\t7\n"
+            ),
+            r"combined_annotation_hq\.txt, line 10: expected degrees 0\.\.5 .*found '7'",
+        ),
+        (
+            lambda download: (download / "identity" / "identity_CelebA-HQ.txt").write_bytes(
+                b"0.jpg 12\n1.jpg Jos\xe9\n"
+            ),
+            r"identity_CelebA-HQ\.txt, line 2: not UTF-8 text \(byte 0xe9",
+        ),
+    ],
+    ids=["latin1-in-json", "degree-7", "latin1-in-text"],
+)
+def test_an_edited_label_file_stops_the_build_naming_file_and_line(
+    tmp_path: Path, edit: Callable[[Path], object], message: str
+) -> None:
+    download = make_hq_download(tmp_path / "download", masks=False)
+    edit(download)
+
+    with pytest.raises(SourceFileError, match=message):
+        build(download, "hq_labels", tmp_path / "cache")
+
+
+def test_a_folder_named_like_a_label_file_is_an_error_not_a_missing_file(tmp_path: Path) -> None:
+    download = make_hq_download(tmp_path / "download", masks=False)
+    (download / "text" / "captions_hq.json").unlink()
+    (download / "text" / "captions_hq.json").mkdir()
+
+    with pytest.raises(SourceFileError, match=r"text/captions_hq\.json: a folder, where the file captions_hq\.json"):
+        build(download, "hq_labels", tmp_path / "cache")
+
+
+def test_a_folder_named_like_an_image_is_an_error_naming_it(tmp_path: Path) -> None:
+    download = make_hq_download(tmp_path / "download", zipped=False, masks=False)
+    (download / "image" / "3.jpg").unlink()
+    (download / "image" / "3.jpg").mkdir()
+
+    with pytest.raises(SourceFileError, match=r"image/3\.jpg: a folder, where a \.jpg file was expected"):
+        build(download, "hq", tmp_path / "cache")
+
+
+def test_a_missing_data_folder_is_a_missing_source_error(tmp_path: Path) -> None:
+    with pytest.raises(MissingSourceError, match="does not exist"):
+        build(tmp_path / "nowhere", "hq", tmp_path / "cache")
+
+
 def test_masks_are_refused_for_the_standard_part() -> None:
     with pytest.raises(CelebDatasetsError, match="with_masks needs part='hq'"):
+        CelebADialogConfig(name="custom", part="standard", with_masks=True)
+    with pytest.raises(CelebDatasetsError, match="would change the config 'standard'"):
         CelebADialog(config_name="standard", with_masks=True)
 
 

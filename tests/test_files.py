@@ -5,11 +5,12 @@ from __future__ import annotations
 import pickle
 import re
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from celeb_datasets.errors import CelebDatasetsError
+from celeb_datasets.errors import CelebDatasetsError, SourceFileError
 from celeb_datasets.files import DataFolder, SourceFile, SourceFolder
 
 
@@ -19,9 +20,9 @@ def write(path: Path, content: bytes = b"x") -> Path:
     return path
 
 
-def write_zip(path: Path, members: dict[str, bytes]) -> Path:
+def write_zip(path: Path, members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(path, "w", compression=compression) as archive:
         for name, content in members.items():
             archive.writestr(name, content)
     return path
@@ -154,14 +155,132 @@ def test_a_data_folder_that_does_not_exist_is_an_error_naming_it(tmp_path: Path)
         DataFolder(tmp_path / "nowhere")
 
 
-def test_a_file_named_zip_that_is_not_an_archive_is_not_searched(tmp_path: Path) -> None:
-    write(tmp_path / "image.zip", b"an interrupted download")
-    write(tmp_path / "captions_hq.json", b"{}")
+def stored_zip_with_a_damaged_member(path: Path) -> Path:
+    """A zip (stored, not compressed) whose member image/0.jpg had a byte changed after it was written."""
+    write_zip(path, {"image/0.jpg": b"\xff\xd8" + bytes(range(256)) * 8 + b"\xff\xd9"}, zipfile.ZIP_STORED)
+    data = bytearray(path.read_bytes())
+    data[data.index(bytes(range(256)))] ^= 0xFF
+    path.write_bytes(bytes(data))
+    return path
+
+
+def deflated_zip_with_a_damaged_member(path: Path) -> Path:
+    write_zip(path, {"image/0.jpg": bytes(range(256)) * 64})
+    data = bytearray(path.read_bytes())
+    start = data.index(b"image/0.jpg") + len("image/0.jpg")
+    data[start + 10 : start + 20] = b"\x00" * 10
+    path.write_bytes(bytes(data))
+    return path
+
+
+def zip_cut_short(path: Path) -> Path:
+    write_zip(path, {"image/0.jpg": b"a" * 1000, "image/1.jpg": b"b" * 1000})
+    path.write_bytes(path.read_bytes()[:60])
+    return path
+
+
+def zip_with_a_damaged_list_of_files(path: Path) -> Path:
+    write_zip(path, {"image/0.jpg": b"a"})
+    data = path.read_bytes()
+    directory = data.rindex(b"PK\x01\x02")
+    path.write_bytes(data[:directory] + b"XX" + data[directory + 2 :])
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda path: write(path, b""), "image.zip: an empty file, not a zip archive; it should hold the folder image"),
+        (
+            lambda path: write(path, b"<html>503 Service Unavailable</html>"),
+            "image.zip: not a zip archive (it starts with 3c 68 74 6d); it should hold the folder image",
+        ),
+        (zip_cut_short, "image.zip: a zip archive cut short (its end, the list of its files, is missing"),
+        (zip_with_a_damaged_list_of_files, "image.zip: not a readable zip archive (Bad magic number for central"),
+    ],
+    ids=["empty", "html-page", "cut-short", "damaged-list-of-files"],
+)
+def test_a_damaged_archive_is_reported_as_such_not_as_absent(
+    tmp_path: Path, make: Callable[[Path], Path], message: str
+) -> None:
+    make(tmp_path / "image.zip")
+
+    with pytest.raises(SourceFileError, match=re.escape(message)) as error:
+        DataFolder(tmp_path).find_folder("image")
+    assert str(tmp_path / "image.zip") in str(error.value)
+    assert "download it again" in str(error.value)
+
+
+def test_a_name_not_found_while_an_archive_could_not_be_searched_is_an_error_naming_the_archive(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path / "text.zip", b"an interrupted download")
+    write(tmp_path / "list_eval_partition.txt", b"000001.jpg 0\n")
 
     download = DataFolder(tmp_path)
 
-    assert download.find_folder("image") is None
-    assert download.find_file("captions_hq.json") is not None
+    assert download.find_file("list_eval_partition.txt") is not None
+    expected = (
+        f"the file captions_hq.json was not found, and {tmp_path / 'text.zip'} could not be searched for it: "
+        "not a zip archive (it starts with 61 6e 20 69); download it again"
+    )
+    with pytest.raises(SourceFileError, match=re.escape(expected)):
+        download.find_file("captions_hq.json")
+
+
+@pytest.mark.parametrize(
+    "make", [stored_zip_with_a_damaged_member, deflated_zip_with_a_damaged_member], ids=["stored", "deflated"]
+)
+def test_a_member_failing_its_crc_or_decompression_is_an_error_naming_archive_and_member(
+    tmp_path: Path, make: Callable[[Path], Path]
+) -> None:
+    archive = make(tmp_path / "image.zip")
+    folder = DataFolder(tmp_path).find_folder("image")
+    expected = rf"{re.escape(str(archive))}: the member image/0\.jpg is damaged \(.+\); download the archive again"
+
+    with folder.open_reader() as reader, pytest.raises(SourceFileError, match=expected):
+        reader.read("0.jpg")
+    with pytest.raises(SourceFileError, match=expected):
+        folder.file("0.jpg").read_bytes()
+
+
+def test_a_folder_named_like_the_file_sought_is_an_error_not_an_absence(tmp_path: Path) -> None:
+    (tmp_path / "text" / "captions_hq.json").mkdir(parents=True)
+
+    with pytest.raises(SourceFileError, match=r"captions_hq\.json: a folder, where the file captions_hq\.json was"):
+        DataFolder(tmp_path).find_file("captions_hq.json")
+
+
+def test_reading_a_folder_named_like_an_image_is_an_error_naming_it(tmp_path: Path) -> None:
+    write(tmp_path / "image" / "0.jpg", b"a")
+    (tmp_path / "image" / "1.jpg").mkdir()
+
+    folder = DataFolder(tmp_path).find_folder("image")
+
+    assert folder.list_files() == ["0.jpg"]
+    assert folder.list_folders() == ["1.jpg"]
+    with folder.open_reader() as reader, pytest.raises(SourceFileError, match=r"1\.jpg: a folder, where a file"):
+        reader.read("1.jpg")
+
+
+def test_subfolders_are_listed_the_same_zipped_or_not(tmp_path: Path) -> None:
+    write_zip(tmp_path / "anno.zip", {"anno/0/00000_hair.png": b"h", "anno/1/02000_skin.png": b"s", "anno/r": b""})
+
+    assert DataFolder(tmp_path).find_folder("anno").list_folders() == ["0", "1"]
+
+
+@pytest.mark.parametrize("zipped", [False, True], ids=["folder", "zip"])
+def test_text_that_is_not_utf8_is_an_error_naming_file_line_and_byte(tmp_path: Path, zipped: bool) -> None:
+    content = '{"0.jpg": "ok",\n "1.jpg": "caf\u00e9"}'.encode("latin-1")
+    if zipped:
+        write_zip(tmp_path / "text.zip", {"text/captions_hq.json": content})
+    else:
+        write(tmp_path / "text" / "captions_hq.json", content)
+
+    found = DataFolder(tmp_path).find_file("captions_hq.json")
+
+    with pytest.raises(SourceFileError, match=r"captions_hq\.json, line 2: not UTF-8 text \(byte 0xe9"):
+        found.read_text()
 
 
 def test_sources_survive_pickling_for_worker_processes(tmp_path: Path) -> None:

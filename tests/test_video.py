@@ -5,14 +5,18 @@ from __future__ import annotations
 import gc
 import io
 import math
+import random
+import re
 from fractions import Fraction
 from pathlib import Path
 from typing import NamedTuple
 
 import av
+import numpy as np
 import pytest
+from video_fixtures import ffmpeg, overwrite, packet_position, remux, with_display_matrix, write_audio_only
 
-from celeb_datasets.errors import CelebDatasetsError
+from celeb_datasets.errors import CelebDatasetsError, UnreadableMediaError
 from celeb_datasets.sample import read_frame_index, write_indexed_video
 from celeb_datasets.video import (
     BoundingBox,
@@ -21,7 +25,10 @@ from celeb_datasets.video import (
     CutStatistics,
     EncoderSettings,
     cut_clips,
+    display_matrix,
     official_crop_window,
+    upright_filters,
+    video_problem,
 )
 
 FPS = 25
@@ -193,3 +200,203 @@ def test_encoder_settings_reject_impossible_values() -> None:
         EncoderSettings(crf=60)
     with pytest.raises(CelebDatasetsError, match="preset must be one of libx264's"):
         EncoderSettings(preset="fastest")
+
+
+# --- Videos shown rotated: cut upright, as ffmpeg shows them -------------------------------------------
+
+ROTATIONS = [
+    pytest.param(90, False, False, id="90 counter-clockwise"),
+    pytest.param(180, False, False, id="180"),
+    pytest.param(-90, False, False, id="90 clockwise"),
+    pytest.param(90, True, False, id="90 and mirrored"),
+    pytest.param(0, False, True, id="upside down mirror"),
+]
+# Off-centre, so that a box applied before turning the picture, or a wrong turn, crops elsewhere.
+UPRIGHT_BOX = BoundingBox(top=0.1, bottom=0.55, left=0.05, right=0.75)
+
+
+@pytest.fixture(scope="module")
+def short_raw_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_indexed_video(
+        tmp_path_factory.mktemp("short") / "video.mp4", duration_sec=3, width=WIDTH, height=HEIGHT, fps=FPS
+    )
+
+
+def rgb_frames(mp4: bytes | Path) -> list[np.ndarray]:
+    source = io.BytesIO(mp4) if isinstance(mp4, bytes) else str(mp4)
+    with av.open(source) as container:
+        return [frame.to_ndarray(format="rgb24").astype(np.int16) for frame in container.decode(video=0)]
+
+
+@pytest.mark.parametrize(("rotation", "hflip", "vflip"), ROTATIONS)
+def test_a_rotated_video_is_cut_upright_with_the_box_in_upright_coordinates_as_ffmpeg_does(
+    short_raw_video: Path, tmp_path: Path, rotation: int, hflip: bool, vflip: bool
+) -> None:
+    rotated = with_display_matrix(short_raw_video, tmp_path / "rotated.mp4", rotation, hflip=hflip, vflip=vflip)
+    [ours] = cut_clips(str(rotated), [ClipRequest("a", 0.6, 1.4, UPRIGHT_BOX)], FAST)
+    upright_width, upright_height = (HEIGHT, WIDTH) if rotation % 180 else (WIDTH, HEIGHT)
+    window = official_crop_window(UPRIGHT_BOX, upright_width, upright_height)
+    reference = tmp_path / "ffmpeg.mp4"
+    crop = f"crop={window.side}:{window.side}:{window.x}:{window.y}"
+    ffmpeg("-i", rotated, "-ss", "0.6", "-to", "1.4", "-vf", crop, "-an", "-c:v", "libx264", "-crf", "18", reference)
+    our_frames, their_frames = rgb_frames(ours.video), rgb_frames(reference)
+    assert len(our_frames) == len(their_frames) == 20
+    assert our_frames[0].shape == (window.side, window.side, 3)
+    differences = [np.abs(a - b).mean() for a, b in zip(our_frames, their_frames, strict=True)]
+    assert max(differences) < 3, differences
+    # The picture is asymmetric enough that a wrong turn would be far off.
+    assert np.abs(our_frames[5] - np.rot90(their_frames[5], 2)).mean() > 20
+    with av.open(io.BytesIO(ours.video)) as container:
+        assert display_matrix(next(container.decode(video=0))) is None  # already upright: not turned again
+
+
+def test_upright_filters_follow_ffmpeg_autorotate_and_refuse_angles_between_quarter_turns() -> None:
+    one = 1 << 16
+    assert upright_filters(None) == ()
+    assert upright_filters((one, 0, 0, 0, one, 0, 0, 0, 1 << 30)) == ()
+    assert upright_filters((0, -one, 0, one, 0, 0, 0, 0, 1 << 30)) == ("transpose=cclock",)
+    assert upright_filters((0, one, 0, -one, 0, 0, 0, 0, 1 << 30)) == ("transpose=clock",)
+    assert upright_filters((-one, 0, 0, 0, -one, 0, 0, 0, 1 << 30)) == ("hflip", "vflip")
+    assert upright_filters((-one, 0, 0, 0, one, 0, 0, 0, 1 << 30)) == ("hflip",)
+    half = round(one / math.sqrt(2))
+    with pytest.raises(UnreadableMediaError, match="315 degrees is not a quarter turn"):
+        upright_filters((half, -half, 0, half, half, 0, 0, 0, 1 << 30))
+
+
+# --- Damaged raw videos: exactly one result per clip, damage skips only the clips it reaches -------------
+
+DAMAGE_REQUESTS = [
+    ClipRequest("before", 6.0, 9.0, FACE),
+    ClipRequest("across", 9.5, 10.5, FACE),
+    ClipRequest("inside", 10.5, 11.5, FACE),
+    ClipRequest("after", 12.5, 13.5, FACE),
+    ClipRequest("around_audio", 15.5, 16.5, FACE),
+    ClipRequest("far_after", 20.0, 21.0, FACE),
+    ClipRequest("past_the_end", 29.5, 31.0, FACE),
+]
+SKIP_KINDS = ("unreadable: ", "corrupt: ", "range beyond the video: ")
+
+
+def damaged_videos(raw: Path, folder: Path) -> dict[str, Path]:
+    """The raw video damaged in every way the cutter must survive (keyframes every 2 s)."""
+    data = raw.read_bytes()
+    keyframe, keyframe_size = packet_position(raw, "video", 10.0)
+    audio, audio_size = packet_position(raw, "audio", 16.0)
+    faststart = remux(raw, folder / "faststart.mp4", "-movflags", "+faststart").read_bytes()
+    matroska = remux(raw, folder / "remuxed.mkv").read_bytes()
+    variants = {
+        "keyframe overwritten.mp4": overwrite(data, keyframe, keyframe_size),
+        "bytes flipped in a keyframe.mp4": overwrite(data, keyframe + keyframe_size // 4, 16),
+        "audio packet overwritten.mp4": overwrite(data, audio, audio_size),
+        "truncated, index last.mp4": data[: len(data) // 2],
+        "truncated, index first.mp4": faststart[: len(faststart) // 2],
+        "truncated.mkv": matroska[: len(matroska) // 2],
+        "garbage.mp4": random.Random(1).randbytes(50_000),
+        "zero bytes.mp4": b"",
+    }
+    for name, content in variants.items():
+        (folder / name).write_bytes(content)
+    write_audio_only(folder / "audio only.mp4")
+    return {path.name: path for path in folder.iterdir() if path.name in {*variants, "audio only.mp4"}}
+
+
+@pytest.fixture(scope="module")
+def damaged(raw_video: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return damaged_videos(raw_video, tmp_path_factory.mktemp("damaged"))
+
+
+@pytest.fixture(scope="module")
+def clean_clips(raw_video: Path) -> dict[str, bytes | None]:
+    return {result.clip_id: result.video for result in cut_clips(str(raw_video), DAMAGE_REQUESTS, FAST)}
+
+
+def test_cut_clips_gives_exactly_one_result_per_request_whatever_the_damage(damaged: dict[str, Path]) -> None:
+    for name, path in damaged.items():
+        results = list(cut_clips(str(path), DAMAGE_REQUESTS, FAST))
+        assert sorted(result.clip_id for result in results) == sorted(r.clip_id for r in DAMAGE_REQUESTS), name
+        for result in results:
+            assert (result.video is None) != (result.skip_reason is None), (name, result)
+            assert result.skip_reason is None or result.skip_reason.startswith(SKIP_KINDS), (name, result)
+
+
+@pytest.mark.parametrize("damage", ["keyframe overwritten.mp4", "bytes flipped in a keyframe.mp4"])
+def test_a_damaged_keyframe_skips_the_clips_up_to_the_next_keyframe_and_says_where(
+    damaged: dict[str, Path], clean_clips: dict[str, bytes | None], damage: str
+) -> None:
+    results = {result.clip_id: result for result in cut_clips(str(damaged[damage]), DAMAGE_REQUESTS, FAST)}
+    for clip_id in ("across", "inside"):
+        reason = results[clip_id].skip_reason
+        assert reason.startswith("corrupt: the video"), reason
+        first_time = float(re.search(r"(\d+\.\d+) s", reason).group(1))
+        assert 9.0 <= first_time <= 10.0, reason
+    window = official_crop_window(FACE, WIDTH, HEIGHT)
+    for request in DAMAGE_REQUESTS:
+        if request.clip_id in ("before", "after", "around_audio", "far_after"):
+            frames, _, samples = decode(results[request.clip_id].video)
+            _, _, clean_samples = decode(clean_clips[request.clip_id])
+            assert frame_indices(frames, window) == expected_indices(request.start_sec, request.end_sec)
+            assert samples == clean_samples
+    assert results["past_the_end"].skip_reason.startswith("range beyond the video")
+
+
+def test_a_damaged_audio_packet_skips_only_the_clip_around_it(
+    damaged: dict[str, Path], clean_clips: dict[str, bytes | None]
+) -> None:
+    results = list(cut_clips(str(damaged["audio packet overwritten.mp4"]), DAMAGE_REQUESTS, FAST))
+    skipped = {result.clip_id: result.skip_reason for result in results if result.video is None}
+    assert skipped.keys() == {"around_audio", "past_the_end"}
+    assert skipped["around_audio"].startswith("corrupt: the audio cannot be decoded at 16.00 s")
+    written = {result.clip_id: result.video for result in results if result.video is not None}
+    for clip_id, video in written.items():
+        assert rgb_frames(video)[0].tolist() == rgb_frames(clean_clips[clip_id])[0].tolist(), clip_id
+
+
+def test_a_truncated_video_gives_the_clips_before_the_cut_and_calls_the_rest_unreadable(
+    damaged: dict[str, Path],
+) -> None:
+    for name in ("truncated, index first.mp4", "truncated.mkv"):
+        results = {result.clip_id: result for result in cut_clips(str(damaged[name]), DAMAGE_REQUESTS, FAST)}
+        assert results["before"].video is not None, name
+        assert results["far_after"].skip_reason.startswith(("unreadable: the video stops at", "range beyond")), name
+    results = list(cut_clips(str(damaged["truncated, index last.mp4"]), DAMAGE_REQUESTS, FAST))
+    assert all(result.skip_reason.startswith("unreadable: ") for result in results)
+
+
+# --- Checking a video file before it is stored ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def processed_clip(raw_video: Path) -> bytes:
+    [result] = cut_clips(str(raw_video), [ClipRequest("clip", 4.0, 8.0, FACE)], FAST)
+    return result.video
+
+
+@pytest.mark.parametrize("kept", [0.01, 0.3, 0.6, 0.9, 0.99])
+def test_video_problem_finds_a_truncated_clip_whether_its_index_comes_last_or_first(
+    processed_clip: bytes, tmp_path: Path, kept: float
+) -> None:
+    (tmp_path / "clip.mp4").write_bytes(processed_clip)
+    faststart = remux(tmp_path / "clip.mp4", tmp_path / "faststart.mp4", "-movflags", "+faststart").read_bytes()
+    for data in (processed_clip, faststart):
+        problem = video_problem(data[: round(len(data) * kept)])
+        assert problem is not None and any(word in problem for word in ("truncated", "cannot be read", "incomplete"))
+
+
+def test_video_problem_refuses_garbage_empty_files_and_files_without_video(tmp_path: Path) -> None:
+    assert video_problem(b"").startswith("the file cannot be read as a video")
+    assert video_problem(random.Random(2).randbytes(20_000)).startswith("the file cannot be read as a video")
+    assert video_problem(b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 100).startswith("the file cannot be read")
+    assert video_problem(write_audio_only(tmp_path / "audio.mp4").read_bytes()) == "the file has no video stream"
+
+
+def test_video_problem_passes_good_clips_and_full_decode_finds_damage_inside_the_data(
+    processed_clip: bytes, tmp_path: Path
+) -> None:
+    (tmp_path / "clip.mp4").write_bytes(processed_clip)
+    matroska = remux(tmp_path / "clip.mp4", tmp_path / "clip.mkv").read_bytes()
+    for good in (processed_clip, matroska):
+        assert video_problem(good) is None
+        assert video_problem(good, full_decode=True) is None
+    keyframe, size = packet_position(tmp_path / "clip.mp4", "video", 2.0)
+    damaged = overwrite(processed_clip, keyframe, size)
+    assert "cannot be decoded" in video_problem(damaged, full_decode=True)

@@ -1,0 +1,76 @@
+"""A fingerprint of the source files that define a build's rows, to key its cache.
+
+Label files (.json, .txt, .csv, .tsv) count by their content: an annotation file edited in place, even
+with its size and modification time kept, gives a new fingerprint. Media files and archives count by
+name, size and modification time: hashing hundreds of gigabytes of video would cost more than a build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Iterator
+
+LABEL_SUFFIXES = frozenset((".json", ".txt", ".csv", ".tsv"))
+_CHUNK_BYTES = 1 << 20
+
+
+def sources_fingerprint(paths: Iterable[str | os.PathLike[str]], *salt: str) -> str:
+    """A short hex digest of `salt` (e.g. the package version) and every file at or under `paths`.
+
+    A path that does not exist counts as absent (the build itself reports what is missing).
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    for text in salt:
+        digest.update(f"salt\0{text}\n".encode())
+    for path in paths:
+        root = os.fspath(path)
+        digest.update(f"root\0{root}\n".encode())
+        if os.path.isfile(root):
+            digest.update(f"{os.path.basename(root)}\0{_describe(root, None)}\n".encode())
+        elif os.path.isdir(root):
+            for relative, entry in _files(root):
+                digest.update(f"{relative}\0{_describe(entry.path, entry)}\n".encode())
+    return digest.hexdigest()
+
+
+def _files(root: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """Every file under the folder `root` (following links), with its path relative to `root`, in name order."""
+    stack = [""]
+    seen: set[tuple[int, int]] = set()  # folders already listed: a link to a parent folder must not loop
+    while stack:
+        relative_folder = stack.pop()
+        try:
+            folder = os.path.join(root, relative_folder)
+            status = os.stat(folder)
+            if (status.st_dev, status.st_ino) in seen:
+                continue
+            seen.add((status.st_dev, status.st_ino))
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name, reverse=True)
+        except OSError:
+            continue  # unreadable: the build reports it when it reads there
+        for entry in entries:
+            relative = f"{relative_folder}/{entry.name}" if relative_folder else entry.name
+            if entry.is_dir():
+                stack.append(relative)
+            else:
+                yield relative, entry
+
+
+def _describe(path: str, entry: os.DirEntry[str] | None) -> str:
+    try:
+        if os.path.splitext(path)[1].lower() in LABEL_SUFFIXES:
+            return "content " + _content_digest(path)
+        status = entry.stat() if entry is not None else os.stat(path)
+        return f"size {status.st_size} mtime {status.st_mtime_ns}"
+    except OSError as error:
+        return f"unreadable {error.errno}"
+
+
+def _content_digest(path: str) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as source:
+        while chunk := source.read(_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
