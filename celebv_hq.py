@@ -27,7 +27,7 @@ import pyarrow as pa
 from datasets.builder import Key
 
 from celeb_datasets.builder import CelebBuilder, CelebBuilderConfig, arrow_table
-from celeb_datasets.download import YOUTUBE_URL_TEMPLATE, DownloadSettings, Manifest, download_video
+from celeb_datasets.download import MANIFEST_FILE, YOUTUBE_URL_TEMPLATE, DownloadSettings, Manifest, download_video
 from celeb_datasets.errors import MissingSourceError, SourceFileError, UnreadableMediaError
 from celeb_datasets.skips import SkipLog
 from celeb_datasets.sourcefiles import decode_text, loads_json
@@ -249,6 +249,8 @@ class CelebVHQ(CelebBuilder):
     def source_paths(cls, config: CelebVHQConfig, data_dir: str | None) -> list[Path]:
         if data_dir is None:
             return []
+        if config.with_video and config.fetch:
+            return fetch_source_paths(Path(data_dir))
         # Clips may sit in the folder itself, so `clips` follows every file under it.
         return [Path(data_dir)] if config.with_video else [Path(data_dir) / ANNOTATION_FILE]
 
@@ -638,6 +640,16 @@ def locate_videos(
         grouped.setdefault(clip.ytb_id, []).append((clip, processed))
     fetch_into = str(data_dir) if fetch else None
     return [VideoClips(ytb_id, raw_videos[ytb_id], tuple(group), fetch_into) for ytb_id, group in grouped.items()]
+
+
+def fetch_source_paths(data_dir: Path) -> list[Path]:
+    """What keys the cache of a fetch=True build: every file of the folder but those the build writes.
+
+    The raw videos and the download manifest change as the build fetches (and deletes) videos; counting
+    them would make the next run of the same build miss its own cache and fetch everything again.
+    """
+    written_by_fetch = {RAW_VIDEO_FOLDER, MANIFEST_FILE, f"{MANIFEST_FILE}.lock", f"{MANIFEST_FILE}.tmp"}
+    return sorted(path for path in data_dir.iterdir() if path.name not in written_by_fetch) if data_dir.is_dir() else []
 
 
 def video_tables(

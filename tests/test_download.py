@@ -291,6 +291,22 @@ def test_fetch_without_keep_raw_builds_the_rows_of_a_predownloaded_folder_holdin
 
 
 @pytest.mark.slow
+def test_prepare_with_fetch_options_downloads_cuts_deletes_and_a_second_run_reuses_the_cache(
+    server: VideoServer, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    folder = write_download_folder(tmp_path / "download", {"served": [(0.2, 1.0)], "gone404": [(0.0, 1.0)]})
+    command = ["prepare", "celebv_hq", "--config", "clips", "--data-dir", str(folder), "--cache-dir", str(tmp_path)]
+    for option in ("fetch=true", "keep_raw=false", f"url_template={server.url_template}", "preset=ultrafast"):
+        command += ["--option", option]
+    assert main([*command, "--quiet"]) == 0
+    assert "clips train: 1 rows" in capsys.readouterr().out
+    assert os.listdir(folder / "raw") == [".partial"]
+    before = server.requests.copy()
+    assert main([*command, "--quiet"]) == 0  # the same build again: served from the cache, nothing fetched
+    assert "clips train: 1 rows" in capsys.readouterr().out and server.requests == before
+
+
+@pytest.mark.slow
 def test_forked_build_workers_share_the_manifest_and_each_holds_one_raw_video_at_most(
     server: VideoServer, tmp_path: Path
 ) -> None:
