@@ -20,6 +20,7 @@ import os
 import queue
 import re
 import shutil
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -569,23 +570,34 @@ def download_videos(
     for ytb_id in todo:
         pending.put(ytb_id)
 
+    # Set on Ctrl-C or a worker's error: the other workers finish the video in hand and take no other.
+    stop = threading.Event()
+
     def work() -> None:
         with YtDlpFetcher(data_dir, settings) as fetcher:
-            while True:
+            while not stop.is_set():
                 try:
                     ytb_id = pending.get_nowait()
                 except queue.Empty:
                     return
                 previous = entries.get(ytb_id)
                 attempts = previous.attempts if previous else 0
-                entry = download_video(data_dir, ytb_id, todo[ytb_id], settings, manifest, attempts, fetcher)
+                try:
+                    entry = download_video(data_dir, ytb_id, todo[ytb_id], settings, manifest, attempts, fetcher)
+                except BaseException:
+                    stop.set()
+                    raise
                 finished.append(entry)  # list.append is atomic
                 if on_finish is not None:
                     on_finish(entry)
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="download") as pool:
-        for future in [pool.submit(work) for _ in range(min(workers, len(todo)))]:
-            future.result()
+        try:
+            for future in [pool.submit(work) for _ in range(min(workers, len(todo)))]:
+                future.result()
+        except BaseException:
+            stop.set()
+            raise
     failed_before = sum(entry is not None and entry.state == FAILED for entry in left)
     return DownloadSummary(finished, len(left) - failed_before, failed_before)
 

@@ -213,6 +213,17 @@ def test_a_rerun_skips_what_is_done_and_retries_only_what_may_succeed(server: Vi
     assert "/gone404.mpd" in server.requests - before and "/served.mpd" not in server.requests - before
 
 
+def test_an_error_in_one_worker_stops_the_others_taking_new_videos(server: VideoServer, tmp_path: Path) -> None:
+    def interrupt(entry: ManifestEntry) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        download_videos(
+            tmp_path, dict.fromkeys(["served", "gone404", "busy503"], 2.0), fast_settings(server), 1, False, interrupt
+        )
+    assert len(Manifest(tmp_path).read()) == 1  # the video in hand was recorded; no other was started
+
+
 def test_without_yt_dlp_the_error_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "yt_dlp", None)
     with pytest.raises(CelebDatasetsError, match=r"pip install 'celeb-datasets\[download\]'"):
