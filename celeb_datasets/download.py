@@ -56,7 +56,7 @@ _PERMANENT_REASONS = (
     (r"not (made this video )?available in your country|geo.?restrict|from your location", "unavailable in country"),
     (r"confirm your age|age.?restrict|inappropriate for some users", "age-restricted"),
     (r"members.only|join this channel", "members only"),
-    (r"HTTP Error 404|not found", "not found"),
+    (r"HTTP Error 404", "not found"),
     (r"HTTP Error 410", "gone"),
     (r"HTTP Error 403|forbidden", "forbidden"),
     (r"video unavailable|video is unavailable|no longer available", "unavailable"),
