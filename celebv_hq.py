@@ -632,7 +632,7 @@ def locate_videos(
                 f"{clip.clip_id}.mp4 in {data_dir}"
             )
             if download is not None and download.state != "done":
-                reason += f"; the download {download.state}: {download.reason}"
+                reason += f"; the download {download.failure()}"
             if on_missing == "error":
                 raise MissingSourceError(f"clip {clip.clip_id} (YouTube video {clip.ytb_id}): {reason}")
             skips.record(clip.clip_id, clip.ytb_id, reason)
@@ -725,7 +725,7 @@ def fetch_raw_video(
     if entry.state == "done":
         return str(Path(video.fetch_into) / entry.file)
     for clip in clips:
-        skip_clip(config, skips, clip, f"missing: the download of {video.ytb_id} {entry.state}: {entry.reason}")
+        skip_clip(config, skips, clip, f"missing: the download of {video.ytb_id} {entry.failure()}")
     return None
 
 

@@ -131,6 +131,10 @@ class ManifestEntry:
     time: str = ""
     file: str = ""
 
+    def failure(self) -> str:
+        """How the download failed, for a skip report: "failed for good: ..." or "failed, to retry: ..."."""
+        return f"failed {'for good' if self.state == FAILED else 'for now, a rerun retries it'}: {self.reason}"
+
     @property
     def kind(self) -> str:
         """The failure's kind ("removed by uploader", "throttled", ...): its reason up to the first colon."""

@@ -262,7 +262,7 @@ def test_a_clip_whose_video_failed_to_download_says_why_in_the_skip_report(tmp_p
     builder.download_and_prepare()
     [skip] = read_skip_report(builder.skip_report)
     assert skip["clip_id"] == "gonevideo_0" and skip["reason"].startswith("missing: ")
-    assert skip["reason"].endswith(f"the download failed: {reason}")
+    assert skip["reason"].endswith(f"the download failed for good: {reason}")
 
 
 @pytest.mark.slow
@@ -270,6 +270,7 @@ def test_fetch_without_keep_raw_builds_the_rows_of_a_predownloaded_folder_holdin
     server: VideoServer, tmp_path: Path
 ) -> None:
     videos = {"served": [(0.5, 1.5), (1.6, 2.4)], "busy503": [(0.2, 1.2)], "cutonce": [(1.0, 2.9)], "gone404": [(0, 1)]}
+    videos["cutalways"] = [(0.0, 1.0)]
     settings = fast_settings(server)
     options = {"preset": "ultrafast", "url_template": server.url_template, "retry_backoff_sec": 0.01}
     predownloaded = write_download_folder(tmp_path / "predownloaded", videos)
@@ -296,9 +297,11 @@ def test_fetch_without_keep_raw_builds_the_rows_of_a_predownloaded_folder_holdin
     assert rows.to_list() == expected_rows.to_list()
     # Each video was fetched only after the one before it had been cut and deleted.
     assert server.most_raw_files_seen == 0 and os.listdir(fetched / "raw") == [".partial"]
-    assert {e.state for e in Manifest(fetched).read().values()} == {DONE, FAILED}
-    [skip] = read_skip_report(builder.skip_report)
-    assert skip["clip_id"] == "gone404_0" and "the download of gone404 failed: not found:" in skip["reason"]
+    assert {e.state for e in Manifest(fetched).read().values()} == {DONE, FAILED, RETRY}
+    skips = {row["clip_id"]: row["reason"] for row in read_skip_report(builder.skip_report)}
+    assert skips.keys() == {"gone404_0", "cutalways_0"}
+    assert "the download of gone404 failed for good: not found: [generic] gone404: " in skips["gone404_0"]
+    assert "the download of cutalways failed for now, a rerun retries it: connection: " in skips["cutalways_0"]
 
 
 @pytest.mark.slow
