@@ -20,6 +20,7 @@ import os
 import queue
 import re
 import shutil
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -406,13 +407,24 @@ class YtDlpFetcher:
         self.settings = settings
         self.partial_folder = Path(data_dir).expanduser() / RAW_VIDEO_FOLDER / PARTIAL_FOLDER
         self._download_error = yt_dlp.utils.DownloadError
-        self._downloader = yt_dlp.YoutubeDL(yt_dlp_options(self.partial_folder, settings))
+        options = yt_dlp_options(self.partial_folder, settings)
+        self._cookie_copy = None
+        if settings.cookies:
+            # yt-dlp writes its cookie jar back to the file when it closes: several workers writing the
+            # user's own file at once could corrupt it, so each works on a private copy.
+            descriptor, self._cookie_copy = tempfile.mkstemp(prefix="celeb-datasets-cookies-", suffix=".txt")
+            os.close(descriptor)
+            shutil.copyfile(options["cookiefile"], self._cookie_copy)
+            options["cookiefile"] = self._cookie_copy
+        self._downloader = yt_dlp.YoutubeDL(options)
 
     def __enter__(self) -> YtDlpFetcher:
         return self
 
     def __exit__(self, *exception: object) -> None:
         self._downloader.close()
+        if self._cookie_copy is not None:
+            os.unlink(self._cookie_copy)
 
     def fetch(self, ytb_id: str) -> Path:
         """Download one video; the merged file, or _FetchFailed with yt-dlp's reason."""

@@ -145,6 +145,15 @@ def test_cookies_proxy_rate_limit_and_js_runtime_pass_through_to_yt_dlp(tmp_path
     assert options["format"] == "bestvideo[ext=mp4]+bestaudio[ext=m4a]/bestvideo+bestaudio/best"
 
 
+def test_the_users_cookies_file_is_never_written(server: VideoServer, tmp_path: Path) -> None:
+    cookies = tmp_path / "cookies.txt"
+    cookies.write_text("# Netscape HTTP Cookie File\n127.0.0.1\tFALSE\t/\tFALSE\t0\tSID\tsecret\n")
+    before = cookies.read_bytes()
+    download_videos(tmp_path / "d", {"served": 2.0}, fast_settings(server, cookies=str(cookies)), workers=2)
+    assert Manifest(tmp_path / "d").read()["served"].state == DONE and cookies.read_bytes() == before
+    assert server.cookies_seen["/served.mpd"] == "SID=secret"  # yet yt-dlp sent them
+
+
 def test_impossible_download_settings_are_refused_before_anything_is_fetched(tmp_path: Path) -> None:
     with pytest.raises(CelebDatasetsError, match=r"url_template 'http://x/video' must contain \{ytb_id\}"):
         DownloadSettings(url_template="http://x/video")

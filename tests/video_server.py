@@ -75,6 +75,7 @@ class VideoServer:
         self.folder = folder
         self.videos: dict[str, ServedVideo] = {}
         self.requests: Counter[str] = Counter()
+        self.cookies_seen: dict[str, str] = {}
         self.watched_raw_folder: Path | None = None
         self.most_raw_files_seen = 0
         # Added before every response: a network round trip (the benchmark's stand-in for YouTube's).
@@ -128,6 +129,7 @@ def _handler(server: VideoServer) -> type[http.server.BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             count = server.note_request(self.path)
+            server.cookies_seen[self.path] = self.headers.get("Cookie", "")
             time.sleep(server.latency_sec)
             match = re.fullmatch(r"/(?P<id>[\w-]+)\.(?P<part>mpd|video\.mp4|audio\.m4a)", self.path)
             video = server.videos.get(match["id"]) if match else None
