@@ -97,8 +97,11 @@ identifies or harms the people shown. See the terms on the homepage.
 
 KNOWN_DEFECTS = (
     "CelebA-HQ image 5380.jpg has no caption and no fine-grained label (the image is corrupted upstream): "
-    "its `caption`, `attribute_captions` and `fine_grained` values are None.",
-    "21 standard CelebA images are unlabeled in the fine-grained file: their `fine_grained` values are None.",
+    "its `caption`, `attribute_captions` and `fine_grained` values are None (if its file also fails the image "
+    "check, it is left out and listed in the skip report).",
+    "21 standard CelebA images are unlabeled in the fine-grained file (how they are marked is not documented): "
+    "a value that is not a whole number, or is negative (such as -1), counts as unlabeled and becomes None, "
+    "and the row is listed in the skip report with its values as written; a whole number above 5 is refused.",
     "The CelebA-HQ numbering here is 0-based (0.jpg to 29999.jpg); other CelebA-HQ copies are 1-based "
     "(00001.jpg): a folder of 1-based names is refused, never read off by one.",
     "The source columns of `beard` and `age` are called No_Beard and Young, but their degrees mean beard "
