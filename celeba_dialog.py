@@ -523,6 +523,9 @@ def locate_sources(
     # Folders first: a damaged `image.zip` is then named as what should hold the images, rather than
     # as an archive that could not be searched for some label file.
     for role, spec in sorted(sources.items(), key=lambda item: not item[1].folder):
+        preferred = _FALLBACK_FOR.get(role)
+        if preferred is not None and found.get(preferred) is not None:
+            continue
         found[role] = download.find_folder(spec.name) if spec.folder else download.find_file(spec.name)
         if found[role] is None and spec.required:
             kind = "folder" if spec.folder else "file"
@@ -540,6 +543,10 @@ def locate_sources(
 def _folder(found: dict[str, SourceFile | SourceFolder | None], role: str) -> SourceFolder | None:
     source = found.get(role)
     return source if isinstance(source, SourceFolder) else None
+
+
+# Sources read only when the one they stand in for is absent (see read_part_labels), so only then looked for.
+_FALLBACK_FOR = {"request_lines": "requests", "celeba_identities": "identities"}
 
 
 def _still_missing(role: str, found: dict[str, SourceFile | SourceFolder | None]) -> bool:
