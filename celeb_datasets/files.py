@@ -294,8 +294,11 @@ class DataFolder:
 
 def not_a_zip_reason(path: str | os.PathLike[str]) -> str:
     """Why a file named `*.zip` is not a readable zip archive, from its size and first bytes."""
-    with open(path, "rb") as file:
-        start = file.read(4)
+    try:
+        with open(path, "rb") as file:
+            start = file.read(4)
+    except OSError as error:
+        return f"cannot be read ({error.strerror})"
     if not start:
         return "an empty file, not a zip archive"
     if start == b"PK\x03\x04":
