@@ -93,8 +93,11 @@ identifies or harms the people shown. See the terms on the homepage.
 
 KNOWN_DEFECTS = (
     "CelebA-HQ image 5380.jpg has no caption and no fine-grained label (the image is corrupted upstream): "
-    "its `caption`, `attribute_captions` and `fine_grained` values are None.",
-    "21 standard CelebA images are unlabeled in the fine-grained file: their `fine_grained` values are None.",
+    "its `caption`, `attribute_captions` and `fine_grained` values are None (if its file also fails the image "
+    "check, it is left out and listed in the skip report).",
+    "21 standard CelebA images are unlabeled in the fine-grained file (how they are marked is not documented): "
+    "a value that is not a whole number, or is negative (such as -1), counts as unlabeled and becomes None, "
+    "and the row is listed in the skip report with its values as written; a whole number above 5 is refused.",
     "The CelebA-HQ numbering here is 0-based (0.jpg to 29999.jpg); other CelebA-HQ copies are 1-based "
     "(00001.jpg): a folder of 1-based names is refused, never read off by one.",
     "The source columns of `beard` and `age` are called No_Beard and Young, but their degrees mean beard "
@@ -480,6 +483,9 @@ def locate_sources(
     # Folders first: a damaged `image.zip` is then named as what should hold the images, rather than
     # as an archive that could not be searched for some label file.
     for role, spec in sorted(sources.items(), key=lambda item: not item[1].folder):
+        preferred = _FALLBACK_FOR.get(role)
+        if preferred is not None and found.get(preferred) is not None:
+            continue
         found[role] = download.find_folder(spec.name) if spec.folder else download.find_file(spec.name)
         if found[role] is None and spec.required:
             kind = "folder" if spec.folder else "file"
@@ -497,6 +503,10 @@ def locate_sources(
 def _folder(found: dict[str, SourceFile | SourceFolder | None], role: str) -> SourceFolder | None:
     source = found.get(role)
     return source if isinstance(source, SourceFolder) else None
+
+
+# Sources read only when the one they stand in for is absent (see read_part_labels), so only then looked for.
+_FALLBACK_FOR = {"request_lines": "requests", "celeba_identities": "identities"}
 
 
 def _still_missing(role: str, found: dict[str, SourceFile | SourceFolder | None]) -> bool:

@@ -12,6 +12,8 @@ Each measurement runs in a fresh process, so its peak RSS is that work's own:
   copied from the zip into self-contained Arrow shards);
 - copy limit: read every JPEG from `image.zip` and write the bytes one after another into one file,
   no processing: the least any self-contained preparation must do;
+- media check alone: `image_problem` (the check ours runs on each JPEG) timed by itself over every
+  image, reading not counted, as a share of ours' time: the cost the check adds to preparing;
 - imagefolder: `load_dataset("imagefolder")` on the unzipped images with a `metadata.jsonl` of the
   fine-grained labels and captions, the usual alternative; its shards hold paths only (not
   self-contained), and unzipping (not timed) is needed first.
@@ -27,6 +29,7 @@ import json
 import shutil
 import sys
 import tempfile
+import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -114,6 +117,21 @@ def run_copy_limit(download: str, cache_dir: str) -> int:
     return count
 
 
+def run_media_check(download: str, cache_dir: str, media_check: str = "fast") -> float:
+    """Seconds spent in `image_problem` alone over every image of the download (reading not counted)."""
+    from celeb_datasets.images import image_problem
+
+    spent = 0.0
+    with zipfile.ZipFile(Path(download) / "image.zip") as archive:
+        for member in archive.namelist():
+            data = archive.read(member)
+            start = time.perf_counter()
+            problem = image_problem(data, full_decode=media_check == "full")
+            spent += time.perf_counter() - start
+            assert problem is None, (member, problem)
+    return spent
+
+
 def run_imagefolder(folder: str, cache_dir: str) -> int:
     import datasets
 
@@ -121,9 +139,9 @@ def run_imagefolder(folder: str, cache_dir: str) -> int:
     return dataset.num_rows
 
 
-def _measured(work: Callable[..., int], source: str, *options: str) -> tuple[float, float, int]:
-    """Seconds, peak RSS (MB) and rows of `work(source, empty cache, *options)` in a fresh process."""
-    preload = () if work is run_copy_limit else ("datasets", "celeba_dialog")
+def _measured(work: Callable[..., float], source: str, *options: str) -> tuple[float, float, float]:
+    """Seconds, peak RSS (MB) and result of `work(source, empty cache, *options)` in a fresh process."""
+    preload = ("datasets", "celeba_dialog") if work in (run_ours, run_imagefolder) else ()
     with tempfile.TemporaryDirectory(prefix="bench-celeba-dialog-") as cache_dir:
         return in_fresh_process(work, source, cache_dir, *options, preload=preload)
 
@@ -140,9 +158,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     arguments = parser.parse_args(argv)
     lines = [
-        "| work | ours | imagefolder (paths only) | copy limit | ours ÷ limit (time) | imagefolder ÷ ours (time) "
-        "| peak RSS ours / imagefolder / copy |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| work | ours | media check alone (share of ours) | imagefolder (paths only) | copy limit "
+        "| ours ÷ limit (time) | imagefolder ÷ ours (time) | peak RSS ours / imagefolder / copy |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     check = "" if arguments.media_check == "fast" else f" (media_check={arguments.media_check})"
     for count in arguments.images:
@@ -152,11 +170,14 @@ def main(argv: list[str] | None = None) -> None:
             megabytes = sum(info.file_size for info in archive.infolist()) / 1e6
         copy_seconds, copy_rss, _ = _measured(run_copy_limit, str(download))
         ours_seconds, ours_rss, ours_rows = _measured(run_ours, str(download), arguments.media_check)
+        _, _, check_seconds = _measured(run_media_check, str(download), arguments.media_check)
         folder_seconds, folder_rss, folder_rows = _measured(run_imagefolder, str(root / "imagefolder"))
         assert ours_rows == folder_rows == count, (ours_rows, folder_rows, count)
         lines.append(
             f"| prepare `hq`{check}, {count:,} 1024x1024 JPEGs ({megabytes:,.0f} MB, zipped) "
-            f"| {_rate(count, megabytes, ours_seconds)} | {_rate(count, megabytes, folder_seconds)} "
+            f"| {_rate(count, megabytes, ours_seconds)} "
+            f"| {check_seconds * 1e6 / count:,.0f} µs/img ({check_seconds / ours_seconds:.1%}) "
+            f"| {_rate(count, megabytes, folder_seconds)} "
             f"| {_rate(count, megabytes, copy_seconds)} | {ours_seconds / copy_seconds:.2f}x "
             f"| {folder_seconds / ours_seconds:.2f}x | {ours_rss:,.0f} / {folder_rss:,.0f} / {copy_rss:,.0f} MB |"
         )

@@ -22,6 +22,7 @@ SourceFileError naming the file (and member, and line) and what is wrong.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import zipfile
@@ -132,9 +133,7 @@ class SourceFolder:
     def _relative_members(self) -> list[str]:
         """The archive's member names under this folder, relative to it."""
         prefix = f"{self.path}/" if self.path else ""
-        with _open_archive(str(self.archive)) as archive:
-            members = archive.namelist()
-        return [member[len(prefix) :] for member in members if member.startswith(prefix)]
+        return [member[len(prefix) :] for member in _member_names(str(self.archive)) if member.startswith(prefix)]
 
     def file(self, relative: str) -> SourceFile:
         """The file at `relative` (a path given by `list_files`) inside this folder."""
@@ -281,16 +280,18 @@ class DataFolder:
 
     def _archive_members(self, archive: Path) -> list[str]:
         if archive not in self._members:
-            with _open_archive(str(archive)) as opened:
-                names = opened.namelist()
+            names = _member_names(str(archive))
             self._members[archive] = [name for name in names if not _is_macos_metadata(name)]
         return self._members[archive]
 
 
 def not_a_zip_reason(path: str | os.PathLike[str]) -> str:
     """Why a file named `*.zip` is not a readable zip archive, from its size and first bytes."""
-    with open(path, "rb") as file:
-        start = file.read(4)
+    try:
+        with open(path, "rb") as file:
+            start = file.read(4)
+    except OSError as error:
+        return f"cannot be read ({error.strerror})"
     if not start:
         return "an empty file, not a zip archive"
     if start == b"PK\x03\x04":
@@ -301,6 +302,19 @@ def not_a_zip_reason(path: str | os.PathLike[str]) -> str:
 def damaged_member_error(archive: str, member: str, error: BaseException) -> SourceFileError:
     """The error for a zip member that cannot be read back as it was stored."""
     return SourceFileError(f"{archive}: the member {member} is damaged ({error}); download the archive again")
+
+
+def _member_names(path: str) -> tuple[str, ...]:
+    """The member names of the zip archive at `path`, read once for each version of the file."""
+    status = os.stat(path)
+    return _read_member_names(path, status.st_size, status.st_mtime_ns)
+
+
+# Reading the list of 30,000 members costs about 0.1 s; finding, listing and checking a folder each need it.
+@functools.lru_cache(maxsize=4)
+def _read_member_names(path: str, size: int, modified_ns: int) -> tuple[str, ...]:
+    with _open_archive(path) as archive:
+        return tuple(archive.namelist())
 
 
 def _open_archive(path: str) -> zipfile.ZipFile:

@@ -806,6 +806,17 @@ def test_an_archive_that_is_not_a_zip_is_reported_as_such_not_as_missing(
         build(download, config, tmp_path / "cache")
 
 
+def test_a_labels_only_config_builds_beside_a_damaged_image_zip_when_every_file_it_reads_is_found(
+    tmp_path: Path,
+) -> None:
+    download = make_hq_download(tmp_path / "download", masks=False)
+    (download / "image.zip").write_bytes(b"<html>")
+
+    builder = build(download, "hq_labels", tmp_path / "cache")
+
+    assert builder.as_dataset(split="validation")["image_id"] == ["4.jpg", "7.jpg"]
+
+
 @pytest.mark.parametrize(
     ("edit", "message"),
     [

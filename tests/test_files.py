@@ -283,6 +283,15 @@ def test_text_that_is_not_utf8_is_an_error_naming_file_line_and_byte(tmp_path: P
         found.read_text()
 
 
+def test_an_archive_rewritten_in_place_is_listed_afresh(tmp_path: Path) -> None:
+    write_zip(tmp_path / "image.zip", {"image/0.jpg": b"a"})
+    assert DataFolder(tmp_path).find_folder("image").list_files() == ["0.jpg"]
+
+    write_zip(tmp_path / "image.zip", {"image/0.jpg": b"a", "image/1.jpg": b"b"})
+
+    assert DataFolder(tmp_path).find_folder("image").list_files() == ["0.jpg", "1.jpg"]
+
+
 def test_sources_survive_pickling_for_worker_processes(tmp_path: Path) -> None:
     folder = SourceFolder("image", str(tmp_path / "image.zip"))
     file = SourceFile("text/captions_hq.json", str(tmp_path / "text.zip"))
