@@ -8,7 +8,10 @@ the clips that contain it, so overlapping clips share their decoding.
 
 Each clip is faithful to the official processing by default: the face box widened by 0.02 on every
 side, a centred even square inside it (ffmpeg's crop rounding), the frames whose source timestamps lie
-in [start, end), at the source frame rate, re-encoded to H.264 + AAC in MP4.
+in [start, end), at the source frame rate, re-encoded to H.264 + AAC in MP4. A video shown rotated is
+cut upright, as ffmpeg shows it. Damage in a raw video skips only the clips it reaches, with the reason.
+
+`video_problem` checks a finished video file (a processed clip) before it is stored.
 """
 
 from __future__ import annotations
