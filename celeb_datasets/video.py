@@ -216,6 +216,8 @@ def _check_packets(container: av.container.InputContainer, size: int, full_decod
     """Read every packet once, decoding the first video frame (or every frame): raise at the first problem."""
     streams = [stream for stream in container.streams if stream.type in ("video", "audio")]
     video = container.streams.video[0]
+    # Seconds per tick as floats: Fraction arithmetic on every packet would cost more than the check.
+    ticks = {stream: float(stream.time_base) for stream in streams}
     counts = dict.fromkeys(streams, 0)
     ends = dict.fromkeys(streams, 0.0)
     longest_packet = 0.0
@@ -224,10 +226,11 @@ def _check_packets(container: av.container.InputContainer, size: int, full_decod
         for packet in container.demux(streams):
             stream = packet.stream
             if packet.size:
-                _check_packet(packet, size)
+                stamp = packet.pts if packet.pts is not None else packet.dts
+                time, duration = (stamp or 0) * ticks[stream], (packet.duration or 0) * ticks[stream]
+                _check_packet(packet, size, time)
                 counts[stream] += 1
-                duration = float((packet.duration or 0) * packet.time_base)
-                ends[stream] = max(ends[stream], (_packet_time(packet, presentation=True) or 0.0) + duration)
+                ends[stream] = max(ends[stream], time + duration)
                 longest_packet = max(longest_packet, duration)
             if full_decode or (stream is video and not first_frame_decoded):
                 decoded = _decode_checked(packet)
@@ -241,8 +244,7 @@ def _check_packets(container: av.container.InputContainer, size: int, full_decod
     _check_all_packets_there(container, counts, ends, longest_packet)
 
 
-def _check_packet(packet: av.Packet, size: int) -> None:
-    time = _packet_time(packet, presentation=True) or 0.0
+def _check_packet(packet: av.Packet, size: int, time: float) -> None:
     if packet.pos is not None and packet.pos >= 0 and packet.pos + packet.size > size:
         raise UnreadableMediaError(
             f"the {packet.stream.type} packet at {time:.2f} s ends at byte {packet.pos + packet.size}, "
@@ -567,7 +569,7 @@ def _packet_time(packet: av.Packet, *, presentation: bool = False) -> float | No
     """The packet's decoding time (no frame decoded after it is shown earlier), or its presentation time."""
     first, second = (packet.pts, packet.dts) if presentation else (packet.dts, packet.pts)
     stamp = first if first is not None else second
-    return None if stamp is None or packet.time_base is None else float(stamp * packet.time_base)
+    return None if stamp is None or packet.time_base is None else stamp * float(packet.time_base)
 
 
 def _frame_decode_time(frame: av.VideoFrame, time: float) -> float:
