@@ -293,6 +293,8 @@ def _check_all_packets_there(
             )
 
 
+# How much longer than its video a file's audio may run (yt-dlp merges two separate downloads).
+_AUDIO_OVERHANG_SEC = 0.5
 # Frame threads report a packet's decoding error a few packets late; ffmpeg starts at most 16 of them.
 _DECODER_LAG_PACKETS = 17
 
@@ -549,11 +551,17 @@ class _OnePassCutter:
         """Why the video stops before its declared end (None: it is simply shorter than the clips)."""
         if self.last_frame_time == -math.inf:
             return "unreadable: no video frame can be decoded"
-        stream = self.video_stream
-        if not stream.duration or stream.time_base is None:
+        stream, container = self.video_stream, self.container
+        if stream.duration and stream.time_base is not None:
+            declared = float(((stream.start_time or 0) + stream.duration) * stream.time_base)
+            slack = 2 * self.frame_duration
+        elif container.duration:
+            # Matroska and WebM declare only the file's duration, which the audio may pass by a little.
+            declared = ((container.start_time or 0) + container.duration) / av.time_base
+            slack = max(2 * self.frame_duration, _AUDIO_OVERHANG_SEC)
+        else:
             return None
-        declared = float(((stream.start_time or 0) + stream.duration) * stream.time_base)
-        if video_end >= declared - 2 * self.frame_duration:
+        if video_end >= declared - slack:
             return None
         return (
             f"unreadable: the video stops at {video_end:.2f} s, the file declares {declared:.2f} s "
