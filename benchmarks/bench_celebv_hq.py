@@ -1,7 +1,7 @@
 """Benchmark the CelebV-HQ builder: cutting clips from a raw video, and preparing the annotations.
 
-    python benchmarks/bench_celebv_hq.py                  # both
-    python benchmarks/bench_celebv_hq.py cutting          # or: annotations
+    python benchmarks/bench_celebv_hq.py                  # all three
+    python benchmarks/bench_celebv_hq.py cutting          # or: annotations, checks
 
 Cutting. A raw 720p video of five minutes (30 fps, H.264 with 2 s keyframe intervals, stereo AAC;
 textured picture panning slowly, so it compresses like filmed video) is generated once and cached
@@ -13,6 +13,11 @@ preset medium, AAC 128 kb/s, mp4, the ffmpeg defaults the official script relies
 - official: one ffmpeg process per clip with the seek after the input, as the release's script does
   (`ffmpeg -i raw.mp4 -ss START -to END -vf crop=W:H:X:Y clip.mp4`), so each decodes from the start;
 - encode-only limit: the same output frames (and audio), decoded and cropped beforehand, only encoded.
+
+Checks. The eight clips cut above, stored as processed clips are (H.264 + AAC MP4 files, cached): time
+to read each file, against reading it and checking it with `video_problem` (the default checks, then
+`full_decode=True`), as the `clips` config does with `media_check="fast"` / `"full"`. Each job reads
+every clip `CHECK_ROUNDS` times in a fresh process; the figures are per clip.
 
 Annotations. A generated full-size `celebvhq_info.json` (35,666 clips in the release's form): time to
 prepare the `annotations` config into an empty cache, against a plain `json.load` of the file.
@@ -202,6 +207,64 @@ def encode_only(raw: str) -> tuple[float, int]:
     return time.perf_counter() - start, written
 
 
+def processed_clips() -> list[Path]:
+    """The benchmark's clips as files, cut once at the default settings and cached (about half a minute)."""
+    folder = CACHE / "processed"
+    paths = [folder / f"{request.clip_id}.mp4" for request in _requests()]
+    if all(path.exists() for path in paths):
+        return paths
+    from celeb_datasets.video import EncoderSettings, cut_clips
+
+    print(f"cutting the {len(paths)} clips to check (cached in {folder}) ...", flush=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    for result in cut_clips(str(raw_video()), _requests(), EncoderSettings()):
+        (folder / f"{result.clip_id}.mp4").write_bytes(result.video)
+    return paths
+
+
+CHECK_ROUNDS = 5
+
+
+def read_and_check(paths: list[Path], media_check: str) -> int:
+    """Read every clip file CHECK_ROUNDS times, checking it unless `media_check` is "none"; returns problems."""
+    from celeb_datasets.video import video_problem
+
+    problems = 0
+    for _ in range(CHECK_ROUNDS):
+        for path in paths:
+            data = path.read_bytes()
+            if media_check != "none":
+                problems += video_problem(data, full_decode=media_check == "full") is not None
+    return problems
+
+
+def bench_checks(repeat: int) -> list[str]:
+    paths = processed_clips()
+    runs = {
+        check: best_of(repeat, read_and_check, paths, check, preload=("celeb_datasets.video",))
+        for check in ("none", "fast", "full")
+    }
+    assert all(problems == 0 for _, _, problems in runs.values())
+    reads = len(paths) * CHECK_ROUNDS
+    per_clip = {check: seconds / reads * 1000 for check, (seconds, _, _) in runs.items()}
+    clip_seconds = sum(end - start for start, end, *_ in CLIPS) / len(CLIPS)
+    size_mb = sum(path.stat().st_size for path in paths) / len(paths) / 1e6
+    labels = {
+        "none": "read the file alone",
+        "fast": "read + default checks (fast)",
+        "full": "read + full decode (full)",
+    }
+    lines = [
+        f"checks: {len(paths)} processed clips ({clip_seconds:.1f} s, {size_mb:.2f} MB each on average, 460-500 px"
+        f" H.264 + AAC), each read {CHECK_ROUNDS} times, best of {repeat}, per clip:",
+    ]
+    for check, label in labels.items():
+        _, peak, _ = runs[check]
+        ratio = f"{per_clip[check] / per_clip['none']:7.1f}x the read" if check != "none" else " " * 18
+        lines.append(f"  {label:32} {per_clip[check]:8.2f} ms {ratio}   peak {peak:5.0f} MB")
+    return lines
+
+
 def prepare_annotations(data_dir: str, cache_dir: str) -> int:
     from celebv_hq import CelebVHQ
 
@@ -267,7 +330,9 @@ def bench_annotations(repeat: int) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("which", nargs="*", choices=["cutting", "annotations"], default=["cutting", "annotations"])
+    parser.add_argument(
+        "which", nargs="*", choices=["cutting", "checks", "annotations"], default=["cutting", "checks", "annotations"]
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure; the fastest is kept")
     arguments = parser.parse_args()
     lines = []
@@ -275,6 +340,8 @@ def main() -> None:
         lines += bench_annotations(arguments.repeat)
     if "cutting" in arguments.which:
         lines += bench_cutting(arguments.repeat)
+    if "checks" in arguments.which:
+        lines += bench_checks(arguments.repeat)
     print("\n".join(lines))
 
 

@@ -8,7 +8,10 @@ the clips that contain it, so overlapping clips share their decoding.
 
 Each clip is faithful to the official processing by default: the face box widened by 0.02 on every
 side, a centred even square inside it (ffmpeg's crop rounding), the frames whose source timestamps lie
-in [start, end), at the source frame rate, re-encoded to H.264 + AAC in MP4.
+in [start, end), at the source frame rate, re-encoded to H.264 + AAC in MP4. A video shown rotated is
+cut upright, as ffmpeg shows it. Damage in a raw video skips only the clips it reaches, with the reason.
+
+`video_problem` checks a finished video file (a processed clip) before it is stored.
 """
 
 from __future__ import annotations
@@ -213,6 +216,8 @@ def _check_packets(container: av.container.InputContainer, size: int, full_decod
     """Read every packet once, decoding the first video frame (or every frame): raise at the first problem."""
     streams = [stream for stream in container.streams if stream.type in ("video", "audio")]
     video = container.streams.video[0]
+    # Seconds per tick as floats: Fraction arithmetic on every packet would cost more than the check.
+    ticks = {stream: float(stream.time_base) for stream in streams}
     counts = dict.fromkeys(streams, 0)
     ends = dict.fromkeys(streams, 0.0)
     longest_packet = 0.0
@@ -221,10 +226,11 @@ def _check_packets(container: av.container.InputContainer, size: int, full_decod
         for packet in container.demux(streams):
             stream = packet.stream
             if packet.size:
-                _check_packet(packet, size)
+                stamp = packet.pts if packet.pts is not None else packet.dts
+                time, duration = (stamp or 0) * ticks[stream], (packet.duration or 0) * ticks[stream]
+                _check_packet(packet, size, time)
                 counts[stream] += 1
-                duration = float((packet.duration or 0) * packet.time_base)
-                ends[stream] = max(ends[stream], (_packet_time(packet, presentation=True) or 0.0) + duration)
+                ends[stream] = max(ends[stream], time + duration)
                 longest_packet = max(longest_packet, duration)
             if full_decode or (stream is video and not first_frame_decoded):
                 decoded = _decode_checked(packet)
@@ -238,8 +244,7 @@ def _check_packets(container: av.container.InputContainer, size: int, full_decod
     _check_all_packets_there(container, counts, ends, longest_packet)
 
 
-def _check_packet(packet: av.Packet, size: int) -> None:
-    time = _packet_time(packet, presentation=True) or 0.0
+def _check_packet(packet: av.Packet, size: int, time: float) -> None:
     if packet.pos is not None and packet.pos >= 0 and packet.pos + packet.size > size:
         raise UnreadableMediaError(
             f"the {packet.stream.type} packet at {time:.2f} s ends at byte {packet.pos + packet.size}, "
@@ -288,6 +293,8 @@ def _check_all_packets_there(
             )
 
 
+# How much longer than its video a file's audio may run (yt-dlp merges two separate downloads).
+_AUDIO_OVERHANG_SEC = 0.5
 # Frame threads report a packet's decoding error a few packets late; ffmpeg starts at most 16 of them.
 _DECODER_LAG_PACKETS = 17
 
@@ -544,11 +551,17 @@ class _OnePassCutter:
         """Why the video stops before its declared end (None: it is simply shorter than the clips)."""
         if self.last_frame_time == -math.inf:
             return "unreadable: no video frame can be decoded"
-        stream = self.video_stream
-        if not stream.duration or stream.time_base is None:
+        stream, container = self.video_stream, self.container
+        if stream.duration and stream.time_base is not None:
+            declared = float(((stream.start_time or 0) + stream.duration) * stream.time_base)
+            slack = 2 * self.frame_duration
+        elif container.duration:
+            # Matroska and WebM declare only the file's duration, which the audio may pass by a little.
+            declared = ((container.start_time or 0) + container.duration) / av.time_base
+            slack = max(2 * self.frame_duration, _AUDIO_OVERHANG_SEC)
+        else:
             return None
-        declared = float(((stream.start_time or 0) + stream.duration) * stream.time_base)
-        if video_end >= declared - 2 * self.frame_duration:
+        if video_end >= declared - slack:
             return None
         return (
             f"unreadable: the video stops at {video_end:.2f} s, the file declares {declared:.2f} s "
@@ -564,7 +577,7 @@ def _packet_time(packet: av.Packet, *, presentation: bool = False) -> float | No
     """The packet's decoding time (no frame decoded after it is shown earlier), or its presentation time."""
     first, second = (packet.pts, packet.dts) if presentation else (packet.dts, packet.pts)
     stamp = first if first is not None else second
-    return None if stamp is None or packet.time_base is None else float(stamp * packet.time_base)
+    return None if stamp is None or packet.time_base is None else stamp * float(packet.time_base)
 
 
 def _frame_decode_time(frame: av.VideoFrame, time: float) -> float:

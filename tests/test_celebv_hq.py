@@ -14,6 +14,7 @@ import av
 import datasets
 import pytest
 from celebv_hq_fixtures import make_record, sample_clips, sample_document, write_annotation_file
+from video_fixtures import overwrite, packet_position
 
 import celebv_hq
 from celeb_datasets.errors import CelebDatasetsError
@@ -349,3 +350,24 @@ def test_the_bundled_sample_builds_all_six_clips(tmp_path: Path) -> None:
     rows = builder.as_dataset(split="train")
     assert sorted(rows["clip_id"]) == sorted(sample_document()["clips"])
     assert set(rows["video_source"]) == {"raw"}
+
+
+def test_processed_clips_are_checked_before_they_are_stored_fast_by_default_or_fully(tmp_path: Path) -> None:
+    folder = tmp_path / "download"
+    write_annotation_file(folder, {f"eeeeeeeeeee_{k}": make_record("eeeeeeeeeee", k, k + 1.0) for k in range(3)})
+    good = write_indexed_video(
+        folder / "processed" / "eeeeeeeeeee_0.mp4", duration_sec=2, width=64, height=64, fps=FPS, gop_sec=0.5
+    )
+    data = good.read_bytes()
+    (folder / "processed" / "eeeeeeeeeee_1.mp4").write_bytes(data[: len(data) // 2])
+    keyframe, size = packet_position(good, "video", 1.0)
+    (folder / "processed" / "eeeeeeeeeee_2.mp4").write_bytes(overwrite(data, keyframe, size))
+    fast_report = read_skip_report(prepare_clips(folder, tmp_path / "a").skip_report)
+    fast = {row["clip_id"]: row["reason"] for row in fast_report}
+    full = prepare_clips(folder, tmp_path / "b", media_check="full")
+    assert list(fast) == ["eeeeeeeeeee_1"]
+    assert fast["eeeeeeeeeee_1"].startswith(f"unreadable: {folder / 'processed' / 'eeeeeeeeeee_1.mp4'}: ")
+    assert full.as_dataset(split="train")["clip_id"] == ["eeeeeeeeeee_0"]
+    reasons = {row["clip_id"]: row["reason"] for row in read_skip_report(full.skip_report)}
+    assert reasons["eeeeeeeeeee_1"] == fast["eeeeeeeeeee_1"]
+    assert "the video at 1.00 s cannot be decoded" in reasons["eeeeeeeeeee_2"]

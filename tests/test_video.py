@@ -357,7 +357,7 @@ def test_a_truncated_video_gives_the_clips_before_the_cut_and_calls_the_rest_unr
     for name in ("truncated, index first.mp4", "truncated.mkv"):
         results = {result.clip_id: result for result in cut_clips(str(damaged[name]), DAMAGE_REQUESTS, FAST)}
         assert results["before"].video is not None, name
-        assert results["far_after"].skip_reason.startswith(("unreadable: the video stops at", "range beyond")), name
+        assert results["far_after"].skip_reason.startswith("unreadable: the video stops at"), name
     results = list(cut_clips(str(damaged["truncated, index last.mp4"]), DAMAGE_REQUESTS, FAST))
     assert all(result.skip_reason.startswith("unreadable: ") for result in results)
 
