@@ -37,6 +37,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CelebDatasetsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # A half-done build is not kept (datasets removes it); finished downloads are in the manifest.
+        print("interrupted: run the same command again (a build starts over, a download resumes)", file=sys.stderr)
+        return 130
 
 
 def build_parser() -> argparse.ArgumentParser:
