@@ -376,8 +376,9 @@ def read_annotation_file(path: str | os.PathLike[str]) -> list[ClipAnnotation]:
     clips = document["clips"]
     if not isinstance(clips, dict):
         raise SourceFileError(f"{path}: 'clips' must map clip ids to records, found {type(clips).__name__}")
+    source = str(path)  # once: inside a datasets build, `path` may be a slow path-like object
     return [
-        parse_clip_record(clip_id, record, appearance_order, action_order, source=path)
+        parse_clip_record(clip_id, record, appearance_order, action_order, source=source)
         for clip_id, record in clips.items()
     ]
 
@@ -406,7 +407,7 @@ def parse_clip_record(
     source: str | os.PathLike[str] = ANNOTATION_FILE,
 ) -> ClipAnnotation:
     """Validate and type one record of the `clips` object (see `read_annotation_file`)."""
-    fields = _RecordFields(clip_id, record, str(source))
+    fields = _RecordFields(clip_id, record, source if isinstance(source, str) else str(source))
     if not isinstance(record, dict):
         raise fields.error("record", f"expected an object, found {type(record).__name__}")
     ytb_id = fields.get("ytb_id")
@@ -443,7 +444,7 @@ def parse_clip_record(
     )
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(slots=True)
 class _RecordFields:
     """Typed access to the fields of one clip record, with errors naming the file, the clip and the field."""
 
@@ -456,10 +457,15 @@ class _RecordFields:
 
     def get(self, *keys: str) -> Any:
         value = self.record
-        for depth, key in enumerate(keys):
-            if not isinstance(value, dict) or key not in value:
-                raise self.error(".".join(keys[: depth + 1]), "missing")
-            value = value[key]
+        try:
+            for key in keys:
+                value = value[key]
+        except (KeyError, TypeError, IndexError):
+            value = self.record
+            for depth, key in enumerate(keys):
+                if not isinstance(value, dict) or key not in value:
+                    raise self.error(".".join(keys[: depth + 1]), "missing") from None
+                value = value[key]
         return value
 
     def number(self, *keys: str) -> float:
@@ -516,6 +522,9 @@ def segment_oddities(clip: ClipAnnotation) -> list[str]:
     """The emotion segments of `clip` with the release's known odd times: a negative time, a zero or negative
     length, a time past the clip's end. They are kept as annotated (`emotion` gives them no weight) and
     listed in the skip report. Gaps, and a last segment ending before the clip does, are normal."""
+    latest = clip.end_sec - clip.start_sec + _SEGMENT_SLACK_SEC
+    if all(0 <= s.start_sec < s.end_sec <= latest for s in clip.emotion_segments):
+        return []  # the common case, checked without building anything
     odd = []
     for index, segment in enumerate(clip.emotion_segments):
         problems = []
