@@ -66,7 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="prepare a config (if needed) and write it as Parquet shards + dataset card in the Hub layout",
     )
     add_builder_arguments(export)
-    export.add_argument("--sample", nargs="?", const="celebv_hq_sample", metavar="FOLDER", help=prepare_sample_help)
+    export_sample_help = (
+        "generate the bundled CelebV-HQ sample (6 real records, generated raw videos) in FOLDER "
+        "(default ./celebv_hq_sample) and export it: both configs unless --config is given"
+    )
+    export.add_argument("--sample", nargs="?", const="celebv_hq_sample", metavar="FOLDER", help=export_sample_help)
     export.add_argument(
         "--output", type=Path, required=True, help="the export folder (one per dataset; configs accumulate in it)"
     )
@@ -182,15 +186,20 @@ def run_prepare(arguments: argparse.Namespace) -> int:
 def run_export(arguments: argparse.Namespace) -> int:
     from celeb_datasets.hub import export
 
-    builder = make_builder(arguments, **_sample_overrides(arguments))
-    # Preparing again is a no-op when the cache already holds this config.
-    prepare_builder(builder, arguments)
-    exported = export(builder, arguments.output, max_shard_size=arguments.max_shard_size)
-    for split in exported.splits:
-        print(
-            f"{arguments.dataset}/{exported.name} {split.name}: {split.num_examples:,} rows in "
-            f"{len(split.shards)} Parquet shard(s), {split.file_bytes / 1e6:,.1f} MB"
-        )
+    # The sample is small: without --config, export both of its configs.
+    configs = config_names(arguments.dataset) if arguments.sample and not arguments.config else [arguments.config]
+    overrides = _sample_overrides(arguments)
+    for config in configs:
+        arguments.config = config
+        builder = make_builder(arguments, **overrides)
+        # Preparing again is a no-op when the cache already holds this config.
+        prepare_builder(builder, arguments)
+        exported = export(builder, arguments.output, max_shard_size=arguments.max_shard_size)
+        for split in exported.splits:
+            print(
+                f"{arguments.dataset}/{exported.name} {split.name}: {split.num_examples:,} rows in "
+                f"{len(split.shards)} Parquet shard(s), {split.file_bytes / 1e6:,.1f} MB"
+            )
     print(
         f"export folder: {arguments.output} (load it with datasets.load_dataset({str(arguments.output)!r}, "
         f"{exported.name!r}))"

@@ -14,12 +14,15 @@ shards with the media bytes inside, and a `README.md` card listing every config.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import os
 import shutil
+import socket
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +35,8 @@ from datasets.arrow_writer import (
 )
 from datasets.features.features import require_storage_embed
 from datasets.table import embed_table_storage
-from datasets.utils.py_utils import convert_file_size_to_int
 
+from celeb_datasets.builder import parse_byte_size
 from celeb_datasets.card import (
     CARD_FILE,
     ExportedConfig,
@@ -42,7 +45,7 @@ from celeb_datasets.card import (
     read_exported_config,
     write_card,
 )
-from celeb_datasets.errors import CelebDatasetsError
+from celeb_datasets.errors import CelebDatasetsError, HubError
 from celeb_datasets.registry import BUILDERS, builder_class
 
 logger = logging.getLogger("celeb_datasets")
@@ -87,14 +90,27 @@ def export(
             f"`celeb-datasets prepare {name} --config {config_name} --data-dir ...` (or "
             "builder.download_and_prepare()) first"
         )
+    max_bytes = parse_byte_size("max_shard_size", max_shard_size)
     _claim_folder(export_dir, name, builder)
-    max_bytes = convert_file_size_to_int(max_shard_size)
+    remove_abandoned_staging(export_dir)
     # Shards are written beside the folder and swapped in at the end, so an interrupted export never
-    # leaves a config half-replaced.
-    staging = Path(tempfile.mkdtemp(prefix=f".{config_name}.", dir=export_dir))
+    # leaves a config half-replaced. The name says which process on which host writes there.
+    staging = Path(tempfile.mkdtemp(prefix=f".{config_name}{_STAGING}{_process_tag()}.", dir=export_dir))
     staging.chmod(0o755)  # mkdtemp's 0o700 would otherwise stay on the published folder
+    splits = [split for split, info in builder.info.splits.items() if info.num_examples]
+    empty = [split for split in builder.info.splits if split not in splits]
+    if not splits:
+        raise CelebDatasetsError(f"{name}/{config_name} has no rows to export (see its skip report)")
+    if empty:
+        # datasets 5 cannot load a split with no rows (load_dataset fails for every split then).
+        logger.warning(
+            "%s/%s: split(s) %s have no rows (a partial download?) and are left out of the export",
+            name,
+            config_name,
+            ", ".join(empty),
+        )
     try:
-        for split in builder.info.splits:
+        for split in splits:
             try:
                 dataset = builder.as_dataset(split=split)
             except FileNotFoundError as error:
@@ -119,6 +135,40 @@ def export(
         ", ".join(f"{s.name} {s.num_examples:,} rows in {len(s.shards)} shard(s)" for s in exported.splits),
     )
     return exported
+
+
+_STAGING = ".staging."
+
+
+def _process_tag() -> str:
+    return f"{socket.gethostname()}.{os.getpid()}"
+
+
+def remove_abandoned_staging(export_dir: Path) -> list[Path]:
+    """Remove the staging folders that exports killed on this host left in `export_dir`; return them.
+
+    A staging folder `.{config}.staging.{host}.{pid}.XXXX` is removed only when it was made on this host
+    by a process that is gone: exports running now, here or on other hosts sharing the folder, keep theirs.
+    """
+    removed = []
+    host = socket.gethostname()
+    for folder in export_dir.glob(f".*{_STAGING}*"):
+        made_on, _, rest = folder.name.split(_STAGING, 1)[1].rpartition(".")[0].rpartition(".")
+        if made_on == host and rest.isdigit() and not _process_alive(int(rest)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+            logger.info("removed %s, left by an export that was killed", folder)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def _claim_folder(export_dir: Path, name: str, builder: datasets.DatasetBuilder) -> None:
@@ -198,16 +248,43 @@ def publish(
     pull request; `create_pr` opens a new pull request instead of committing. The token comes from
     `token`, else `HF_TOKEN`, else `hf auth login`; it is never printed or logged.
 
-    Raises CelebDatasetsError for a config that was never exported, an invalid repo id, no token, or a
-    failed upload (then nothing new is on the branch; running the same call again finishes the job).
+    Raises CelebDatasetsError for a config that was never exported, an invalid repo id or no token, and
+    HubError when the Hub cannot be reached or refuses (then nothing new is on the branch; running the
+    same call again finishes the job).
     """
     from huggingface_hub import HfApi, get_token
-    from huggingface_hub.errors import HfHubHTTPError, HFValidationError
-    from huggingface_hub.utils import validate_repo_id
 
     export_dir = Path(export_dir)
     name = _exported_dataset(export_dir)
     available = exported_configs(export_dir)
+    chosen = _chosen_configs(export_dir, name, available, configs)
+    create_pr = _check_target(repo_id, revision, create_pr)
+    token = token or get_token()
+    if not token:
+        raise CelebDatasetsError(
+            "no Hugging Face token: set HF_TOKEN or run `hf auth login` (a token with write access)"
+        )
+    api = HfApi(token=token)
+    where = f"{repo_id}" + (f"@{revision}" if revision else "")
+    with _hub_errors(f"publishing {export_dir} to {where}", api.endpoint):
+        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        is_private = bool(api.repo_info(repo_id, repo_type="dataset").private)
+        if revision and not revision.startswith("refs/"):
+            api.create_branch(repo_id, branch=revision, repo_type="dataset", exist_ok=True)
+        # The card lists what the repo will hold: the configs published now, and those already there.
+        kept = _configs_kept_on_the_hub(api, repo_id, revision, chosen)
+        configs_after = dict(sorted(({config: available[config] for config in chosen} | kept).items()))
+        commit = _commit_configs(
+            api, export_dir, name, repo_id, chosen, configs_after, revision, create_pr, commit_message
+        )
+    if not is_private and private:
+        logger.warning("%s already existed and is PUBLIC: publishing did not change its visibility", repo_id)
+    return PublishResult(repo_id, is_private, tuple(chosen), commit.commit_url, commit.pr_url)
+
+
+def _chosen_configs(
+    export_dir: Path, name: str, available: dict[str, ExportedConfig], configs: list[str] | None
+) -> list[str]:
     chosen = list(configs or available)
     never_exported = [config for config in chosen if config not in available]
     if never_exported:
@@ -215,6 +292,14 @@ def publish(
             f"{export_dir} holds no export of config(s) {never_exported} (it holds: {', '.join(available) or 'none'}); "
             f"run `celeb-datasets export {name} --config {never_exported[0]} --output {export_dir}` first"
         )
+    return chosen
+
+
+def _check_target(repo_id: str, revision: str | None, create_pr: bool) -> bool:
+    """Refuse an impossible repo id or revision; whether to open a pull request."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
     try:
         validate_repo_id(repo_id)
     except HFValidationError as error:
@@ -226,51 +311,65 @@ def publish(
             "create_pr opens a pull request against main: drop the revision, or give revision='refs/pr/N' "
             "to add to an open pull request"
         )
-    if revision and revision.startswith("refs/pr/"):
-        create_pr = False  # adding to an open pull request is a commit to its ref
-    token = token or get_token()
-    if not token:
-        raise CelebDatasetsError(
-            "no Hugging Face token: set HF_TOKEN or run `hf auth login` (a token with write access)"
+    # Adding to an open pull request is a commit to its ref.
+    return create_pr and not (revision and revision.startswith("refs/pr/"))
+
+
+def _commit_configs(
+    api: Any,
+    export_dir: Path,
+    name: str,
+    repo_id: str,
+    chosen: list[str],
+    configs_after: dict[str, ExportedConfig],
+    revision: str | None,
+    create_pr: bool,
+    commit_message: str | None,
+) -> Any:
+    """One commit: the card for the repo, and the chosen configs' shards replacing what was there."""
+    with tempfile.TemporaryDirectory(prefix="celeb-datasets-publish-") as staging_dir:
+        # Links to the chosen shards (the export folder, its own card included, stays as it is).
+        staging = Path(staging_dir)
+        write_card(export_dir, builder_class(name), name, repo_id, configs=configs_after, path=staging / CARD_FILE)
+        for config in chosen:
+            (staging / config).mkdir()
+            for shard in (shard for split in configs_after[config].splits for shard in split.shards):
+                (staging / config / shard.name).symlink_to(shard.resolve())
+        return api.upload_folder(
+            repo_id=repo_id,
+            repo_type="dataset",
+            folder_path=staging,
+            revision=revision,
+            create_pr=create_pr,
+            allow_patterns=[CARD_FILE, *(f"{config}/*.parquet" for config in chosen)],
+            delete_patterns=[f"{config}/*" for config in chosen],
+            commit_message=commit_message or f"Publish {name} configs {', '.join(chosen)}",
         )
-    api = HfApi(token=token)
-    where = f"{repo_id}" + (f"@{revision}" if revision else "")
+
+
+@contextlib.contextmanager
+def _hub_errors(doing: str, endpoint: str) -> Iterator[None]:
+    """Turn what the Hub or the network answer into one HubError line (the token is never in it)."""
+    import httpx2
+    from huggingface_hub.errors import HfHubHTTPError
+
+    again = "Run the same command again to finish (uploaded files are not sent twice)."
     try:
-        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-        is_private = bool(api.repo_info(repo_id, repo_type="dataset").private)
-        if revision and not revision.startswith("refs/"):
-            api.create_branch(repo_id, branch=revision, repo_type="dataset", exist_ok=True)
-        # The card lists what the repo will hold: the configs published now, and those already there.
-        kept = _configs_kept_on_the_hub(api, repo_id, revision, chosen)
-        configs_after = dict(sorted(({config: available[config] for config in chosen} | kept).items()))
-        with tempfile.TemporaryDirectory(prefix="celeb-datasets-publish-") as staging_dir:
-            # The commit's files: the card for the repo, links to the chosen shards (the export folder,
-            # its own card included, stays as it is).
-            staging = Path(staging_dir)
-            write_card(export_dir, builder_class(name), name, repo_id, configs=configs_after, path=staging / CARD_FILE)
-            for config in chosen:
-                (staging / config).mkdir()
-                for shard in (shard for split in available[config].splits for shard in split.shards):
-                    (staging / config / shard.name).symlink_to(shard.resolve())
-            commit = api.upload_folder(
-                repo_id=repo_id,
-                repo_type="dataset",
-                folder_path=staging,
-                revision=revision,
-                create_pr=create_pr,
-                allow_patterns=[CARD_FILE, *(f"{config}/*.parquet" for config in chosen)],
-                delete_patterns=[f"{config}/*" for config in chosen],
-                commit_message=commit_message or f"Publish {name} configs {', '.join(chosen)}",
-            )
-    except (HfHubHTTPError, OSError, RuntimeError, ValueError) as error:
-        # huggingface_hub reports a failed LFS upload as RuntimeError, a refused commit as HTTP error.
-        raise CelebDatasetsError(
-            f"publishing {export_dir} to {where} failed, nothing was committed: {_first_line(error)}. "
-            "Run the same command again to finish (uploaded files are not sent twice)."
-        ) from error
-    if not is_private and private:
-        logger.warning("%s already existed and is PUBLIC: publishing did not change its visibility", repo_id)
-    return PublishResult(repo_id, is_private, tuple(chosen), commit.commit_url, commit.pr_url)
+        yield
+    except HfHubHTTPError as error:
+        status = error.response.status_code if error.response is not None else None
+        hint = ""
+        if status in (401, 403):
+            hint = " Check the token (HF_TOKEN or `hf auth login`): it needs write access to this repo."
+        raise HubError(f"{doing} failed, nothing was committed: {_first_line(error)}.{hint} {again}") from None
+    except httpx2.HTTPError as error:
+        raise HubError(
+            f"{doing} failed, nothing was committed: the Hub at {endpoint} could not be reached "
+            f"({type(error).__name__}: {_first_line(error)}). Check the network (or HF_ENDPOINT). {again}"
+        ) from None
+    except (OSError, RuntimeError, ValueError) as error:
+        # huggingface_hub reports a failed LFS upload as RuntimeError.
+        raise HubError(f"{doing} failed, nothing was committed: {_first_line(error)}. {again}") from error
 
 
 def _configs_kept_on_the_hub(

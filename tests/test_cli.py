@@ -121,3 +121,11 @@ def test_dataset_infos_check_passes_on_the_committed_file_and_fails_on_a_stale_o
     assert "out of date" in capsys.readouterr().err
     assert main(["dataset-infos", "--output", str(stale)]) == 0
     assert stale.read_text() == (REPO_ROOT / "dataset_infos.json").read_text()
+
+
+def test_export_of_the_sample_exports_both_configs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    arguments = ["export", "celebv_hq", "--sample", str(tmp_path / "sample"), "--output", str(tmp_path / "export")]
+    assert main([*arguments, "--cache-dir", str(tmp_path / "cache"), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "celebv_hq/annotations train: 6 rows" in out and "celebv_hq/clips train: 6 rows" in out
+    assert sorted(path.name for path in (tmp_path / "export").iterdir() if path.is_dir()) == ["annotations", "clips"]

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +14,7 @@ import datasets
 import huggingface_hub
 import pyarrow.parquet as pq
 import pytest
+from celeba_dialog_fixtures import make_hq_download
 from celebv_hq_fixtures import unique_repo_id, write_sample_download
 from datasets import ClassLabel, Dataset, Features, List, Value
 from datasets.info import DatasetInfosDict
@@ -17,8 +22,9 @@ from hub_server import FakeHub
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from celeb_datasets.card import configs_in_card, exported_configs, frequency_tables, read_exported_config
-from celeb_datasets.errors import CelebDatasetsError
+from celeb_datasets.errors import CelebDatasetsError, HubError, OptionError
 from celeb_datasets.hub import EXPORT_MANIFEST, dataset_infos, dataset_infos_text, export, publish
+from celeba_dialog import CelebADialog
 from celebv_hq import CelebVHQ, celebv_hq_features
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -420,3 +426,68 @@ def test_dataset_infos_features_are_the_builders_own() -> None:
         assert celebv["annotations"]["splits"] == {"train": {"num_examples": 35_666}}
         assert celebv["clips"]["splits"] == {"train": {"num_examples": None}}
         assert "depends on the download" in celebv["clips"]["num_examples_note"]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Integrity: an unreachable Hub, a killed export, empty splits, bad sizes
+
+
+def test_an_unreachable_hub_is_one_hub_error_naming_the_endpoint(
+    export_dir: Path, hub_token: str, monkeypatch: pytest.MonkeyPatch, no_retry_sleep: None
+) -> None:
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        endpoint = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", endpoint)
+    with pytest.raises(HubError, match=rf"the Hub at {endpoint} could not be reached \(ConnectError") as raised:
+        publish(export_dir, unique_repo_id("unreachable"), token=hub_token)
+    assert hub_token not in str(raised.value)
+
+
+def test_a_refused_token_is_a_hub_error_with_a_hint(fake_hub: FakeHub, export_dir: Path) -> None:
+    with pytest.raises(HubError, match=r"Check the token \(HF_TOKEN or `hf auth login`\)"):
+        publish(export_dir, unique_repo_id("badtoken"), token="hf_not_a_real_token")
+
+
+def dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_an_export_removes_the_staging_folders_of_killed_exports_only(
+    built: dict[str, CelebVHQ], tmp_path: Path
+) -> None:
+    folder = tmp_path / "export"
+    export(built["annotations"], folder)
+    host = socket.gethostname()
+    killed = folder / f".clips.staging.{host}.{dead_pid()}.abc123"
+    running = folder / f".clips.staging.{host}.{os.getpid()}.def456"
+    elsewhere = folder / f".clips.staging.other-host.{dead_pid()}.ghi789"
+    for staging in (killed, running, elsewhere):
+        staging.mkdir()
+        (staging / "train-00000-of-00001.parquet").write_bytes(b"half written")
+    export(built["annotations"], folder)
+    assert not killed.exists() and running.exists() and elsewhere.exists()
+    assert list(exported_configs(folder)) == ["annotations"]
+
+
+def test_a_split_left_empty_is_left_out_of_the_export_which_loads(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # datasets 5 cannot load a split with no rows: listing it would make load_dataset fail for every split.
+    download = make_hq_download(tmp_path / "download", drop_images=(4, 7))  # the validation images
+    builder = CelebADialog(config_name="hq", data_dir=str(download), cache_dir=str(tmp_path / "cache"))
+    builder.download_and_prepare()
+    exported = export(builder, tmp_path / "export")
+    assert {split.name: split.num_examples for split in exported.splits} == {"train": 5, "test": 2}
+    assert "split(s) validation have no rows (a partial download?) and are left out" in caplog.text
+    loaded = datasets.load_dataset(str(tmp_path / "export"), "hq")
+    assert {name: split.num_rows for name, split in loaded.items()} == {"train": 5, "test": 2}
+
+
+@pytest.mark.parametrize("size", ["abc", "0", "-1MB"])
+def test_a_bad_shard_size_is_an_option_error(built: dict[str, CelebVHQ], tmp_path: Path, size: str) -> None:
+    with pytest.raises(OptionError, match="max_shard_size: expected a size such as 500MB, 2GB or a number of bytes"):
+        export(built["annotations"], tmp_path / "export", max_shard_size=size)
+    assert not (tmp_path / "export").exists()
