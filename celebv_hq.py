@@ -30,6 +30,7 @@ from celeb_datasets.builder import CelebBuilder, CelebBuilderConfig, arrow_table
 from celeb_datasets.download import MANIFEST_FILE, YOUTUBE_URL_TEMPLATE, DownloadSettings, Manifest, download_video
 from celeb_datasets.errors import MissingSourceError, SourceFileError, UnreadableMediaError
 from celeb_datasets.skips import SkipLog
+from celeb_datasets.slices import Slice, assign_slices, parse_slice
 from celeb_datasets.sourcefiles import decode_text, loads_json
 from celeb_datasets.video import BoundingBox, ClipRequest, EncoderSettings, cut_clips, video_problem
 
@@ -115,6 +116,8 @@ class CelebVHQConfig(CelebBuilderConfig):
         size: resize cut clips to `size` x `size` after the crop (None keeps the crop's own size).
         crf, preset: libx264 quality and speed of cut clips (ffmpeg's defaults, as the official script).
         seek_gap_sec: cutting seeks past a gap between clips longer than this; shorter gaps are decoded.
+        slice: "I/N" builds only slice I (0 to N-1) of N, a fixed share of the YouTube videos balanced by
+            clip seconds, so N jobs anywhere build the whole dataset (see celeb_datasets.slices).
         fetch: download a clip's raw video with yt-dlp when it is absent, right before cutting its clips.
         keep_raw: keep the raw videos fetched by the build (False deletes each once its clips are written).
         url_template, cookies, proxy, rate_limit, download_retries, retry_backoff_sec: how `fetch` downloads
@@ -135,10 +138,13 @@ class CelebVHQConfig(CelebBuilderConfig):
     rate_limit: str | None = None
     download_retries: int = 3
     retry_backoff_sec: float = 5.0
+    slice: str | None = None
 
     def validate(self) -> None:
         super().validate()
         self.encoder_settings()  # validates crop, size, crf and preset together
+        if self.slice is not None:
+            parse_slice(self.slice)
         if self.fetch:
             self.download_settings()
 
@@ -257,6 +263,8 @@ class CelebVHQ(CelebBuilder):
     def _split_generators(self, dl_manager: datasets.DownloadManager) -> list[datasets.SplitGenerator]:
         annotation_file = find_annotation_file(self.config.data_dir)
         clips = read_annotation_file(annotation_file)
+        if self.config.slice is not None:
+            clips = clips_of_slice(clips, parse_slice(self.config.slice))
         skips = self.skip_log(dl_manager)
         for clip in clips:
             for oddity in segment_oddities(clip):
@@ -538,6 +546,12 @@ def segment_oddities(clip: ClipAnnotation) -> list[str]:
             where = f"labels[{index}] {segment.emotion} {segment.start_sec}..{segment.end_sec} s"
             odd.append(f"{where}: {' and '.join(problems)}")
     return odd
+
+
+def clips_of_slice(clips: Sequence[ClipAnnotation], part: Slice) -> list[ClipAnnotation]:
+    """The clips of the YouTube videos in slice `part` (the assignment depends on all of `clips` only)."""
+    assignment = assign_slices(((clip.ytb_id, clip.duration_sec) for clip in clips), part.count)
+    return [clip for clip in clips if assignment[clip.ytb_id] == part.index]
 
 
 def dominant_emotion(segments: Sequence[EmotionSegment]) -> str:

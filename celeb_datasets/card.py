@@ -23,7 +23,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from huggingface_hub import DatasetCard, DatasetCardData
 
-SHARD_NAME = re.compile(r"^(?P<split>\w+)-(?P<index>\d{5})-of-(?P<count>\d{5})\.parquet$")
+# `{split}-NNNNN-of-NNNNN.parquet`; an export of slice I of N names its shards `{split}-sliceIIIIIofNNNNN-...`.
+SHARD_NAME = re.compile(
+    r"^(?P<split>\w+)-(?:slice(?P<slice>\d{5})of(?P<slices>\d{5})-)?(?P<index>\d{5})-of-(?P<count>\d{5})\.parquet$"
+)
 CARD_FILE = "README.md"
 # The Hub's size buckets, by the largest config's row count.
 _SIZE_CATEGORIES = (

@@ -124,6 +124,12 @@ def add_builder_arguments(parser: argparse.ArgumentParser) -> None:
         help="largest shard: Arrow in the cache, Parquet in exports (default 500MB)",
     )
     parser.add_argument(
+        "--slice",
+        metavar="I/N",
+        help="CelebV-HQ: build only slice I (0 to N-1) of N of the YouTube videos; N slices exported into one "
+        "folder make the whole config (e.g. --slice $SLURM_ARRAY_TASK_ID/16)",
+    )
+    parser.add_argument(
         "--option",
         action="append",
         default=[],
@@ -151,6 +157,10 @@ def make_builder(arguments: argparse.Namespace, **overrides: Any) -> Any:
                 f"--option {name}: {arguments.dataset} has no such option; its options: {', '.join(sorted(types))}"
             )
         options[name] = parse_option_value(name, value, types[name])
+    if getattr(arguments, "slice", None) is not None:
+        if "slice" not in types:
+            raise OptionError(f"--slice: {arguments.dataset} is not built in slices (only celebv_hq is)")
+        options["slice"] = arguments.slice
     options |= overrides
     data_dir = options.pop("data_dir", None) or arguments.data_dir
     if arguments.cache_dir is not None and arguments.cache_dir.exists() and not arguments.cache_dir.is_dir():

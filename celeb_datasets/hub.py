@@ -39,6 +39,7 @@ from datasets.table import embed_table_storage
 from celeb_datasets.builder import parse_byte_size
 from celeb_datasets.card import (
     CARD_FILE,
+    SHARD_NAME,
     ExportedConfig,
     configs_in_card,
     exported_configs,
@@ -47,6 +48,7 @@ from celeb_datasets.card import (
 )
 from celeb_datasets.errors import CelebDatasetsError, HubError
 from celeb_datasets.registry import BUILDERS, builder_class
+from celeb_datasets.slices import Slice, parse_slice
 
 logger = logging.getLogger("celeb_datasets")
 
@@ -77,6 +79,9 @@ def export(
     The config's folder is replaced as a whole (its old shards go); other configs already in the folder
     stay, and the card is rewritten to list them all. Shards hold at most about `max_shard_size` of
     Arrow data ("500MB", "2GB" or bytes) and carry the media bytes, so the folder is self-contained.
+    A builder of one slice (`slice="I/N"`) replaces only that slice's shards, so N slices exported into
+    one folder, in any order or at once, make the whole config. The build's skip report is kept in the
+    folder as `skip_report.{config}.tsv` (all slices merged).
 
     Raises CelebDatasetsError when the builder was never prepared, or when the folder holds another
     dataset's export.
@@ -84,31 +89,15 @@ def export(
     export_dir = Path(export_dir)
     name = registered_name(builder)
     config_name = builder.config.name
-    if not builder.info.splits:
-        raise CelebDatasetsError(
-            f"{name}/{config_name} was never prepared (no build in {builder.cache_dir}): run "
-            f"`celeb-datasets prepare {name} --config {config_name} --data-dir ...` (or "
-            "builder.download_and_prepare()) first"
-        )
     max_bytes = parse_byte_size("max_shard_size", max_shard_size)
+    splits = _splits_to_export(builder, name)
+    part = _slice_of(builder)
     _claim_folder(export_dir, name, builder)
     remove_abandoned_staging(export_dir)
     # Shards are written beside the folder and swapped in at the end, so an interrupted export never
     # leaves a config half-replaced. The name says which process on which host writes there.
     staging = Path(tempfile.mkdtemp(prefix=f".{config_name}{_STAGING}{_process_tag()}.", dir=export_dir))
     staging.chmod(0o755)  # mkdtemp's 0o700 would otherwise stay on the published folder
-    splits = [split for split, info in builder.info.splits.items() if info.num_examples]
-    empty = [split for split in builder.info.splits if split not in splits]
-    if not splits:
-        raise CelebDatasetsError(f"{name}/{config_name} has no rows to export (see its skip report)")
-    if empty:
-        # datasets 5 cannot load a split with no rows (load_dataset fails for every split then).
-        logger.warning(
-            "%s/%s: split(s) %s have no rows (a partial download?) and are left out of the export",
-            name,
-            config_name,
-            ", ".join(empty),
-        )
     try:
         for split in splits:
             try:
@@ -118,25 +107,115 @@ def export(
                     f"{name}/{config_name}: the prepared files of split {split!r} are missing ({error}); "
                     "prepare the config again"
                 ) from None
-            _write_split(dataset, staging, str(split), max_bytes)
-        target = export_dir / config_name
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
+            prefix = split if part is None else f"{split}-slice{part.index:05d}of{part.count:05d}"
+            _write_split(dataset, staging, prefix, max_bytes)
+        # Exports of other configs or slices may finish at the same moment: one at a time from here.
+        with _folder_lock(export_dir):
+            _move_into_place(staging, export_dir / config_name, part)
+            _keep_skip_report(builder, export_dir, config_name, part)
+            write_card(export_dir, type(builder), name)
+            exported = read_exported_config(export_dir / config_name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    write_card(export_dir, type(builder), name)
-    exported = read_exported_config(export_dir / config_name)
     logger.info(
-        "exported %s/%s to %s: %s",
+        "exported %s/%s%s to %s: %s",
         name,
         config_name,
+        "" if part is None else f" slice {part}",
         export_dir,
         ", ".join(f"{s.name} {s.num_examples:,} rows in {len(s.shards)} shard(s)" for s in exported.splits),
     )
     return exported
 
 
+def _splits_to_export(builder: datasets.DatasetBuilder, name: str) -> list[str]:
+    """The prepared splits that have rows (datasets 5 cannot load a split with none: they are left out)."""
+    config_name = builder.config.name
+    if not builder.info.splits:
+        raise CelebDatasetsError(
+            f"{name}/{config_name} was never prepared (no build in {builder.cache_dir}): run "
+            f"`celeb-datasets prepare {name} --config {config_name} --data-dir ...` (or "
+            "builder.download_and_prepare()) first"
+        )
+    splits = [str(split) for split, info in builder.info.splits.items() if info.num_examples]
+    empty = [str(split) for split in builder.info.splits if split not in splits]
+    if not splits:
+        raise CelebDatasetsError(f"{name}/{config_name} has no rows to export (see its skip report)")
+    if empty:
+        logger.warning(
+            "%s/%s: split(s) %s have no rows (a partial download?) and are left out of the export",
+            name,
+            config_name,
+            ", ".join(empty),
+        )
+    return splits
+
+
+def _slice_of(builder: datasets.DatasetBuilder) -> Slice | None:
+    text = getattr(builder.config, "slice", None)
+    return None if text is None else parse_slice(text)
+
+
+@contextlib.contextmanager
+def _folder_lock(export_dir: Path) -> Iterator[None]:
+    """Hold the export folder's lock (a file lock, which also works between hosts on NFS)."""
+    import fcntl
+
+    (export_dir / _EXPORT_WORK).mkdir(exist_ok=True)
+    with open(export_dir / _EXPORT_WORK / "lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _move_into_place(staging: Path, target: Path, part: Slice | None) -> None:
+    """Replace the config folder `target` by `staging`, or only its shards of slice `part`."""
+    if part is None:
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+        return
+    target.mkdir(exist_ok=True)
+    for shard in target.glob("*.parquet"):
+        match = SHARD_NAME.match(shard.name)
+        if match is None:
+            continue
+        if match["slices"] is None or int(match["slices"]) != part.count:
+            held = "a whole export" if match["slices"] is None else f"slices of {int(match['slices'])}"
+            raise CelebDatasetsError(
+                f"{target} holds {held} ({shard.name}): export slices of {part.count} into another folder, "
+                "or use the same number of slices"
+            )
+        if int(match["slice"]) == part.index:
+            shard.unlink()
+    for shard in staging.iterdir():
+        os.replace(shard, target / shard.name)
+
+
+def _keep_skip_report(builder: Any, export_dir: Path, config_name: str, part: Slice | None) -> None:
+    """Copy the build's skip report into the folder, and merge the reports of all its slices."""
+    report = getattr(builder, "skip_report", None)
+    if report is None or not Path(report).is_file():
+        return
+    parts = export_dir / _EXPORT_WORK / "skip_reports"
+    parts.mkdir(parents=True, exist_ok=True)
+    if part is None:
+        for old in parts.glob(f"{config_name}.*"):
+            old.unlink()
+    suffix = "" if part is None else f".slice-{part.index}-of-{part.count}"
+    shutil.copyfile(report, parts / f"{config_name}{suffix}.tsv")
+    header, rows = None, []
+    for piece in sorted(parts.glob(f"{config_name}.*tsv")):
+        lines = piece.read_text(encoding="utf-8").splitlines(keepends=True)
+        header = header or lines[0]
+        rows += lines[1:]
+    (export_dir / f"skip_report.{config_name}.tsv").write_text((header or "") + "".join(sorted(rows)), encoding="utf-8")
+
+
+# The export's own files: its lock and the skip reports of each export (never published).
+_EXPORT_WORK = ".celeb_datasets"
 _STAGING = ".staging."
 
 
@@ -189,8 +268,8 @@ def _claim_folder(export_dir: Path, name: str, builder: datasets.DatasetBuilder)
         manifest.write_text(json.dumps({"dataset": name}) + "\n", encoding="utf-8")
 
 
-def _write_split(dataset: datasets.Dataset, folder: Path, split: str, max_bytes: int) -> None:
-    """Write one split as `{split}-NNNNN-of-NNNNN.parquet` shards of about `max_bytes` each."""
+def _write_split(dataset: datasets.Dataset, folder: Path, prefix: str, max_bytes: int) -> None:
+    """Write one split as `{prefix}-NNNNN-of-NNNNN.parquet` shards of about `max_bytes` each."""
     # The same estimate push_to_hub uses: Arrow bytes, plus media files referenced by path.
     nbytes = dataset._estimate_nbytes()
     num_shards = max(1, min(len(dataset), nbytes // max_bytes + 1))
@@ -203,7 +282,7 @@ def _write_split(dataset: datasets.Dataset, folder: Path, split: str, max_bytes:
     arrow_rows = dataset.with_format("arrow")
     for index in range(num_shards):
         shard = arrow_rows.shard(num_shards, index, contiguous=True)
-        path = folder / f"{split}-{index:05d}-of-{num_shards:05d}.parquet"
+        path = folder / f"{prefix}-{index:05d}-of-{num_shards:05d}.parquet"
         # datasets' own Parquet options: content-defined chunks (deduplicated by Xet), a page index,
         # and media columns stored uncompressed.
         with pq.ParquetWriter(

@@ -55,10 +55,15 @@ def fake_hub(hub_server: FakeHub) -> Iterator[FakeHub]:
 def test_export_writes_hub_layout_with_card_and_manifest(export_dir: Path) -> None:
     files = sorted(str(path.relative_to(export_dir)) for path in export_dir.rglob("*") if path.is_file())
     assert files == [
+        ".celeb_datasets/lock",
+        ".celeb_datasets/skip_reports/annotations.tsv",
+        ".celeb_datasets/skip_reports/clips.tsv",
         EXPORT_MANIFEST,
         "README.md",
         "annotations/train-00000-of-00001.parquet",
         "clips/train-00000-of-00001.parquet",
+        "skip_report.annotations.tsv",
+        "skip_report.clips.tsv",
     ]
 
 
@@ -93,7 +98,7 @@ def test_re_export_replaces_the_config_shards_and_keeps_other_configs(
     assert [path.name for path in (folder / "clips").iterdir()] == ["train-00000-of-00001.parquet"]
     assert [path.name for path in (folder / "annotations").iterdir()] == ["train-00000-of-00001.parquet"]
     assert set(exported_configs(folder)) == {"annotations", "clips"}
-    assert not [path for path in folder.iterdir() if path.name.startswith(".") and path.is_dir()]
+    assert not [path for path in folder.iterdir() if ".staging." in path.name]
 
 
 def test_export_of_a_builder_never_prepared_is_a_clear_error(tmp_path: Path) -> None:
