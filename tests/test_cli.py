@@ -9,6 +9,7 @@ import pytest
 from celebv_hq_fixtures import unique_repo_id, write_sample_download
 from hub_server import FakeHub
 
+from celeb_datasets.card import exported_configs
 from celeb_datasets.cli import main
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -128,4 +129,4 @@ def test_export_of_the_sample_exports_both_configs(tmp_path: Path, capsys: pytes
     assert main([*arguments, "--cache-dir", str(tmp_path / "cache"), "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "celebv_hq/annotations train: 6 rows" in out and "celebv_hq/clips train: 6 rows" in out
-    assert sorted(path.name for path in (tmp_path / "export").iterdir() if path.is_dir()) == ["annotations", "clips"]
+    assert sorted(exported_configs(tmp_path / "export")) == ["annotations", "clips"]
