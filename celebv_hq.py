@@ -261,22 +261,13 @@ class CelebVHQ(CelebBuilder):
         return [Path(data_dir)] if config.with_video else [Path(data_dir) / ANNOTATION_FILE]
 
     def _split_generators(self, dl_manager: datasets.DownloadManager) -> list[datasets.SplitGenerator]:
-        annotation_file = find_annotation_file(self.config.data_dir)
-        clips = read_annotation_file(annotation_file)
-        if self.config.slice is not None:
-            clips = clips_of_slice(clips, parse_slice(self.config.slice))
         skips = self.skip_log(dl_manager)
-        for clip in clips:
-            for oddity in segment_oddities(clip):
-                skips.record(clip.clip_id, clip.ytb_id, f"{ODD_SEGMENT}: {oddity} (row kept as annotated)")
+        clips, videos = plan_clips(self.config, skips)
         self.expect_items([clip.clip_id for clip in clips])
         if not self.config.with_video:
             # A tuple: datasets would split a list between worker processes.
             gen_kwargs: dict[str, Any] = {"clips": tuple(clips)}
         else:
-            videos = locate_videos(
-                annotation_file.parent, clips, skips, on_missing=self.config.on_missing, fetch=self.config.fetch
-            )
             gen_kwargs = {"videos": videos, "skip_folder": skips.folder and str(skips.folder)}
         return [datasets.SplitGenerator(name=datasets.Split.TRAIN, gen_kwargs=gen_kwargs)]
 
@@ -546,6 +537,25 @@ def segment_oddities(clip: ClipAnnotation) -> list[str]:
             where = f"labels[{index}] {segment.emotion} {segment.start_sec}..{segment.end_sec} s"
             odd.append(f"{where}: {' and '.join(problems)}")
     return odd
+
+
+def plan_clips(config: CelebVHQConfig, skips: SkipLog) -> tuple[list[ClipAnnotation], list[VideoClips]]:
+    """The clips a build of `config` must account for (its slice's), and for `clips` their videos.
+
+    Known odd values are recorded to `skips` (rows kept), and so are clips without any video. The builder
+    and other engines (Ray) plan a build with this, then make each video's rows with `video_tables`.
+    """
+    annotation_file = find_annotation_file(config.data_dir)
+    clips = read_annotation_file(annotation_file)
+    if config.slice is not None:
+        clips = clips_of_slice(clips, parse_slice(config.slice))
+    for clip in clips:
+        for oddity in segment_oddities(clip):
+            skips.record(clip.clip_id, clip.ytb_id, f"{ODD_SEGMENT}: {oddity} (row kept as annotated)")
+    if not config.with_video:
+        return clips, []
+    videos = locate_videos(annotation_file.parent, clips, skips, on_missing=config.on_missing, fetch=config.fetch)
+    return clips, videos
 
 
 def clips_of_slice(clips: Sequence[ClipAnnotation], part: Slice) -> list[ClipAnnotation]:

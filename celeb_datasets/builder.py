@@ -27,7 +27,7 @@ import threading
 import time
 import typing
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -353,24 +353,10 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
         """Every item the sources name is exactly one row or one left-out line of the skip report."""
         if self._expected_items is None:
             return
-        id_column = self.SKIP_REPORT_COLUMNS[0]
-        rows = Counter(datasets_internals.written_column(self, id_column))
-        left_out = Counter(
-            row[id_column]
-            for row in read_skip_report(report)
-            if skip_category(row[self.SKIP_REPORT_COLUMNS[-1]]) not in self.KEPT_KINDS
+        rows = datasets_internals.written_column(self, self.SKIP_REPORT_COLUMNS[0])
+        check_accounting(
+            f"{self.PRETTY_NAME} {self.config.name}", self._expected_items, rows, read_skip_report(report), self
         )
-        accounted = rows + left_out
-        expected = Counter(self._expected_items)
-        if accounted != expected:
-            missing = sorted((expected - accounted).keys())
-            extra = sorted((accounted - expected).keys())
-            raise CelebDatasetsError(
-                f"{self.PRETTY_NAME} {self.config.name}: the build does not account for its sources "
-                f"({len(expected):,} items named, {sum(rows.values()):,} rows, {sum(left_out.values()):,} left out): "
-                f"neither row nor skip line: {_some(missing)}; twice or unknown: {_some(extra)}. This is a bug: "
-                "please report it with this message"
-            )
 
     def _summary(self, counts: Counter[str]) -> str:
         written = sum(split.num_examples or 0 for split in self.info.splits.values())
@@ -400,6 +386,34 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
         """In a worker process of this build, make sure the worker dies when the build's process does."""
         if os.getpid() != self._main_pid:
             _die_with_parent(self._main_pid)
+
+
+def check_accounting(
+    what: str,
+    expected_ids: Iterable[str],
+    row_ids: Iterable[str],
+    skip_lines: Iterable[dict[str, str]],
+    builder: CelebBuilder | type[CelebBuilder],
+) -> None:
+    """Raise CelebDatasetsError unless each expected id is exactly one row or one left-out skip line.
+
+    Skip lines of the builder's KEPT_KINDS (rows kept with a listed value) do not count as left out.
+    """
+    id_column, reason_column = builder.SKIP_REPORT_COLUMNS[0], builder.SKIP_REPORT_COLUMNS[-1]
+    rows = Counter(row_ids)
+    left_out = Counter(
+        line[id_column] for line in skip_lines if skip_category(line[reason_column]) not in builder.KEPT_KINDS
+    )
+    accounted = rows + left_out
+    expected = Counter(expected_ids)
+    if accounted != expected:
+        missing = sorted((expected - accounted).keys())
+        extra = sorted((accounted - expected).keys())
+        raise CelebDatasetsError(
+            f"{what}: the build does not account for its sources ({sum(expected.values()):,} items named, "
+            f"{sum(rows.values()):,} rows, {sum(left_out.values()):,} left out): neither row nor skip line: "
+            f"{_some(missing)}; twice or unknown: {_some(extra)}. This is a bug: please report it with this message"
+        )
 
 
 def _defining_options(builder: type[CelebBuilder]) -> list[str]:

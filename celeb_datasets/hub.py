@@ -92,12 +92,7 @@ def export(
     max_bytes = parse_byte_size("max_shard_size", max_shard_size)
     splits = _splits_to_export(builder, name)
     part = _slice_of(builder)
-    _claim_folder(export_dir, name, builder)
-    remove_abandoned_staging(export_dir)
-    # Shards are written beside the folder and swapped in at the end, so an interrupted export never
-    # leaves a config half-replaced. The name says which process on which host writes there.
-    staging = Path(tempfile.mkdtemp(prefix=f".{config_name}{_STAGING}{_process_tag()}.", dir=export_dir))
-    staging.chmod(0o755)  # mkdtemp's 0o700 would otherwise stay on the published folder
+    staging = new_staging(export_dir, name, builder)
     try:
         for split in splits:
             try:
@@ -109,12 +104,7 @@ def export(
                 ) from None
             prefix = split if part is None else f"{split}-slice{part.index:05d}of{part.count:05d}"
             _write_split(dataset, staging, prefix, max_bytes)
-        # Exports of other configs or slices may finish at the same moment: one at a time from here.
-        with _folder_lock(export_dir):
-            _move_into_place(staging, export_dir / config_name, part)
-            _keep_skip_report(builder, export_dir, config_name, part)
-            write_card(export_dir, type(builder), name)
-            exported = read_exported_config(export_dir / config_name)
+        exported = install_export(export_dir, type(builder), staging, config_name, part, _skip_report_of(builder))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     logger.info(
@@ -126,6 +116,42 @@ def export(
         ", ".join(f"{s.name} {s.num_examples:,} rows in {len(s.shards)} shard(s)" for s in exported.splits),
     )
     return exported
+
+
+def new_staging(export_dir: Path, name: str, builder: Any) -> Path:
+    """A fresh staging folder in `export_dir` (claimed for dataset `name`) for the shards of one export.
+
+    Shards are written beside the config folder and swapped in at the end, so an interrupted export never
+    leaves a config half-replaced. The folder's name says which process on which host writes there.
+    """
+    _claim_folder(export_dir, name, builder)
+    remove_abandoned_staging(export_dir)
+    staging = Path(tempfile.mkdtemp(prefix=f".{builder.config.name}{_STAGING}{_process_tag()}.", dir=export_dir))
+    staging.chmod(0o755)  # mkdtemp's 0o700 would otherwise stay on the published folder
+    return staging
+
+
+def install_export(
+    export_dir: Path,
+    builder_class: type[datasets.DatasetBuilder],
+    staging: Path,
+    config_name: str,
+    part: Slice | None,
+    skip_report: Path | None,
+) -> ExportedConfig:
+    """Put the shards in `staging` in place (the config, or one slice of it), keep the skip report, and
+    rewrite the card; exports of other configs or slices finishing at the same moment wait their turn."""
+    with _folder_lock(export_dir):
+        _move_into_place(staging, export_dir / config_name, part)
+        if skip_report is not None:
+            _keep_skip_report(skip_report, export_dir, config_name, part)
+        write_card(export_dir, builder_class, registered_name(builder_class))
+        return read_exported_config(export_dir / config_name)
+
+
+def _skip_report_of(builder: Any) -> Path | None:
+    report = getattr(builder, "skip_report", None)
+    return Path(report) if report is not None and Path(report).is_file() else None
 
 
 def _splits_to_export(builder: datasets.DatasetBuilder, name: str) -> list[str]:
@@ -194,11 +220,8 @@ def _move_into_place(staging: Path, target: Path, part: Slice | None) -> None:
         os.replace(shard, target / shard.name)
 
 
-def _keep_skip_report(builder: Any, export_dir: Path, config_name: str, part: Slice | None) -> None:
+def _keep_skip_report(report: Path, export_dir: Path, config_name: str, part: Slice | None) -> None:
     """Copy the build's skip report into the folder, and merge the reports of all its slices."""
-    report = getattr(builder, "skip_report", None)
-    if report is None or not Path(report).is_file():
-        return
     parts = export_dir / _EXPORT_WORK / "skip_reports"
     parts.mkdir(parents=True, exist_ok=True)
     if part is None:
@@ -278,23 +301,30 @@ def _write_split(dataset: datasets.Dataset, folder: Path, prefix: str, max_bytes
         len(dataset), nbytes
     )
     embed = any(require_storage_embed(feature) for feature in features.values())
-    schema = features.arrow_schema
     arrow_rows = dataset.with_format("arrow")
     for index in range(num_shards):
         shard = arrow_rows.shard(num_shards, index, contiguous=True)
         path = folder / f"{prefix}-{index:05d}-of-{num_shards:05d}.parquet"
-        # datasets' own Parquet options: content-defined chunks (deduplicated by Xet), a page index,
-        # and media columns stored uncompressed.
-        with pq.ParquetWriter(
-            path,
-            schema,
-            use_content_defined_chunking=datasets.config.DEFAULT_CDC_OPTIONS,
-            write_page_index=True,
-            **get_parquet_column_options(features, schema),
-        ) as writer:
+        with parquet_writer(path, features) as writer:
             for first in range(0, len(shard), rows_per_group):
                 table = shard[first : first + rows_per_group]
                 writer.write_table(embed_table_storage(table) if embed else table)
+
+
+def parquet_writer(path: Path, features: datasets.Features) -> pq.ParquetWriter:
+    """A Parquet writer of rows of `features`, with the features in the schema metadata.
+
+    datasets' own Parquet options: content-defined chunks (deduplicated by Xet), a page index, and media
+    columns stored uncompressed.
+    """
+    schema = features.arrow_schema
+    return pq.ParquetWriter(
+        path,
+        schema,
+        use_content_defined_chunking=datasets.config.DEFAULT_CDC_OPTIONS,
+        write_page_index=True,
+        **get_parquet_column_options(features, schema),
+    )
 
 
 @dataclasses.dataclass(frozen=True)
