@@ -74,6 +74,16 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--output", type=Path, required=True, help="the export folder (one per dataset; configs accumulate in it)"
     )
+    export.add_argument(
+        "--engine",
+        choices=("datasets", "ray"),
+        default="datasets",
+        help="datasets (default): build in the cache, then export; ray: cut CelebV-HQ clips on a Ray cluster "
+        "and write the export directly (pip install 'celeb-datasets[ray]')",
+    )
+    export.add_argument(
+        "--ray-address", metavar="ADDR", help="with --engine ray: the cluster (default: RAY_ADDRESS, or local)"
+    )
     export.set_defaults(run=run_export)
 
     publish = commands.add_parser(
@@ -202,9 +212,16 @@ def run_export(arguments: argparse.Namespace) -> int:
     for config in configs:
         arguments.config = config
         builder = make_builder(arguments, **overrides)
-        # Preparing again is a no-op when the cache already holds this config.
-        prepare_builder(builder, arguments)
-        exported = export(builder, arguments.output, max_shard_size=arguments.max_shard_size)
+        if arguments.engine == "ray":
+            from celeb_datasets.ray_engine import export_with_ray
+
+            exported = export_with_ray(
+                builder, arguments.output, max_shard_size=arguments.max_shard_size, address=arguments.ray_address
+            )
+        else:
+            # Preparing again is a no-op when the cache already holds this config.
+            prepare_builder(builder, arguments)
+            exported = export(builder, arguments.output, max_shard_size=arguments.max_shard_size)
         for split in exported.splits:
             print(
                 f"{arguments.dataset}/{exported.name} {split.name}: {split.num_examples:,} rows in "
