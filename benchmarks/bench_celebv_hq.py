@@ -57,36 +57,36 @@ CLIPS = (
 )
 
 
-def raw_video() -> Path:
-    """The cached raw video, generated on first use (about a minute)."""
-    path = CACHE / f"raw_{WIDTH}x{HEIGHT}_{FPS}fps_{DURATION_SEC}s.mp4"
+def raw_video(width: int = WIDTH, height: int = HEIGHT, duration_sec: int = DURATION_SEC) -> Path:
+    """The cached raw video, generated on first use (about a minute for the default 5 minutes of 720p)."""
+    path = CACHE / f"raw_{width}x{height}_{FPS}fps_{duration_sec}s.mp4"
     if path.exists():
         return path
     import av
     import numpy as np
 
-    print(f"generating a {DURATION_SEC} s {WIDTH}x{HEIGHT} raw video (cached in {CACHE}) ...", flush=True)
+    print(f"generating a {duration_sec} s {width}x{height} raw video (cached in {CACHE}) ...", flush=True)
     CACHE.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     # A smooth random texture larger than the frame (blocky noise, blurred by upscaling), plus fine grain.
-    coarse = rng.integers(30, 225, size=(HEIGHT // 16 + 8, WIDTH // 16 + 16, 3), dtype=np.uint8)
+    coarse = rng.integers(30, 225, size=(height // 16 + 8, width // 16 + 16, 3), dtype=np.uint8)
     texture = np.asarray(
-        av.VideoFrame.from_ndarray(coarse, format="rgb24").reformat(WIDTH + 256, HEIGHT + 128).to_ndarray()
+        av.VideoFrame.from_ndarray(coarse, format="rgb24").reformat(width + 256, height + 128).to_ndarray()
     )
     texture = np.clip(texture.astype(np.int16) + rng.integers(-6, 7, size=texture.shape), 0, 255).astype(np.uint8)
     partial = path.with_suffix(".partial.mp4")
     with av.open(str(partial), mode="w") as output:
         video = output.add_stream("libx264", rate=FPS)
-        video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         video.options = {"g": str(2 * FPS), "preset": "veryfast", "crf": "23"}
         audio = output.add_stream("aac", rate=AUDIO_RATE, layout="stereo")
         samples_per_frame = Fraction(AUDIO_RATE, FPS)
-        for index in range(DURATION_SEC * FPS):
+        for index in range(duration_sec * FPS):
             # A slow pan in a loop, and a bright square moving across, so every frame differs.
             dx = int(128 + 127 * math.sin(index / 90))
             dy = int(64 + 63 * math.cos(index / 70))
-            picture = texture[dy : dy + HEIGHT, dx : dx + WIDTH].copy()
-            x = (index * 7) % (WIDTH - 200)
+            picture = texture[dy : dy + height, dx : dx + width].copy()
+            x = (index * 7) % (width - 200)
             picture[260:460, x : x + 200] = (picture[260:460, x : x + 200] // 2) + 110
             frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
             frame.pts = index

@@ -1,0 +1,101 @@
+"""How many bytes streaming the labels of a `clips` export reads: does it fetch the videos?
+
+    python benchmarks/bench_streaming_bytes.py [--shards 2 --rows-per-shard 150]
+
+A `clips` export with realistic shards is written: rows with CelebV-HQ's labels and a video of random
+bytes of realistic size (1 to 3 MB, stored uncompressed as exports store videos), so shards of about
+300 MB. Then each way of streaming the labels only is iterated over every row, in a fresh process, and
+the bytes it read from the files are counted (the process's `rchar`, bytes returned by read calls,
+from /proc/self/io). Streaming from the Hub fetches the same byte ranges of the same files over HTTP.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPOSITORY / "benchmarks"))
+sys.path.insert(0, str(REPOSITORY / "tests"))
+
+from measure import in_fresh_process  # noqa: E402
+
+LABELS = ["clip_id", "emotion", "appearance"]
+
+
+def bytes_read() -> int:
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    raise OSError("no /proc/self/io")
+
+
+def make_export(folder: Path, shards: int, rows_per_shard: int) -> Path:
+    import datasets
+    import pyarrow as pa
+
+    from celeb_datasets.hub import _write_split, write_card
+    from celeb_datasets.sample import sample_annotation_file
+    from celebv_hq import CelebVHQ, celebv_hq_features, clips_table, read_annotation_file
+
+    features = celebv_hq_features(with_video=True)
+    base = read_annotation_file(sample_annotation_file())
+    rng = random.Random(0)
+    tables = []
+    for index in range(shards * rows_per_shard):
+        clip = base[index % len(base)]
+        video = rng.randbytes(rng.randint(1_000_000, 3_000_000))
+        extra = {"video": [{"bytes": video, "path": f"c{index}.mp4"}], "video_source": ["raw"]}
+        tables.append(clips_table([clip], features, extra).set_column(0, "clip_id", [[f"{clip.clip_id}_{index}"]]))
+
+    dataset = datasets.Dataset(
+        datasets.table.InMemoryTable(pa.concat_tables(tables)), info=datasets.DatasetInfo(features=features)
+    )
+    (folder / "clips").mkdir(parents=True)
+    _write_split(dataset, folder / "clips", "train", max_bytes=dataset._estimate_nbytes() // shards + 1)
+    (folder / ".celeb_datasets_export.json").write_text('{"dataset": "celebv_hq"}\n')
+    write_card(folder, CelebVHQ, "celebv_hq")
+    return folder
+
+
+def stream_labels(folder: str, how: str) -> tuple[int, int]:
+    """Iterate every row's labels; (rows, bytes read)."""
+    import datasets
+
+    before = bytes_read()
+    if how == "select_columns":
+        stream = datasets.load_dataset(folder, "clips", split="train", streaming=True).select_columns(LABELS)
+    elif how == "columns=":
+        stream = datasets.load_dataset(folder, "clips", split="train", streaming=True, columns=LABELS)
+    else:
+        stream = datasets.load_dataset(folder, "clips", split="train", streaming=True)
+    rows = sum(1 for _ in stream)
+    return rows, bytes_read() - before
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--shards", type=int, default=2)
+    parser.add_argument("--rows-per-shard", type=int, default=150)
+    arguments = parser.parse_args()
+    with tempfile.TemporaryDirectory() as work:
+        folder = make_export(Path(work) / "export", arguments.shards, arguments.rows_per_shard)
+        files = sorted((folder / "clips").glob("*.parquet"))
+        total = sum(path.stat().st_size for path in files)
+        print(f"export: {len(files)} shards, {total / 1e6:,.0f} MB")
+        print(f"{'streaming the labels of clips':58} {'rows':>6} {'MB read':>9} {'of shards':>10}")
+        for how, label in (
+            ("select_columns", "load_dataset(..., streaming=True).select_columns(labels)"),
+            ("columns=", "load_dataset(..., streaming=True, columns=labels)"),
+            ("all", "load_dataset(..., streaming=True), every column"),
+        ):
+            _, _, (rows, read) = in_fresh_process(stream_labels, str(folder), how)
+            print(f"{label:58} {rows:6d} {read / 1e6:9,.1f} {read / total:10.1%}")
+    print("reproduce: python benchmarks/bench_streaming_bytes.py " + " ".join(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    main()
