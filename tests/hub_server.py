@@ -16,8 +16,9 @@ What tests can inspect and control:
 - `hub.repos["org/name"]` is a `FakeRepo`: `.private`, `.refs` (branch or `refs/pr/N` -> commit id),
   `.commits` (commit id -> `Commit`, oldest first), `.files(revision="main")` (path -> bytes),
   `.lfs_files(revision)`, `.history(revision)`.
-- `hub.requests` lists every answered request as `LoggedRequest(method, path, status)`; `path` is
-  the URL path as sent (still percent-encoded), without the query string.
+- `hub.requests` lists every answered request as `LoggedRequest(method, path, status, sent)`; `path`
+  is the URL path as sent (still percent-encoded), without the query string; `sent` is the bytes of
+  the response body.
 - `hub.fail_next(path_substring, status=500, times=1, method=None)` makes the next matching requests
   fail. LFS upload hrefs handed out by the batch API are `/lfs-upload/<ticket>`.
 - `hub.internal_errors` collects tracebacks of server bugs (answered as 500), so a test can assert
@@ -70,11 +71,13 @@ _COMMIT_OID = re.compile(r"^[0-9a-f]{40}$")
 
 
 class LoggedRequest(NamedTuple):
-    """One answered request: HTTP method, percent-encoded URL path without query, response status."""
+    """One answered request: HTTP method, percent-encoded URL path without query, response status, and
+    the bytes of the response body sent."""
 
     method: str
     path: str
     status: int
+    sent: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -966,7 +969,8 @@ class _HubRequestHandler(BaseHTTPRequestHandler):
         )
         response = hub._handle(request)
         with hub._lock:
-            hub.requests.append(LoggedRequest(self.command, split.path, response.status))
+            sent = 0 if self.command == "HEAD" else len(response.body)
+            hub.requests.append(LoggedRequest(self.command, split.path, response.status, sent))
         self.send_response(response.status)
         for name, value in response.headers.items():
             self.send_header(name, value)

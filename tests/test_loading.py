@@ -160,3 +160,11 @@ def test_torchcodec_decodes_after_cast_column_where_installed(export_dir: Path) 
     loaded = datasets.load_dataset(str(export_dir), "clips", split="train").cast_column("video", datasets.Video())
     decoder = loaded[0]["video"]
     assert decoder.metadata.num_frames == 5
+
+
+def test_streaming_labels_with_columns_gives_those_columns_only(export_dir: Path) -> None:
+    # README: columns= makes the Parquet reader skip the video bytes (select_columns reads them first).
+    labels = ["clip_id", "emotion"]
+    stream = datasets.load_dataset(str(export_dir), "clips", split="train", streaming=True, columns=labels)
+    rows = list(stream)
+    assert len(rows) == 6 and all(set(row) == {"clip_id", "emotion"} for row in rows)
