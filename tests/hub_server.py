@@ -429,13 +429,8 @@ class FakeHub:
         method = request.method
         if segments == ["validate-yaml"] and method == "POST":
             return _json_response({"errors": [], "warnings": []})
-        if segments == ["whoami-v2"] and method == "GET":
-            self._require_write_access(request)
-            return _json_response({"type": "user", "name": TEST_USER, "fullname": "Test User", "orgs": []})
         if segments == ["repos", "create"] and method == "POST":
             return self._create_repo(request)
-        if segments == ["repos", "delete"] and method in ("DELETE", "POST"):
-            return self._delete_repo(request)
         if segments[:1] and segments[0] in _REPO_TYPE_PREFIXES and len(segments) >= 3:
             repo_type = _REPO_TYPE_PREFIXES[segments[0]]
             repo_id = f"{unquote(segments[1])}/{unquote(segments[2])}"
@@ -454,20 +449,12 @@ class FakeHub:
         if method == "GET" and action == "tree":
             revision, path = _split_revision(rest)
             return self._tree(request, repo_type, repo_id, revision, path)
-        if method == "POST" and action == "paths-info":
-            return self._paths_info(request, repo_type, repo_id, _split_revision(rest)[0])
-        if method == "GET" and action == "commits":
-            return self._list_commits(request, repo_type, repo_id, _split_revision(rest)[0])
-        if method == "GET" and action == "refs":
-            return self._list_refs(request, repo_type, repo_id)
-        if action == "branch" and rest and method in ("POST", "DELETE"):
+        if action == "branch" and rest and method == "POST":
             return self._branch(request, repo_type, repo_id, unquote("/".join(rest)))
         if method == "POST" and action == "preupload":
             return self._preupload(request, repo_type, repo_id, _split_revision(rest)[0])
         if method == "POST" and action == "commit":
             return self._commit(request, repo_type, repo_id, _split_revision(rest)[0])
-        if method == "PUT" and action == "settings":
-            return self._settings(request, repo_type, repo_id)
         raise HubError(404, f"Not found: {method} {request.raw_path}")
 
     # ----- repos -----
@@ -498,23 +485,6 @@ class FakeHub:
         )
         self.repos[repo_id] = repo
         return _json_response({"url": self._url_prefix(repo), "name": repo_id, "id": repo_id})
-
-    def _delete_repo(self, request: _Request) -> _Response:
-        self._require_write_access(request)
-        payload = request.json() or {}
-        repo_id = f"{payload.get('organization') or TEST_USER}/{payload.get('name')}"
-        self._readable_repo(request, payload.get("type") or "model", repo_id)
-        del self.repos[repo_id]
-        return _json_response({})
-
-    def _settings(self, request: _Request, repo_type: str, repo_id: str) -> _Response:
-        repo = self._writable_repo(request, repo_type, repo_id)
-        payload = request.json() or {}
-        if "visibility" in payload:
-            repo.private = payload["visibility"] == "private"
-        elif "private" in payload:
-            repo.private = bool(payload["private"])
-        return _json_response({})
 
     def _repo_info(self, request: _Request, repo_type: str, repo_id: str, revision: str) -> _Response:
         repo = self._readable_repo(request, repo_type, repo_id)
@@ -627,57 +597,6 @@ class FakeHub:
         entries += [self._file_entry(commit, f, expand, repo) for f in sorted(commit.files) if wanted(f)]
         return _json_response(entries)
 
-    def _paths_info(self, request: _Request, repo_type: str, repo_id: str, revision: str) -> _Response:
-        repo = self._readable_repo(request, repo_type, repo_id)
-        commit = self._commit_at(repo, revision)
-        # huggingface_hub sends a form body; accept JSON too.
-        if request.headers.get("Content-Type", "").startswith("application/json"):
-            payload = request.json() or {}
-            paths, expand = payload.get("paths", []), bool(payload.get("expand"))
-        else:
-            form = parse_qs(request.body.decode())
-            paths = form.get("paths", [])
-            expand = form.get("expand", ["false"])[0].lower() in ("1", "true")
-        folders = self._folders(commit)
-        entries = []
-        for path in paths:
-            path = path.strip("/")
-            if path in commit.files:
-                entries.append(self._file_entry(commit, path, expand, repo))
-            elif path in folders:
-                entries.append(self._folder_entry(commit, path, expand, repo))
-        return _json_response(entries)
-
-    def _list_commits(self, request: _Request, repo_type: str, repo_id: str, revision: str) -> _Response:
-        repo = self._readable_repo(request, repo_type, repo_id)
-        self._commit_at(repo, revision)
-        return _json_response(
-            [
-                {
-                    "id": commit.oid,
-                    "title": commit.summary,
-                    "message": commit.description,
-                    "authors": [{"user": TEST_USER, "avatar": None}],
-                    "date": _iso(commit.date),
-                }
-                for commit in repo.history(revision)
-            ]
-        )
-
-    def _list_refs(self, request: _Request, repo_type: str, repo_id: str) -> _Response:
-        repo = self._readable_repo(request, repo_type, repo_id)
-        branches = [
-            {"name": name, "ref": f"refs/heads/{name}", "targetCommit": oid} for name, oid in repo.branches.items()
-        ]
-        pulls = [
-            {"name": f"refs/pr/{num}", "ref": f"refs/pr/{num}", "targetCommit": oid}
-            for num, oid in sorted(repo.pull_requests.items())
-        ]
-        payload: dict[str, Any] = {"branches": branches, "converts": [], "tags": []}
-        if request.flag("include_prs"):
-            payload["pullRequests"] = pulls
-        return _json_response(payload)
-
     def _resolve(self, request: _Request, repo_type: str, repo_id: str, revision: str, path: str) -> _Response:
         repo = self._readable_repo(request, repo_type, repo_id)
         commit = self._commit_at(repo, revision)
@@ -723,11 +642,6 @@ class FakeHub:
 
     def _branch(self, request: _Request, repo_type: str, repo_id: str, branch: str) -> _Response:
         repo = self._writable_repo(request, repo_type, repo_id)
-        if request.method == "DELETE":
-            if branch not in repo.branches:
-                raise HubError(404, f"Branch {branch} does not exist", "RevisionNotFound")
-            del repo.refs[branch]
-            return _json_response({})
         if branch in repo.refs:
             raise HubError(409, f"Reference refs/heads/{branch} already exists")
         starting_point = (request.json() or {}).get("startingPoint") or DEFAULT_BRANCH
