@@ -124,9 +124,11 @@ def new_staging(export_dir: Path, name: str, builder: Any) -> Path:
     Shards are written beside the config folder and swapped in at the end, so an interrupted export never
     leaves a config half-replaced. The folder's name says which process on which host writes there.
     """
-    _claim_folder(export_dir, name, builder)
-    remove_abandoned_staging(export_dir)
-    staging = Path(tempfile.mkdtemp(prefix=f".{builder.config.name}{_STAGING}{_process_tag()}.", dir=export_dir))
+    export_dir.mkdir(parents=True, exist_ok=True)
+    with _folder_lock(export_dir):  # other exports into the folder may be starting too
+        _claim_folder(export_dir, name, builder)
+        remove_abandoned_staging(export_dir)
+        staging = Path(tempfile.mkdtemp(prefix=f".{builder.config.name}{_STAGING}{_process_tag()}.", dir=export_dir))
     staging.chmod(0o755)  # mkdtemp's 0o700 would otherwise stay on the published folder
     return staging
 
@@ -187,7 +189,7 @@ def _folder_lock(export_dir: Path) -> Iterator[None]:
     """Hold the export folder's lock (a file lock, which also works between hosts on NFS)."""
     import fcntl
 
-    (export_dir / _EXPORT_WORK).mkdir(exist_ok=True)
+    (export_dir / _EXPORT_WORK).mkdir(parents=True, exist_ok=True)
     with open(export_dir / _EXPORT_WORK / "lock", "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
@@ -288,7 +290,9 @@ def _claim_folder(export_dir: Path, name: str, builder: datasets.DatasetBuilder)
             raise CelebDatasetsError(
                 f"{export_dir} already holds configs {strangers} that {name} does not have: use an empty folder"
             )
-        manifest.write_text(json.dumps({"dataset": name}) + "\n", encoding="utf-8")
+        partial = manifest.with_name(f"{manifest.name}.{_process_tag()}.partial")
+        partial.write_text(json.dumps({"dataset": name}) + "\n", encoding="utf-8")
+        os.replace(partial, manifest)
 
 
 def _write_split(dataset: datasets.Dataset, folder: Path, prefix: str, max_bytes: int) -> None:

@@ -112,11 +112,20 @@ def test_slices_exported_at_once_give_the_whole_export(
 ) -> None:
     builders = [prepared(download, tmp_path / "cache", f"{index}/3") for index in range(3)]
     folder = tmp_path / "export"
-    threads = [threading.Thread(target=export, args=(builder, folder)) for builder in builders]
+    errors: list[BaseException] = []
+
+    def export_slice(builder: CelebVHQ) -> None:
+        try:
+            export(builder, folder)
+        except BaseException as error:  # reported by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=export_slice, args=(builder,)) for builder in builders]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    assert errors == []
     assert rows(folder) == rows(whole[1])
 
 
