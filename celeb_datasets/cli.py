@@ -331,6 +331,11 @@ def run_download(arguments: argparse.Namespace) -> int:
         arguments.data_dir, videos, settings, arguments.workers, arguments.retry_failed, on_finish=report
     )
     print(summary.line())
+    left = sum(entry.state == download.RETRY for entry in summary.entries)
+    if left:
+        # Videos gone for good are normal; videos that may still come are not done: say so in the exit code.
+        print(f"{left:,} video(s) may succeed later: run the same command again to retry them", file=sys.stderr)
+        return 1
     return 0
 
 

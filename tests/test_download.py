@@ -257,6 +257,15 @@ def test_the_download_and_status_commands(server: VideoServer, tmp_path: Path, c
     assert "ids.txt:1: 'nosuchvideo' is neither" in capsys.readouterr().err
 
 
+def test_a_download_leaving_videos_to_retry_exits_1(
+    server: VideoServer, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    folder = write_download_folder(tmp_path, {"cutalways": [(0.0, 1.0)], "gone404": [(0.0, 1.0)]})
+    common = ["--data-dir", str(folder), "--url-template", server.url_template, "--retry-backoff", "0.01"]
+    assert main(["download", "celebv_hq", *common, "--retries", "0"]) == 1
+    assert "1 video(s) may succeed later: run the same command again" in capsys.readouterr().err
+
+
 # --- the builder -------------------------------------------------------------------------------------
 
 
