@@ -255,10 +255,9 @@ class CelebVHQ(CelebBuilder):
     def source_paths(cls, config: CelebVHQConfig, data_dir: str | None) -> list[Path]:
         if data_dir is None:
             return []
-        if config.with_video and config.fetch:
-            return fetch_source_paths(Path(data_dir))
-        # Clips may sit in the folder itself, so `clips` follows every file under it.
-        return [Path(data_dir)] if config.with_video else [Path(data_dir) / ANNOTATION_FILE]
+        if config.with_video:
+            return clip_source_paths(Path(data_dir), config.fetch)
+        return [Path(data_dir) / ANNOTATION_FILE]
 
     def _split_generators(self, dl_manager: datasets.DownloadManager) -> list[datasets.SplitGenerator]:
         skips = self.skip_log(dl_manager)
@@ -675,14 +674,19 @@ def locate_videos(
     return [VideoClips(ytb_id, raw_videos[ytb_id], tuple(group), fetch_into) for ytb_id, group in grouped.items()]
 
 
-def fetch_source_paths(data_dir: Path) -> list[Path]:
-    """What keys the cache of a fetch=True build: every file of the folder but those the build writes.
+def clip_source_paths(data_dir: Path, fetch: bool) -> list[Path]:
+    """What keys the cache of `clips`: the annotation file, the processed clips (processed/, 35666/,
+    videos/ and *.mp4 in the folder itself) and the raw videos with the download manifest.
 
-    The raw videos and the download manifest change as the build fetches (and deletes) videos; counting
-    them would make the next run of the same build miss its own cache and fetch everything again.
+    With `fetch`, the raw videos and the manifest are left out: they change as the build fetches (and
+    deletes) videos, and counting them would make the next run of the same build miss its own cache.
+    Nothing else in the folder (an export, notes, a cache) makes a build miss its cache.
     """
-    written_by_fetch = {RAW_VIDEO_FOLDER, MANIFEST_FILE, f"{MANIFEST_FILE}.lock", f"{MANIFEST_FILE}.tmp"}
-    return sorted(path for path in data_dir.iterdir() if path.name not in written_by_fetch) if data_dir.is_dir() else []
+    paths = [data_dir / ANNOTATION_FILE, *(data_dir / folder for folder in PROCESSED_CLIP_FOLDERS if folder)]
+    paths += sorted(data_dir.glob("*.mp4"))
+    if not fetch:
+        paths += [data_dir / RAW_VIDEO_FOLDER, data_dir / MANIFEST_FILE]
+    return paths
 
 
 def video_tables(

@@ -39,12 +39,20 @@ def make_download(folder: Path) -> Path:
     return folder
 
 
+def fingerprint_of(folder: str, config_name: str) -> str:
+    """The fingerprint the builder computes for `config_name` of the download in `folder`."""
+    from celebv_hq import CelebVHQ
+
+    config = CelebVHQ.builder_configs[config_name]
+    return sources_fingerprint(CelebVHQ.source_paths(config, folder), "version")
+
+
 def fingerprint_annotations(folder: str) -> str:
-    return sources_fingerprint([Path(folder) / "celebvhq_info.json"], "version")
+    return fingerprint_of(folder, "annotations")
 
 
 def fingerprint_clips(folder: str) -> str:
-    return sources_fingerprint([Path(folder)], "version")
+    return fingerprint_of(folder, "clips")
 
 
 def read_annotation_file(folder: str) -> int:

@@ -3,6 +3,7 @@
 Label files (.json, .txt, .csv, .tsv) count by their content: an annotation file edited in place, even
 with its size and modification time kept, gives a new fingerprint. Media files and archives count by
 name, size and modification time: hashing hundreds of gigabytes of video would cost more than a build.
+Hidden files and folders (partial downloads) and export folders inside a data folder do not count.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import os
 from collections.abc import Iterable, Iterator
 
 LABEL_SUFFIXES = frozenset((".json", ".txt", ".csv", ".tsv"))
+# The file that marks an export folder (celeb_datasets.hub.EXPORT_MANIFEST).
+EXPORT_MARKER = ".celeb_datasets_export.json"
 _CHUNK_BYTES = 1 << 20
 
 
@@ -51,8 +54,12 @@ def _files(root: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
         except OSError:
             continue  # unreadable: the build reports it when it reads there
         for entry in entries:
+            if entry.name.startswith(".") or entry.name == EXPORT_MARKER:
+                continue  # hidden: partial downloads, our own work files; never a source
             relative = f"{relative_folder}/{entry.name}" if relative_folder else entry.name
             if entry.is_dir():
+                if os.path.exists(os.path.join(entry.path, EXPORT_MARKER)):
+                    continue  # an export folder inside the data folder is not a source
                 stack.append(relative)
             else:
                 yield relative, entry

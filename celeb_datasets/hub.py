@@ -47,6 +47,7 @@ from celeb_datasets.card import (
     write_card,
 )
 from celeb_datasets.errors import CelebDatasetsError, HubError
+from celeb_datasets.fingerprint import EXPORT_MARKER
 from celeb_datasets.registry import BUILDERS, builder_class
 from celeb_datasets.slices import Slice, parse_slice
 
@@ -54,7 +55,7 @@ logger = logging.getLogger("celeb_datasets")
 
 DEFAULT_MAX_SHARD_SIZE = "500MB"
 # Names the dataset an export folder holds; never uploaded (publish sends only the card and shards).
-EXPORT_MANIFEST = ".celeb_datasets_export.json"
+EXPORT_MANIFEST = EXPORT_MARKER
 DATASET_INFOS_FILE = "dataset_infos.json"
 
 

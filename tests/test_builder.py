@@ -23,6 +23,7 @@ from celeb_datasets.errors import (
     UnreadableMediaError,
 )
 from celeb_datasets.fingerprint import sources_fingerprint
+from celeb_datasets.hub import export
 from celeb_datasets.skips import read_skip_report
 from celeba_dialog import CelebADialog
 from celebv_hq import CelebVHQ
@@ -186,6 +187,22 @@ def test_a_new_video_rebuilds_clips_and_force_rebuilds_on_demand(tmp_path: Path)
     stamp = (Path(builder.cache_dir) / "dataset_info.json").stat().st_mtime_ns
     builder.download_and_prepare(download_mode="force_redownload")
     assert (Path(builder.cache_dir) / "dataset_info.json").stat().st_mtime_ns != stamp
+
+
+def test_an_export_or_partial_download_in_the_data_folder_keeps_the_cache(tmp_path: Path) -> None:
+    download = write_sample_download(tmp_path / "download", with_videos=True)
+    first = build(download, tmp_path / "cache", "clips")
+    export(first, download / "my_export")  # exported into the data folder itself
+    (download / "raw" / ".partial" / "abc").mkdir(parents=True)
+    (download / "raw" / ".partial" / "abc" / "abc.f137.mp4.part").write_bytes(b"half a download")
+    (download / "notes.md").write_text("my notes")
+    assert CelebVHQ(config_name="clips", data_dir=str(download), cache_dir=str(tmp_path / "cache")).cache_dir == (
+        first.cache_dir
+    )
+    (download / "raw" / "abcdefghijk.mp4").write_bytes(b"a new raw video")
+    assert CelebVHQ(config_name="clips", data_dir=str(download), cache_dir=str(tmp_path / "cache")).cache_dir != (
+        first.cache_dir
+    )
 
 
 def test_the_fingerprint_counts_label_content_and_media_size_and_time(tmp_path: Path) -> None:
