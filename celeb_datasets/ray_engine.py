@@ -31,7 +31,8 @@ from celeb_datasets.errors import CelebDatasetsError, OptionError
 from celeb_datasets.hub import DEFAULT_MAX_SHARD_SIZE, install_export, new_staging, parquet_writer, registered_name
 from celeb_datasets.skips import SkipLog, merge_skip_report, read_skip_report
 
-# A task whose worker process dies (out of memory, a lost node) is run again this many times.
+# A task whose worker process dies (out of memory, a lost node) is run again this many times. Ray Data's
+# default is without end, which a video that crashes its decoder every time would turn into a loop.
 TASK_RETRIES = 3
 
 
@@ -100,7 +101,9 @@ def _write_shards(ray: Any, builder: Any, videos: list[Any], staging: Path, max_
     shards = _ShardWriter(staging, features, max_bytes)
     row_ids: list[str] = []
     with shards:
-        for result in _results(ray, results):
+        for result in results.iter_rows():
+            if result["error"]:
+                raise pickle.loads(result["error"])
             for line in pickle.loads(result["skips"]):
                 skips.record(*line)
             table = pa.ipc.open_stream(io.BytesIO(result["rows"])).read_all()
@@ -156,32 +159,23 @@ class _ShardWriter:
             shard.rename(self.folder / f"train-{index:05d}-of-{len(self.shards):05d}.parquet")
 
 
-def _results(ray: Any, results: Any) -> Any:
-    """The tasks' results in order; the package's own error (on_missing="error") raised as it was."""
-    try:
-        yield from results.iter_rows()
-    except ray.exceptions.RayError as error:
-        cause: BaseException | None = error
-        while cause is not None:
-            if isinstance(cause, CelebDatasetsError):
-                raise cause from None
-            cause = getattr(cause, "cause", None) or cause.__cause__
-        raise
-
-
 def _video_rows(item: dict[str, Any], config: bytes, features: bytes) -> dict[str, Any]:
     """A Ray task: one YouTube video's rows (as Arrow IPC bytes) and skip lines, made by the builder's code."""
     import celebv_hq
 
     video = pickle.loads(item["video"])
+    schema = pickle.loads(features).arrow_schema
     with tempfile.TemporaryDirectory(prefix="celeb-datasets-task-") as folder:
         skips = SkipLog(folder, celebv_hq.SKIP_REPORT_COLUMNS)
-        schema = pickle.loads(features).arrow_schema
-        tables = list(celebv_hq.video_tables(video, pickle.loads(config), pickle.loads(features), skips))
+        try:
+            tables = list(celebv_hq.video_tables(video, pickle.loads(config), pickle.loads(features), skips))
+        except CelebDatasetsError as error:
+            # Sent back as a result: Ray would wrap it in its own exception, message and type buried.
+            return {"rows": b"", "skips": pickle.dumps([]), "error": pickle.dumps(error)}
         rows = pa.concat_tables(tables) if tables else schema.empty_table()
         report, _ = merge_skip_report(folder, celebv_hq.SKIP_REPORT_COLUMNS)
         lines = [tuple(line.values()) for line in read_skip_report(report)]
     sink = io.BytesIO()
     with pa.ipc.new_stream(sink, rows.schema) as stream:
         stream.write_table(rows)
-    return {"rows": sink.getvalue(), "skips": pickle.dumps(lines)}
+    return {"rows": sink.getvalue(), "skips": pickle.dumps(lines), "error": b""}

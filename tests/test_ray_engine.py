@@ -44,3 +44,16 @@ def test_both_engines_give_the_same_export(local_ray: object, tmp_path: Path) ->
     assert read_skip_report(tmp_path / "ray" / "skip_report.clips.tsv") == read_skip_report(builder.skip_report)
     card = lambda folder: (folder / "README.md").read_text()  # noqa: E731
     assert card(tmp_path / "ray") == card(tmp_path / "datasets")
+
+
+@pytest.mark.slow
+def test_an_error_in_a_ray_task_is_raised_as_it_was(local_ray: object, tmp_path: Path) -> None:
+    from celeb_datasets.errors import UnreadableMediaError
+    from celeb_datasets.ray_engine import export_with_ray
+
+    download = make_celebv_hq_sample(tmp_path / "download", width=128, height=64)
+    (download / "raw" / "I2hf-H8Xumk.mp4").write_bytes(b"\0" * 4096)  # corrupt
+    builder = CelebVHQ(config_name="clips", data_dir=str(download), cache_dir=str(tmp_path / "c"), on_missing="error")
+    with pytest.raises(UnreadableMediaError, match=r"YouTube video I2hf-H8Xumk\): unreadable"):
+        export_with_ray(builder, tmp_path / "ray")
+    assert not (tmp_path / "ray" / "clips").exists()
