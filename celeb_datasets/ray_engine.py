@@ -15,6 +15,7 @@ on the node that cuts it).
 from __future__ import annotations
 
 import io
+import logging
 import os
 import pickle
 import shutil
@@ -29,7 +30,9 @@ from celeb_datasets.builder import check_accounting
 from celeb_datasets.card import ExportedConfig
 from celeb_datasets.errors import CelebDatasetsError, OptionError
 from celeb_datasets.hub import DEFAULT_MAX_SHARD_SIZE, install_export, new_staging, parquet_writer, registered_name
-from celeb_datasets.skips import SkipLog, merge_skip_report, read_skip_report
+from celeb_datasets.skips import SkipLog, count_by_kind, merge_skip_report, read_skip_report, summarize_skips
+
+logger = logging.getLogger("celeb_datasets")
 
 # A task whose worker process dies (out of memory, a lost node) is run again this many times. Ray Data's
 # default is without end, which a video that crashes its decoder every time would turn into a loop.
@@ -64,9 +67,14 @@ def export_with_ray(
         staging = new_staging(export_dir, registered_name(builder), builder)
         try:
             rows_ids = _write_shards(ray, builder, videos, staging, max_bytes, Path(work))
-            report, _ = merge_skip_report(work, celebv_hq.SKIP_REPORT_COLUMNS)
+            report, counts = merge_skip_report(work, celebv_hq.SKIP_REPORT_COLUMNS)
             what = f"CelebV-HQ clips (Ray) from {builder.config.data_dir}"
             check_accounting(what, [clip.clip_id for clip in clips], rows_ids, read_skip_report(report), builder)
+            if not rows_ids:
+                skipped = f"{sum(counts.values()):,} skipped ({count_by_kind(counts)})" if counts else "none named"
+                raise CelebDatasetsError(f"{what}: 0 written, {skipped}. No row could be built. {builder.NO_ROWS_HINT}")
+            kept = export_dir / f"skip_report.{builder.config.name}.tsv"
+            logger.log(logging.WARNING if counts else logging.INFO, summarize_skips(what, len(rows_ids), counts, kept))
             part = None if builder.config.slice is None else celebv_hq.parse_slice(builder.config.slice)
             return install_export(export_dir, type(builder), staging, builder.config.name, part, report)
         finally:

@@ -57,3 +57,16 @@ def test_an_error_in_a_ray_task_is_raised_as_it_was(local_ray: object, tmp_path:
     with pytest.raises(UnreadableMediaError, match=r"YouTube video I2hf-H8Xumk\): unreadable"):
         export_with_ray(builder, tmp_path / "ray")
     assert not (tmp_path / "ray" / "clips").exists()
+
+
+@pytest.mark.slow
+def test_no_usable_video_is_refused_as_by_the_builder(local_ray: object, tmp_path: Path) -> None:
+    from celeb_datasets.errors import CelebDatasetsError
+    from celeb_datasets.ray_engine import export_with_ray
+
+    download = make_celebv_hq_sample(tmp_path / "download", width=128, height=64)
+    for video in (download / "raw").iterdir():
+        video.unlink()
+    builder = CelebVHQ(config_name="clips", data_dir=str(download), cache_dir=str(tmp_path / "c"))
+    with pytest.raises(CelebDatasetsError, match=r"0 written, 6 skipped \(6 missing\)\. No row could be built"):
+        export_with_ray(builder, tmp_path / "ray")
