@@ -84,7 +84,7 @@ def prepare_download(count: int) -> Path:
 
 def _write_imagefolder(download: Path, folder: Path) -> None:
     """The images unzipped, with a metadata.jsonl of fine-grained labels and captions (imagefolder's form)."""
-    from celeba_dialog import parse_captions, parse_fine_grained
+    from celeba_dialog_lib.parsers import parse_captions, parse_fine_grained
 
     folder.mkdir(parents=True)
     with zipfile.ZipFile(download / "image.zip") as archive:
@@ -119,7 +119,7 @@ def run_copy_limit(download: str, cache_dir: str) -> int:
 
 def run_media_check(download: str, cache_dir: str, media_check: str = "fast") -> float:
     """Seconds spent in `image_problem` alone over every image of the download (reading not counted)."""
-    from celeb_datasets.images import image_problem
+    from celeba_dialog_lib.images import image_problem
 
     spent = 0.0
     with zipfile.ZipFile(Path(download) / "image.zip") as archive:

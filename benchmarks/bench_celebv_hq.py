@@ -106,7 +106,7 @@ def raw_video(width: int = WIDTH, height: int = HEIGHT, duration_sec: int = DURA
 
 
 def _requests() -> list:
-    from celeb_datasets.video import BoundingBox, ClipRequest
+    from celebv_hq_lib.video import BoundingBox, ClipRequest
 
     return [
         ClipRequest(f"clip_{k}", start, end, BoundingBox(top, bottom, left, right))
@@ -116,7 +116,7 @@ def _requests() -> list:
 
 def cut_ours(raw: str) -> tuple[int, int]:
     """Cut every clip with the package's one-pass cutter; returns (clips, bytes)."""
-    from celeb_datasets.video import EncoderSettings, cut_clips
+    from celebv_hq_lib.video import EncoderSettings, cut_clips
 
     results = list(cut_clips(raw, _requests(), EncoderSettings()))
     assert all(result.video is not None for result in results), [r.skip_reason for r in results]
@@ -131,7 +131,7 @@ def cut_official(raw: str, out_dir: str) -> tuple[int, int, float]:
 
     import imageio_ffmpeg
 
-    from celeb_datasets.video import official_crop_window
+    from celebv_hq_lib.video import official_crop_window
 
     ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
     written = 0
@@ -152,7 +152,7 @@ def encode_only(raw: str) -> tuple[float, int]:
     import av
     import numpy as np
 
-    from celeb_datasets.video import official_crop_window
+    from celebv_hq_lib.video import official_crop_window
 
     prepared = []
     with av.open(raw) as container:
@@ -213,7 +213,7 @@ def processed_clips() -> list[Path]:
     paths = [folder / f"{request.clip_id}.mp4" for request in _requests()]
     if all(path.exists() for path in paths):
         return paths
-    from celeb_datasets.video import EncoderSettings, cut_clips
+    from celebv_hq_lib.video import EncoderSettings, cut_clips
 
     print(f"cutting the {len(paths)} clips to check (cached in {folder}) ...", flush=True)
     folder.mkdir(parents=True, exist_ok=True)
@@ -227,7 +227,7 @@ CHECK_ROUNDS = 5
 
 def read_and_check(paths: list[Path], media_check: str) -> int:
     """Read every clip file CHECK_ROUNDS times, checking it unless `media_check` is "none"; returns problems."""
-    from celeb_datasets.video import video_problem
+    from celebv_hq_lib.video import video_problem
 
     problems = 0
     for _ in range(CHECK_ROUNDS):
@@ -241,7 +241,7 @@ def read_and_check(paths: list[Path], media_check: str) -> int:
 def bench_checks(repeat: int) -> list[str]:
     paths = processed_clips()
     runs = {
-        check: best_of(repeat, read_and_check, paths, check, preload=("celeb_datasets.video",))
+        check: best_of(repeat, read_and_check, paths, check, preload=("celebv_hq_lib.video",))
         for check in ("none", "fast", "full")
     }
     assert all(problems == 0 for _, _, problems in runs.values())
@@ -283,12 +283,12 @@ def load_json(path: str) -> int:
 def bench_cutting(repeat: int) -> list[str]:
     raw = str(raw_video())
     clip_seconds = sum(end - start for start, end, *_ in CLIPS)
-    ours_seconds, ours_peak, (clips, ours_bytes) = best_of(repeat, cut_ours, raw, preload=("celeb_datasets.video",))
+    ours_seconds, ours_peak, (clips, ours_bytes) = best_of(repeat, cut_ours, raw, preload=("celebv_hq_lib.video",))
     print(f"ours: {ours_seconds:.1f} s", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-official-") as out_dir:
         official_seconds, _, (_, _, official_peak) = best_of(repeat, cut_official, raw, out_dir, preload=())
     print(f"official: {official_seconds:.1f} s", file=sys.stderr, flush=True)
-    runs = [best_of(1, encode_only, raw, preload=("celeb_datasets.video",)) for _ in range(repeat)]
+    runs = [best_of(1, encode_only, raw, preload=("celebv_hq_lib.video",)) for _ in range(repeat)]
     limit_seconds = min(result[0] for _, _, result in runs)
     return [
         f"cutting {clips} clips ({clip_seconds:.0f} s of video) from a {DURATION_SEC} s {WIDTH}x{HEIGHT} {FPS} fps raw"

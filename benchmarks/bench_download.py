@@ -39,7 +39,7 @@ from video_server import VideoServer  # noqa: E402
 
 
 def ours(folder: str, ids: list[str], seconds: float, url_template: str, workers: int) -> tuple[int, float]:
-    from celeb_datasets.download import DownloadSettings, download_videos
+    from celebv_hq_lib.download import DownloadSettings, download_videos
 
     settings = DownloadSettings(url_template=url_template, retries=0)
     summary = download_videos(folder, dict.fromkeys(ids, seconds - 0.5), settings, workers=workers)
@@ -49,7 +49,7 @@ def ours(folder: str, ids: list[str], seconds: float, url_template: str, workers
 def baseline(folder: str, ids: list[str], url_template: str) -> tuple[int, float]:
     """One yt-dlp process per video, sequential (as the release's download script does); and the largest
     child's peak MB."""
-    from celeb_datasets.download import FORMAT, ffmpeg_for_merging
+    from celebv_hq_lib.download import FORMAT, ffmpeg_for_merging
 
     ffmpeg = ffmpeg_for_merging()
     done = 0
@@ -79,7 +79,7 @@ def limit(ids: list[str], url_template: str) -> tuple[int, float]:
 
 def check_overhead(folder: str, ids: list[str], seconds: float) -> float:
     """Seconds per video of the finished-file check and one manifest line."""
-    from celeb_datasets.download import DONE, Manifest, ManifestEntry, check_raw_video
+    from celebv_hq_lib.download import DONE, Manifest, ManifestEntry, check_raw_video
 
     manifest = Manifest(Path(folder) / "overhead")
     start = time.perf_counter()

@@ -90,7 +90,7 @@ def make_video_download(folder: Path, videos: int) -> None:
     import json
     import struct
 
-    from celeb_datasets.sample import write_indexed_video
+    from celebv_hq_lib.sample import write_indexed_video
 
     write_full_size_annotation_file(folder, clips=videos, seed=1)
     clip_ids = list(json.loads((folder / "celebvhq_info.json").read_text())["clips"])

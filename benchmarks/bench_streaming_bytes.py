@@ -42,8 +42,9 @@ def make_export(folder: Path, shards: int, rows_per_shard: int) -> Path:
     import pyarrow as pa
 
     from celeb_datasets.hub import _write_split, write_card
-    from celeb_datasets.sample import sample_annotation_file
-    from celebv_hq import CelebVHQ, celebv_hq_features, clips_table, read_annotation_file
+    from celebv_hq import CelebVHQ, celebv_hq_features, clips_table
+    from celebv_hq_lib.annotations import read_annotation_file
+    from celebv_hq_lib.sample import sample_annotation_file
 
     features = celebv_hq_features(with_video=True)
     base = read_annotation_file(sample_annotation_file())

@@ -1,8 +1,9 @@
-"""Shared code of the CelebV-HQ and CelebA-Dialog builders.
+"""The framework both dataset scripts are built on.
 
-The builders themselves are the top-level modules `celebv_hq` and `celeba_dialog`; this package holds
-what both use once: the error type, file discovery, video cutting, Hub export and publishing, and the
-command line.
+The datasets themselves are the scripts `celebv_hq.py` and `celeba_dialog.py` at the repository root,
+each with its own package (`celebv_hq_lib`, `celeba_dialog_lib`) for its parsers and media code. This
+package holds what any dataset uses: the builder base, options, the cache fingerprint, skip reports,
+export, publishing and the dataset card, the engines, and the command line (see docs/architecture.md).
 """
 
 from celeb_datasets.errors import CelebDatasetsError

@@ -271,7 +271,7 @@ def run_dataset_infos(arguments: argparse.Namespace) -> int:
 
 def add_download_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     """The `download` and `status` commands (CelebV-HQ's raw YouTube videos)."""
-    from celeb_datasets.download import YOUTUBE_URL_TEMPLATE
+    from celebv_hq_lib.download import YOUTUBE_URL_TEMPLATE
 
     download = commands.add_parser(
         "download", parents=[common], help="fetch the raw YouTube videos into DATA_DIR/raw with yt-dlp (resumable)"
@@ -306,8 +306,9 @@ def add_download_commands(commands: Any, common: argparse.ArgumentParser) -> Non
 
 
 def run_download(arguments: argparse.Namespace) -> int:
-    from celeb_datasets import download
-    from celebv_hq import find_annotation_file, read_annotation_file
+    from celebv_hq_lib import download
+    from celebv_hq_lib.annotations import read_annotation_file
+    from celebv_hq_lib.clips import find_annotation_file
 
     clips = read_annotation_file(find_annotation_file(arguments.data_dir))
     ids = None if arguments.ids is None else download.read_id_list(arguments.ids, clips)
@@ -340,8 +341,9 @@ def run_download(arguments: argparse.Namespace) -> int:
 
 
 def run_status(arguments: argparse.Namespace) -> int:
-    from celeb_datasets.download import Manifest, download_status
-    from celebv_hq import find_annotation_file, read_annotation_file
+    from celebv_hq_lib.annotations import read_annotation_file
+    from celebv_hq_lib.clips import find_annotation_file
+    from celebv_hq_lib.download import Manifest, download_status
 
     clips = read_annotation_file(find_annotation_file(arguments.data_dir))
     print(f"CelebV-HQ download in {arguments.data_dir} (manifest: {Manifest(arguments.data_dir).path})")
@@ -353,7 +355,7 @@ def _sample_overrides(arguments: argparse.Namespace) -> dict[str, Any]:
     """With --sample: generate the bundled CelebV-HQ sample and build from it."""
     if not arguments.sample:
         return {}
-    from celeb_datasets.sample import make_celebv_hq_sample
+    from celebv_hq_lib.sample import make_celebv_hq_sample
 
     if arguments.dataset != "celebv_hq":
         raise OptionError("--sample is the CelebV-HQ sample: use it with celebv_hq")

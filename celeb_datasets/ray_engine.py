@@ -53,6 +53,8 @@ def export_with_ray(
     """
     import celebv_hq
     from celeb_datasets.builder import parse_byte_size
+    from celeb_datasets.slices import parse_slice
+    from celebv_hq_lib.clips import plan_clips
 
     ray = _import_ray()
     if not builder.config.with_video:
@@ -61,7 +63,7 @@ def export_with_ray(
     export_dir = Path(export_dir)
     with tempfile.TemporaryDirectory(prefix="celeb-datasets-ray-") as work:
         skips = SkipLog(work, celebv_hq.SKIP_REPORT_COLUMNS)
-        clips, videos = celebv_hq.plan_clips(builder.config, skips)
+        clips, videos = plan_clips(builder.config, skips)
         if not ray.is_initialized():
             ray.init(address=address, include_dashboard=False, log_to_driver=False)
         staging = new_staging(export_dir, registered_name(builder), builder)
@@ -75,7 +77,7 @@ def export_with_ray(
                 raise CelebDatasetsError(f"{what}: 0 written, {skipped}. No row could be built. {builder.NO_ROWS_HINT}")
             kept = export_dir / f"skip_report.{builder.config.name}.tsv"
             logger.log(logging.WARNING if counts else logging.INFO, summarize_skips(what, len(rows_ids), counts, kept))
-            part = None if builder.config.slice is None else celebv_hq.parse_slice(builder.config.slice)
+            part = None if builder.config.slice is None else parse_slice(builder.config.slice)
             return install_export(export_dir, type(builder), staging, builder.config.name, part, report)
         finally:
             shutil.rmtree(staging, ignore_errors=True)

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from celeba_dialog import ATTRIBUTE_NAMES, FINE_GRAINED_COLUMNS, MASK_PALETTE
+from celeba_dialog import ATTRIBUTE_NAMES
+from celeba_dialog_lib.labels import FINE_GRAINED_COLUMNS, MASK_PALETTE
 
 # CelebA-HQ images of the fixture: HQ index -> 0-based CelebA index. 5380 is the image without a
 # caption or fine-grained row in the release. Derived splits: train 0 1 3 6 5380, validation 4 7, test 2 5.

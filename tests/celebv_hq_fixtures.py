@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import celebv_hq
-from celeb_datasets.sample import sample_annotation_file, write_indexed_video
 from celebv_hq import CelebVHQ
+from celebv_hq_lib.sample import sample_annotation_file, write_indexed_video
 
 
 def sample_document() -> dict[str, Any]:

@@ -27,6 +27,7 @@ from celeb_datasets.hub import export
 from celeb_datasets.skips import read_skip_report
 from celeba_dialog import CelebADialog
 from celebv_hq import CelebVHQ
+from celebv_hq_lib.annotations import read_annotation_file
 
 # --- options are parsed and checked by their declared types -----------------------------------------
 
@@ -257,7 +258,7 @@ def test_non_finite_times_are_an_error(tmp_path: Path, value: str) -> None:
     path = write_annotation_file(tmp_path, clips)
     path.write_text(path.read_text().replace('"end_sec": 86.17', f'"end_sec": {value}', 1))
     with pytest.raises(SourceFileError, match=f"celebvhq_info.json: {value} is not a number JSON allows"):
-        celebv_hq.read_annotation_file(path)
+        read_annotation_file(path)
 
 
 def test_a_full_disk_is_a_storage_error_naming_the_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

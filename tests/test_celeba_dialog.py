@@ -33,16 +33,11 @@ import celeba_dialog
 from celeb_datasets.cli import main as command_line
 from celeb_datasets.errors import CelebDatasetsError, MissingSourceError, SourceFileError, UnreadableMediaError
 from celeb_datasets.skips import read_skip_report
-from celeba_dialog import (
-    ATTRIBUTE_NAMES,
-    MASK_PART_NAMES,
+from celeba_dialog import ATTRIBUTE_NAMES, MASK_PART_NAMES, CelebADialog, CelebADialogConfig, celeba_dialog_features
+from celeba_dialog_lib.parsers import (
     Captions,
-    CelebADialog,
-    CelebADialogConfig,
     CelebAFile,
     RequestAnnotation,
-    celeba_dialog_features,
-    check_hq_image_names,
     index_part_masks,
     parse_attributes,
     parse_captions,
@@ -54,6 +49,7 @@ from celeba_dialog import (
     parse_request_lines,
     parse_requests,
 )
+from celeba_dialog_lib.rows import check_hq_image_names
 
 HEADER = "img_name Bangs Eyeglasses No_Beard Smiling Young"
 

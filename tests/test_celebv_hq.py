@@ -18,10 +18,11 @@ from video_fixtures import overwrite, packet_position
 
 import celebv_hq
 from celeb_datasets.errors import CelebDatasetsError
-from celeb_datasets.sample import read_frame_index, sample_annotation_file, write_indexed_video
 from celeb_datasets.skips import read_skip_report
-from celeb_datasets.video import BoundingBox, official_crop_window
-from celebv_hq import CelebVHQ, EmotionSegment, dominant_emotion, read_annotation_file
+from celebv_hq import CelebVHQ
+from celebv_hq_lib.annotations import EmotionSegment, dominant_emotion, read_annotation_file
+from celebv_hq_lib.sample import read_frame_index, sample_annotation_file, write_indexed_video
+from celebv_hq_lib.video import BoundingBox, official_crop_window
 
 FPS = 25
 
@@ -343,7 +344,7 @@ def test_streaming_and_two_processes_give_the_same_rows_as_one(
 
 @pytest.mark.slow
 def test_the_bundled_sample_builds_all_six_clips(tmp_path: Path) -> None:
-    from celeb_datasets.sample import make_celebv_hq_sample
+    from celebv_hq_lib.sample import make_celebv_hq_sample
 
     data_dir = make_celebv_hq_sample(tmp_path / "sample", width=128, height=72, fps=5)
     builder = prepare_clips(data_dir, tmp_path / "cache")

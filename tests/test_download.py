@@ -17,9 +17,12 @@ import pytest
 from celebv_hq_fixtures import make_record, write_annotation_file
 from video_server import VideoServer
 
-from celeb_datasets import download
 from celeb_datasets.cli import main
-from celeb_datasets.download import (
+from celeb_datasets.errors import CelebDatasetsError
+from celeb_datasets.skips import read_skip_report
+from celebv_hq import CelebVHQ
+from celebv_hq_lib import download
+from celebv_hq_lib.download import (
     DONE,
     FAILED,
     RETRY,
@@ -29,9 +32,6 @@ from celeb_datasets.download import (
     classify_failure,
     download_videos,
 )
-from celeb_datasets.errors import CelebDatasetsError
-from celeb_datasets.skips import read_skip_report
-from celebv_hq import CelebVHQ
 
 # Every behaviour of the loopback server, with the state and kind it must end in (retries=2).
 OUTCOMES = {
@@ -167,7 +167,7 @@ def test_impossible_download_settings_are_refused_before_anything_is_fetched(tmp
 
 
 def test_a_finished_file_is_checked_to_its_end_against_its_last_clip(tmp_path: Path) -> None:
-    from celeb_datasets.sample import write_indexed_video
+    from celebv_hq_lib.sample import write_indexed_video
 
     video = write_indexed_video(tmp_path / "v.mp4", duration_sec=2, width=64, height=64, fps=10, audio_rate=None)
     assert download.check_raw_video(video, 2.0) == (2.0, None)
@@ -271,7 +271,7 @@ def test_a_download_leaving_videos_to_retry_exits_1(
 
 def test_a_clip_whose_video_failed_to_download_says_why_in_the_skip_report(tmp_path: Path) -> None:
     folder = write_download_folder(tmp_path / "download", {"gonevideo": [(0.0, 1.0)], "kept": [(0.0, 1.0)]})
-    from celeb_datasets.sample import write_indexed_video
+    from celebv_hq_lib.sample import write_indexed_video
 
     write_indexed_video(folder / "raw" / "kept.mp4", duration_sec=2, width=64, height=64, fps=10, audio_rate=None)
     reason = "removed by uploader: [youtube] gonevideo: Video unavailable. This video has been removed by the uploader"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from celeb_datasets.errors import CelebDatasetsError, SourceFileError
-from celeb_datasets.files import DataFolder, SourceFile, SourceFolder
+from celeba_dialog_lib.files import DataFolder, SourceFile, SourceFolder
 
 
 def write(path: Path, content: bytes = b"x") -> Path:

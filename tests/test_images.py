@@ -11,7 +11,7 @@ import pytest
 from celeba_dialog_fixtures import colorized_mask, jpeg_bytes, part_mask
 from PIL import Image
 
-from celeb_datasets.images import image_problem
+from celeba_dialog_lib.images import image_problem
 
 JPEG = jpeg_bytes(1, 64, 48)
 PNG = colorized_mask(3)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from celeb_datasets.sample import make_celebv_hq_sample
 from celeb_datasets.skips import read_skip_report
 from celebv_hq import CelebVHQ
+from celebv_hq_lib.sample import make_celebv_hq_sample
 
 # The build run in a child process: each YouTube video takes a second more than it needs, and the first
 # one finished leaves a marker, so the test can kill the build mid-way every time.

@@ -14,11 +14,11 @@ from hub_server import FakeHub
 from huggingface_hub import HfApi
 from huggingface_hub.errors import RepositoryNotFoundError
 
-from celeb_datasets.decode import decode_frames
 from celeb_datasets.errors import CelebDatasetsError
 from celeb_datasets.hub import export, publish
-from celeb_datasets.sample import read_frame_index
 from celebv_hq import CelebVHQ
+from celebv_hq_lib.decode import decode_frames
+from celebv_hq_lib.sample import read_frame_index
 
 # The Hub's parquet-export service does not exist on the loopback server.
 datasets.config.USE_PARQUET_EXPORT = False

@@ -9,9 +9,9 @@ import pytest
 
 from celeb_datasets.cli import main
 from celeb_datasets.hub import export
-from celeb_datasets.sample import make_celebv_hq_sample
 from celeb_datasets.skips import read_skip_report
 from celebv_hq import CelebVHQ
+from celebv_hq_lib.sample import make_celebv_hq_sample
 
 ray = pytest.importorskip("ray")
 

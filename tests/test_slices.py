@@ -16,7 +16,9 @@ from celeb_datasets.errors import CelebDatasetsError, OptionError
 from celeb_datasets.hub import export
 from celeb_datasets.skips import read_skip_report
 from celeb_datasets.slices import Slice, assign_slices, parse_slice
-from celebv_hq import CelebVHQ, clips_of_slice, read_annotation_file
+from celebv_hq import CelebVHQ
+from celebv_hq_lib.annotations import read_annotation_file
+from celebv_hq_lib.clips import clips_of_slice
 
 
 @pytest.mark.parametrize(("text", "expected"), [("0/8", Slice(0, 8)), ("7/8", Slice(7, 8)), ("0/1", Slice(0, 1))])

@@ -17,8 +17,8 @@ import pytest
 from video_fixtures import ffmpeg, overwrite, packet_position, remux, with_display_matrix, write_audio_only
 
 from celeb_datasets.errors import CelebDatasetsError, UnreadableMediaError
-from celeb_datasets.sample import read_frame_index, write_indexed_video
-from celeb_datasets.video import (
+from celebv_hq_lib.sample import read_frame_index, write_indexed_video
+from celebv_hq_lib.video import (
     BoundingBox,
     ClipRequest,
     CropWindow,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import av
 
-from celeb_datasets.sample import write_indexed_video
+from celebv_hq_lib.sample import write_indexed_video
 
 _MPD = """<?xml version="1.0" encoding="UTF-8"?>
 <MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT{duration:.3f}S"

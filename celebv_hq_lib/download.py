@@ -1,6 +1,6 @@
 """Downloading the raw CelebV-HQ videos with yt-dlp: classified failures, a resumable manifest, checked files.
 
-    >>> from celeb_datasets.download import DownloadSettings, download_videos
+    >>> from celebv_hq_lib.download import DownloadSettings, download_videos
     >>> summary = download_videos("~/CelebV-HQ", {"M2Ohb0FAaJU": 86.17}, DownloadSettings(), workers=4)
 
 Each video goes to `raw/.partial/{ytb_id}/` first; it is moved to `raw/{ytb_id}.{ext}` only once PyAV has
@@ -31,15 +31,21 @@ from pathlib import Path
 from typing import Any
 
 from celeb_datasets.errors import CelebDatasetsError, MissingSourceError, OptionError
+from celebv_hq_lib.annotations import ClipAnnotation
+from celebv_hq_lib.layout import (
+    MANIFEST_FILE,
+    PARTIAL_FOLDER,
+    RAW_VIDEO_EXTENSIONS,
+    RAW_VIDEO_FOLDER,
+    processed_clip_names,
+    raw_video_path,
+)
 
 logger = logging.getLogger("celeb_datasets")
 
 YOUTUBE_URL_TEMPLATE = "https://www.youtube.com/watch?v={ytb_id}"
 # The release's preference; `best` is our last resort for sources that offer a single file only.
 FORMAT = "bestvideo[ext=mp4]+bestaudio[ext=m4a]/bestvideo+bestaudio/best"
-MANIFEST_FILE = "download_manifest.jsonl"
-RAW_VIDEO_FOLDER = "raw"
-PARTIAL_FOLDER = ".partial"
 INSTALL_HINT = "pip install 'celeb-datasets[download]'"
 # Annotated clip ends are rounded to 10 ms and a last frame may end a little before them.
 COVER_TOLERANCE_SEC = 0.1
@@ -252,14 +258,6 @@ def check_raw_video(path: str | os.PathLike[str], needed_end_sec: float) -> tupl
     if end + COVER_TOLERANCE_SEC < needed_end_sec:
         return end, f"too short: the video ends at {end:.2f} s, its last clip ends at {needed_end_sec:.2f} s"
     return end, None
-
-
-def raw_video_path(data_dir: str | os.PathLike[str], ytb_id: str) -> Path | None:
-    """The downloaded `raw/{ytb_id}.{mp4,mkv,webm}`, or None."""
-    folder = Path(data_dir).expanduser() / RAW_VIDEO_FOLDER
-    return next(
-        (folder / f"{ytb_id}{ext}" for ext in (".mp4", ".mkv", ".webm") if (folder / f"{ytb_id}{ext}").is_file()), None
-    )
 
 
 def download_video(
@@ -476,7 +474,7 @@ class _YtDlpLogger:
     error = debug
 
 
-def needed_ends(clips: Iterable[Any]) -> dict[str, float]:
+def needed_ends(clips: Iterable[ClipAnnotation]) -> dict[str, float]:
     """Each YouTube video of `clips` (ClipAnnotation) and the end of its last clip, in first-seen order."""
     ends: dict[str, float] = {}
     for clip in clips:
@@ -484,7 +482,7 @@ def needed_ends(clips: Iterable[Any]) -> dict[str, float]:
     return ends
 
 
-def read_id_list(path: str | os.PathLike[str], clips: Iterable[Any]) -> list[str]:
+def read_id_list(path: str | os.PathLike[str], clips: Iterable[ClipAnnotation]) -> list[str]:
     """The YouTube ids named by an id file: one YouTube id or clip id per line ('#' comments, blanks ignored).
 
     A clip id stands for its YouTube video; an id the annotation file does not know is an error naming its line.
@@ -652,10 +650,8 @@ class DownloadStatus:
         ]
 
 
-def download_status(data_dir: str | os.PathLike[str], clips: Iterable[Any]) -> DownloadStatus:
+def download_status(data_dir: str | os.PathLike[str], clips: Iterable[ClipAnnotation]) -> DownloadStatus:
     """Count a download folder's videos by manifest state, the clips it can build and its bytes on disk."""
-    from celebv_hq import PROCESSED_CLIP_FOLDERS, RAW_VIDEO_EXTENSIONS
-
     data_dir = Path(data_dir).expanduser()
     clips = list(clips)
     entries = Manifest(data_dir).read()
@@ -666,7 +662,7 @@ def download_status(data_dir: str | os.PathLike[str], clips: Iterable[Any]) -> D
         else {}
     )
     on_disk = {name.rsplit(".", 1)[0] for name in raw_files if Path(name).suffix in RAW_VIDEO_EXTENSIONS}
-    processed = set().union(*(_names(data_dir / folder) for folder in PROCESSED_CLIP_FOLDERS))
+    processed = processed_clip_names(data_dir)
     ends = needed_ends(clips)
     states = [entries[ytb_id] for ytb_id in ends if ytb_id in entries]
     partial = raw_folder / PARTIAL_FOLDER
@@ -682,10 +678,3 @@ def download_status(data_dir: str | os.PathLike[str], clips: Iterable[Any]) -> D
         raw_bytes=sum(raw_files.values()),
         partial_bytes=sum(p.stat().st_size for p in partial.rglob("*") if p.is_file()) if partial.is_dir() else 0,
     )
-
-
-def _names(folder: Path) -> set[str]:
-    try:
-        return set(os.listdir(folder))
-    except FileNotFoundError:
-        return set()

@@ -25,7 +25,7 @@ _DARK, _LIGHT = 48, 208
 
 def sample_annotation_file() -> Path:
     """The bundled `celebvhq_info.json` with 6 real records, in the exact form of the release."""
-    return Path(str(resources.files("celeb_datasets") / "sample" / "celebvhq_info.json"))
+    return Path(str(resources.files("celebv_hq_lib") / "sample" / "celebvhq_info.json"))
 
 
 def index_pattern(index: int, width: int, height: int) -> np.ndarray:

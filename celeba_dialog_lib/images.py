@@ -1,6 +1,6 @@
 """Check image files (JPEG, PNG) before they are stored, so that a damaged file never becomes a row.
 
-    >>> from celeb_datasets.images import image_problem
+    >>> from celeba_dialog_lib.images import image_problem
     >>> image_problem(jpeg_bytes)                      # None: the file is whole
     >>> image_problem(jpeg_bytes[:5000])
     'truncated: no end-of-image marker (FF D9) after the image data (5,000 bytes)'

@@ -1,0 +1,13 @@
+"""CelebV-HQ's own code, used by the `celebv_hq` dataset script at the repository root.
+
+- `layout`: the download folder (annotation file, processed clips, raw videos) and finding files in it;
+- `annotations`: the label names and the parser of `celebvhq_info.json`;
+- `clips`: where each clip's video comes from (processed clip, raw video, a download) and its bytes;
+- `video`: cutting clips out of raw videos in one pass, and checking a finished clip;
+- `download`: fetching the raw YouTube videos with yt-dlp, with a resumable manifest;
+- `commands`: the `download` and `status` commands of the command line;
+- `sample`: the small sample bundled with the package;
+- `decode`: frames from a `video` value of an exported row.
+
+Nothing here imports `datasets`: the parsers and the cutter can be used and tested on their own.
+"""

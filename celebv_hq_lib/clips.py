@@ -1,0 +1,204 @@
+"""Where each CelebV-HQ clip's video comes from, and its MP4 bytes.
+
+A clip's video is the release's processed clip when the download folder has it, else it is cut from
+its raw YouTube video (downloaded first when the build fetches). `plan_clips` decides this for every
+clip of a build, grouped by YouTube video; `video_clips` then gives one video's clips with their bytes,
+skipping (with the reason) those that cannot be had. The builder and every engine go through these two.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Literal, Protocol
+
+from celeb_datasets.errors import MissingSourceError, UnreadableMediaError
+from celeb_datasets.skips import SkipLog
+from celeb_datasets.slices import Slice, assign_slices, parse_slice
+from celebv_hq_lib.annotations import ODD_SEGMENT, ClipAnnotation, read_annotation_file, segment_oddities
+from celebv_hq_lib.download import DownloadSettings, Manifest, download_video
+from celebv_hq_lib.layout import (
+    PROCESSED_CLIP_FOLDERS,
+    RAW_VIDEO_EXTENSIONS,
+    RAW_VIDEO_FOLDER,
+    file_names,
+    find_annotation_file,
+)
+from celebv_hq_lib.video import ClipRequest, EncoderSettings, cut_clips, video_problem
+
+
+class ClipOptions(Protocol):
+    """The options of a build that decide how clips are had (the `clips` config has them all)."""
+
+    data_dir: str | None
+    with_video: bool
+    on_missing: Literal["skip", "error"]
+    media_check: Literal["fast", "full"]
+    seek_gap_sec: float
+    fetch: bool
+    keep_raw: bool
+    slice: str | None
+
+    def encoder_settings(self) -> EncoderSettings: ...
+
+    def download_settings(self) -> DownloadSettings: ...
+
+
+def plan_clips(config: ClipOptions, skips: SkipLog) -> tuple[list[ClipAnnotation], list[VideoClips]]:
+    """The clips a build of `config` must account for (its slice's), and for `clips` their videos.
+
+    Known odd values are recorded to `skips` (rows kept), and so are clips without any video. The builder
+    and other engines (Ray) plan a build with this, then make each video's rows with `video_clips`.
+    """
+    annotation_file = find_annotation_file(config.data_dir)
+    clips = read_annotation_file(annotation_file)
+    if config.slice is not None:
+        clips = clips_of_slice(clips, parse_slice(config.slice))
+    for clip in clips:
+        for oddity in segment_oddities(clip):
+            skips.record(clip.clip_id, clip.ytb_id, f"{ODD_SEGMENT}: {oddity} (row kept as annotated)")
+    if not config.with_video:
+        return clips, []
+    videos = locate_videos(annotation_file.parent, clips, skips, on_missing=config.on_missing, fetch=config.fetch)
+    return clips, videos
+
+
+def clips_of_slice(clips: Sequence[ClipAnnotation], part: Slice) -> list[ClipAnnotation]:
+    """The clips of the YouTube videos in slice `part` (the assignment depends on all of `clips` only)."""
+    assignment = assign_slices(((clip.ytb_id, clip.duration_sec) for clip in clips), part.count)
+    return [clip for clip in clips if assignment[clip.ytb_id] == part.index]
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoClips:
+    """The clips of one YouTube video to write: each with its processed clip, or None to cut it from raw.
+
+    `fetch_into` is the data folder to download the raw video into when `raw_video` is None (fetch=True).
+    """
+
+    ytb_id: str
+    raw_video: str | None
+    clips: tuple[tuple[ClipAnnotation, str | None], ...]
+    fetch_into: str | None = None
+
+
+def locate_videos(
+    data_dir: Path, clips: Sequence[ClipAnnotation], skips: SkipLog, on_missing: str = "skip", fetch: bool = False
+) -> list[VideoClips]:
+    """Find each clip's video in the download folder, grouped by YouTube video in first-seen order.
+
+    A processed clip `{clip_id}.mp4` (in processed/, 35666/, videos/ or the folder itself) wins over a
+    raw video `raw/{ytb_id}.{mp4,mkv,webm}`. A clip with neither is skipped as missing (or an error),
+    with the download manifest's reason when its video failed to download; with `fetch`, it is kept to be
+    downloaded by `video_clips` unless the manifest says its video failed for good.
+    """
+    downloads = Manifest(data_dir).read()
+    folder_listings = {folder: file_names(data_dir / folder) for folder in (*PROCESSED_CLIP_FOLDERS, RAW_VIDEO_FOLDER)}
+    grouped: dict[str, list[tuple[ClipAnnotation, str | None]]] = {}
+    raw_videos: dict[str, str | None] = {}
+    for clip in clips:
+        processed = next(
+            (
+                str(data_dir / folder / f"{clip.clip_id}.mp4")
+                for folder in PROCESSED_CLIP_FOLDERS
+                if f"{clip.clip_id}.mp4" in folder_listings[folder]
+            ),
+            None,
+        )
+        if clip.ytb_id not in raw_videos:
+            raw_videos[clip.ytb_id] = next(
+                (
+                    str(data_dir / RAW_VIDEO_FOLDER / f"{clip.ytb_id}{extension}")
+                    for extension in RAW_VIDEO_EXTENSIONS
+                    if f"{clip.ytb_id}{extension}" in folder_listings[RAW_VIDEO_FOLDER]
+                ),
+                None,
+            )
+        if processed is None and raw_videos[clip.ytb_id] is None:
+            download = downloads.get(clip.ytb_id)
+            if fetch and (download is None or download.state != "failed"):
+                grouped.setdefault(clip.ytb_id, []).append((clip, None))
+                continue
+            reason = (
+                f"missing: neither {RAW_VIDEO_FOLDER}/{clip.ytb_id}.{{mp4,mkv,webm}} nor a processed "
+                f"{clip.clip_id}.mp4 in {data_dir}"
+            )
+            if download is not None and download.state != "done":
+                reason += f"; the download {download.failure()}"
+            if on_missing == "error":
+                raise MissingSourceError(f"clip {clip.clip_id} (YouTube video {clip.ytb_id}): {reason}")
+            skips.record(clip.clip_id, clip.ytb_id, reason)
+            continue
+        grouped.setdefault(clip.ytb_id, []).append((clip, processed))
+    fetch_into = str(data_dir) if fetch else None
+    return [VideoClips(ytb_id, raw_videos[ytb_id], tuple(group), fetch_into) for ytb_id, group in grouped.items()]
+
+
+def video_clips(video: VideoClips, config: ClipOptions, skips: SkipLog) -> Iterator[tuple[ClipAnnotation, bytes, str]]:
+    """Each clip of one YouTube video with its MP4 bytes: processed clips as they are, others cut."""
+    to_cut = {}
+    for clip, processed in video.clips:
+        if processed is None:
+            to_cut[clip.clip_id] = clip
+            continue
+        try:
+            data = Path(processed).read_bytes()
+        except OSError as error:  # e.g. a folder named like the clip
+            skip_clip(config, skips, clip, f"unreadable: {processed}: {error.strerror}")
+            continue
+        problem = video_problem(data, full_decode=config.media_check == "full")
+        if problem is None:
+            yield clip, data, "processed"
+        else:
+            skip_clip(config, skips, clip, f"unreadable: {processed}: {problem}")
+    if not to_cut:
+        return
+    raw_video = video.raw_video
+    if raw_video is None:
+        raw_video = fetch_raw_video(video, to_cut.values(), config, skips)
+        if raw_video is None:
+            return
+    requests = [ClipRequest(c.clip_id, c.start_sec, c.end_sec, c.bbox) for c in to_cut.values()]
+    try:
+        for result in cut_clips(raw_video, requests, config.encoder_settings(), seek_gap_sec=config.seek_gap_sec):
+            clip = to_cut[result.clip_id]
+            if result.video is None:
+                skip_clip(config, skips, clip, f"{result.skip_reason} ({raw_video})")
+            else:
+                yield clip, result.video, "raw"
+    finally:
+        if video.raw_video is None and not config.keep_raw:
+            # Fetched by this build and not wanted: disk holds only the videos being cut.
+            Path(raw_video).unlink(missing_ok=True)
+
+
+def fetch_raw_video(
+    video: VideoClips, clips: Iterable[ClipAnnotation], config: ClipOptions, skips: SkipLog
+) -> str | None:
+    """Download a video's raw file for its clips (fetch=True), through the data folder's manifest.
+
+    Returns its path, or None after skipping every clip with the download's reason.
+    """
+    if video.fetch_into is None:
+        raise MissingSourceError(f"YouTube video {video.ytb_id}: no raw video and no data folder to fetch it into")
+    clips = list(clips)
+    manifest = Manifest(video.fetch_into)
+    previous = manifest.read().get(video.ytb_id)
+    last_end = max(clip.end_sec for clip in clips)
+    settings = config.download_settings()
+    entry = download_video(
+        video.fetch_into, video.ytb_id, last_end, settings, manifest, previous.attempts if previous else 0
+    )
+    if entry.state == "done":
+        return str(Path(video.fetch_into) / entry.file)
+    for clip in clips:
+        skip_clip(config, skips, clip, f"missing: the download of {video.ytb_id} {entry.failure()}")
+    return None
+
+
+def skip_clip(config: ClipOptions, skips: SkipLog, clip: ClipAnnotation, reason: str) -> None:
+    """Leave a clip out with its reason in the skip report, or stop the build under on_missing="error"."""
+    if config.on_missing == "error":
+        raise UnreadableMediaError(f"clip {clip.clip_id} (YouTube video {clip.ytb_id}): {reason}")
+    skips.record(clip.clip_id, clip.ytb_id, reason)
