@@ -32,6 +32,7 @@ from datasets.builder import Key
 
 from celeb_datasets.builder import CelebBuilder, CelebBuilderConfig, arrow_table
 from celeb_datasets.errors import OptionError
+from celeb_datasets.options import option
 from celeb_datasets.skips import SkipLog
 from celeba_dialog_lib.files import FolderReader, SourceFolder
 from celeba_dialog_lib.labels import (
@@ -156,19 +157,15 @@ IMAGE_WRITER_BATCH_SIZE = 32
 
 @dataclasses.dataclass
 class CelebADialogConfig(CelebBuilderConfig):
-    """A CelebA-Dialog config (and `on_missing`, `media_check`: see CelebBuilderConfig).
+    """A CelebA-Dialog config: its part and media below, and `on_missing`, `media_check` (CelebBuilderConfig)."""
 
-    Args:
-        part: "hq" (the 30,000 CelebA-HQ images, 1024x1024) or "standard" (the 202,599 aligned CelebA
-            images, 178x218).
-        with_images: store each image's original JPEG bytes in `image`; False gives the labels alone.
-        with_masks: add CelebAMask-HQ's colorized face-parsing mask (`mask`) and the 18 binary part masks
-            (`part_masks`); HQ only.
-    """
-
-    part: Literal["hq", "standard"] = "hq"
-    with_images: bool = True
-    with_masks: bool = False
+    part: Literal["hq", "standard"] = option(
+        "hq", "hq: the 30,000 CelebA-HQ images (1024x1024); standard: the 202,599 aligned CelebA images (178x218)"
+    )
+    with_images: bool = option(True, "store each image's original file bytes in `image` (false: the labels alone)")
+    with_masks: bool = option(
+        False, "add CelebAMask-HQ's colorized face-parsing mask and the 18 binary part masks (hq only)"
+    )
 
     def validate(self) -> None:
         super().validate()

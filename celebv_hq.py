@@ -17,7 +17,7 @@ import dataclasses
 import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import datasets
 import numpy as np
@@ -25,8 +25,10 @@ import pyarrow as pa
 from datasets.builder import Key
 
 from celeb_datasets.builder import CelebBuilder, CelebBuilderConfig, arrow_table
+from celeb_datasets.errors import OptionError
+from celeb_datasets.options import option, settings_from
 from celeb_datasets.skips import SkipLog
-from celeb_datasets.slices import parse_slice
+from celeb_datasets.slices import Slice
 from celebv_hq_lib.annotations import (
     ACTION_NAMES,
     APPEARANCE_NAMES,
@@ -36,7 +38,7 @@ from celebv_hq_lib.annotations import (
     ClipAnnotation,
 )
 from celebv_hq_lib.clips import VideoClips, plan_clips, video_clips
-from celebv_hq_lib.download import YOUTUBE_URL_TEMPLATE, DownloadSettings
+from celebv_hq_lib.download import DownloadSettings
 from celebv_hq_lib.layout import ANNOTATION_FILE, HOMEPAGE, RAW_VIDEO_FOLDER, clip_source_paths
 from celebv_hq_lib.video import BoundingBox, EncoderSettings
 
@@ -90,44 +92,29 @@ ANNOTATION_TABLE_ROWS = 10_000
 
 
 @dataclasses.dataclass
-class CelebVHQConfig(CelebBuilderConfig):
-    """A CelebV-HQ config (and `on_missing`, `media_check`: see CelebBuilderConfig).
+class CelebVHQConfig(CelebBuilderConfig, EncoderSettings, DownloadSettings):
+    """A CelebV-HQ config: its own options below, how clips are encoded (EncoderSettings), how `fetch`
+    downloads (DownloadSettings), and `on_missing`, `media_check` (CelebBuilderConfig). Every option is
+    listed with its help by `celeb-datasets prepare celebv_hq --help`."""
 
-    Args:
-        with_video: add each clip's MP4 (`video`) and where it came from (`video_source`).
-        crop: "official" (the official face square) or "none" (whole frames), for clips cut from raw videos.
-        size: resize cut clips to `size` x `size` after the crop (None keeps the crop's own size).
-        crf, preset: libx264 quality and speed of cut clips (ffmpeg's defaults, as the official script).
-        seek_gap_sec: cutting seeks past a gap between clips longer than this; shorter gaps are decoded.
-        slice: "I/N" builds only slice I (0 to N-1) of N, a fixed share of the YouTube videos balanced by
-            clip seconds, so N jobs anywhere build the whole dataset (see celeb_datasets.slices).
-        fetch: download a clip's raw video with yt-dlp when it is absent, right before cutting its clips.
-        keep_raw: keep the raw videos fetched by the build (False deletes each once its clips are written).
-        url_template, cookies, proxy, rate_limit, download_retries, retry_backoff_sec: how `fetch` downloads
-            (see celebv_hq_lib.download.DownloadSettings).
-    """
-
-    with_video: bool = False
-    crop: Literal["official", "none"] = "official"
-    size: int | None = None
-    crf: int = 23
-    preset: str = "medium"
-    seek_gap_sec: float = 5.0
-    fetch: bool = False
-    keep_raw: bool = True
-    url_template: str = YOUTUBE_URL_TEMPLATE
-    cookies: str | None = None
-    proxy: str | None = None
-    rate_limit: str | None = None
-    download_retries: int = 3
-    retry_backoff_sec: float = 5.0
-    slice: str | None = None
+    with_video: bool = option(False, "add each clip's MP4 (video) and where it came from (video_source)")
+    seek_gap_sec: float = option(
+        5.0, "cutting seeks past a gap between clips longer than this; shorter gaps are decoded", defines_rows=False
+    )
+    slice: Slice | None = option(
+        None, "build only slice I of N: a fixed share of the YouTube videos balanced by clip seconds"
+    )
+    fetch: bool = option(False, "download a clip's raw video with yt-dlp when it is absent, right before cutting it")
+    keep_raw: bool = option(
+        True, "keep the raw videos a fetch build downloads (false: delete each once its clips are written)",
+        defines_rows=False,
+    )  # fmt: skip
 
     def validate(self) -> None:
         super().validate()
         self.encoder_settings()  # validates crop, size, crf and preset together
-        if self.slice is not None:
-            parse_slice(self.slice)
+        if self.seek_gap_sec < 0:
+            raise OptionError(f"seek_gap_sec must be >= 0, not {self.seek_gap_sec}")
         if self.fetch:
             self.download_settings()
 
@@ -139,17 +126,10 @@ class CelebVHQConfig(CelebBuilderConfig):
         return celebv_hq_features(self.with_video)
 
     def encoder_settings(self) -> EncoderSettings:
-        return EncoderSettings(crop=self.crop, size=self.size, crf=self.crf, preset=self.preset)
+        return settings_from(EncoderSettings, self)
 
     def download_settings(self) -> DownloadSettings:
-        return DownloadSettings(
-            url_template=self.url_template,
-            cookies=self.cookies,
-            proxy=self.proxy,
-            rate_limit=self.rate_limit,
-            retries=self.download_retries,
-            retry_backoff_sec=self.retry_backoff_sec,
-        )
+        return settings_from(DownloadSettings, self)
 
 
 # One sentence per feature for the dataset card (the card adds each feature's type and label names).
@@ -233,6 +213,8 @@ class CelebVHQ(CelebBuilder):
         f"Put processed clips in processed/{{clip_id}}.mp4 or raw videos in {RAW_VIDEO_FOLDER}/{{ytb_id}}.mp4"
     )
     MEDIA_WRITER_BATCH_SIZE = VIDEO_WRITER_BATCH_SIZE
+    # The config `--sample` builds when none is named (the bundled sample has raw videos to cut).
+    SAMPLE_CONFIG = "clips"
 
     @classmethod
     def source_paths(cls, config: CelebVHQConfig, data_dir: str | None) -> list[Path]:

@@ -13,32 +13,34 @@ attributes, `_split_generators` and `_generate_tables`. The base gives it, once 
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
-import errno
-import functools
 import gc
+import hashlib
+import json
 import logging
 import os
-import shutil
-import signal
-import threading
-import time
-import typing
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import datasets
 import pyarrow as pa
-from datasets.table import InMemoryTable
-from datasets.utils.py_utils import convert_file_size_to_int
 
 from celeb_datasets import __version__, datasets_internals
 from celeb_datasets.errors import CelebDatasetsError, OptionError, StorageError
 from celeb_datasets.fingerprint import sources_fingerprint
+from celeb_datasets.generation import STORAGE_ERRNOS, storage_error, surfaced, surfacing_errors
+from celeb_datasets.options import (
+    check_options,
+    coerce_option_value,
+    option,
+    option_named,
+    option_types,
+    options_of,
+    parse_byte_size,
+)
 from celeb_datasets.skips import (
     SKIP_REPORT_FILE,
     SkipLog,
@@ -50,12 +52,6 @@ from celeb_datasets.skips import (
 )
 
 logger = logging.getLogger("celeb_datasets")
-
-_BOOLEAN_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
-# Room kept free on the disk beyond the next rows to write (the writer buffers a batch before writing).
-_DISK_MARGIN_BYTES = 64 * 2**20
-# A full disk, no permission, a path that is a file where a folder should be, a read-only disk.
-_STORAGE_ERRNOS = (errno.ENOSPC, errno.EACCES, errno.EEXIST, errno.ENOTDIR, errno.EROFS)
 
 
 @dataclasses.dataclass
@@ -70,8 +66,12 @@ class CelebBuilderConfig(datasets.BuilderConfig):
             also decodes every frame and pixel, which is slower but finds damage inside the data.
     """
 
-    on_missing: Literal["skip", "error"] = "skip"
-    media_check: Literal["fast", "full"] = "fast"
+    on_missing: Literal["skip", "error"] = option(
+        "skip", "skip: leave out an item whose media is missing or unusable, listed in the skip report; error: stop"
+    )
+    media_check: Literal["fast", "full"] = option(
+        "fast", "how media are checked before they are stored: fast reads their structure, full decodes them"
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -79,8 +79,7 @@ class CelebBuilderConfig(datasets.BuilderConfig):
 
     def validate(self) -> None:
         """Refuse impossible options now rather than mid-build: each option must have its declared type."""
-        for name, kind in option_types(type(self)).items():
-            check_option_value(name, getattr(self, name), kind)
+        check_options(self)
 
     @property
     def stores_media(self) -> bool:
@@ -90,80 +89,6 @@ class CelebBuilderConfig(datasets.BuilderConfig):
     def features(self) -> datasets.Features:
         """The features of this config's rows."""
         raise NotImplementedError
-
-
-@functools.cache
-def option_types(config_class: type[CelebBuilderConfig]) -> dict[str, Any]:
-    """The options of a config class (beyond datasets' own name, version, data_dir...) and their types."""
-    common = {field.name for field in dataclasses.fields(datasets.BuilderConfig)}
-    hints = typing.get_type_hints(config_class)
-    return {field.name: hints[field.name] for field in dataclasses.fields(config_class) if field.name not in common}
-
-
-def check_option_value(name: str, value: Any, kind: Any) -> None:
-    """Raise OptionError unless `value` is of the declared type `kind` (bool, int, float, str, Literal, X | None)."""
-    if not _has_type(value, kind):
-        raise OptionError(f"option {name}: expected {_type_words(kind)}, found {value!r}")
-
-
-def parse_option_value(name: str, text: str, kind: Any) -> Any:
-    """The value of option `name` written as `text` (on the command line), parsed by its declared type."""
-    choices = typing.get_args(kind) if typing.get_origin(kind) in (typing.Union, type(int | None)) else (kind,)
-    if type(None) in choices and text.lower() == "none":
-        return None
-    for choice in choices:
-        with contextlib.suppress(ValueError):
-            value = _parse_as(text, choice)
-            if _has_type(value, choice):
-                return value
-    raise OptionError(f"option {name}: expected {_type_words(kind)}, found {text!r}")
-
-
-def parse_byte_size(name: str, value: int | str) -> int:
-    """A size in bytes given as a number of bytes or a text such as "500MB", "2GB", "1GiB" (OptionError if not)."""
-    try:
-        size = convert_file_size_to_int(value)
-    except (ValueError, TypeError):
-        size = None
-    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-        raise OptionError(f"{name}: expected a size such as 500MB, 2GB or a number of bytes, found {value!r}")
-    return size
-
-
-def _parse_as(text: str, kind: Any) -> Any:
-    if kind is bool:
-        if text.lower() not in _BOOLEAN_WORDS:
-            raise ValueError(text)
-        return _BOOLEAN_WORDS[text.lower()]
-    if kind in (int, float):
-        return kind(text)
-    return text
-
-
-def _has_type(value: Any, kind: Any) -> bool:
-    origin = typing.get_origin(kind)
-    if origin is Literal:
-        return value in typing.get_args(kind)
-    if origin in (typing.Union, type(int | None)):
-        return any(_has_type(value, choice) for choice in typing.get_args(kind))
-    if kind is type(None):
-        return value is None
-    if kind is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if kind is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, kind)
-
-
-def _type_words(kind: Any) -> str:
-    origin = typing.get_origin(kind)
-    if origin is Literal:
-        return "one of " + ", ".join(repr(choice) for choice in typing.get_args(kind))
-    if origin in (typing.Union, type(int | None)):
-        return " or ".join(_type_words(choice) for choice in typing.get_args(kind))
-    if kind is bool:
-        return "true or false (also 1/0, yes/no)"
-    return {int: "an integer", float: "a number", str: "a text", type(None): "none"}.get(kind, str(kind))
 
 
 def arrow_table(columns: dict[str, Any], features: datasets.Features) -> pa.Table:
@@ -209,7 +134,7 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "_generate_tables" in cls.__dict__:
-            cls._generate_tables = _surfacing_errors(cls.__dict__["_generate_tables"])  # type: ignore[method-assign]
+            cls._generate_tables = surfacing_errors(cls.__dict__["_generate_tables"])  # type: ignore[method-assign]
 
     def __init__(
         self,
@@ -222,7 +147,11 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
         # An absolute data folder keys the cache: `data/` in two working folders are two datasets.
         if data_dir is not None:
             data_dir = os.path.abspath(os.path.expanduser(os.fspath(data_dir)))
+        kwargs = _current_option_names(self.BUILDER_CONFIG_CLASS, kwargs)
         config = self.resolve_config(config_name, data_dir, kwargs)
+        # The cache key holds the options that define the rows, and only those: a proxy or a retry
+        # count reuses the build.
+        kwargs.setdefault("config_id", cache_config_id(config, self.builder_configs[config.name]))
         if hash is None:
             # The cache follows what defines the rows: the sources, the options (in the config id) and this code.
             hash = sources_fingerprint(self.source_paths(config, data_dir), __version__)
@@ -231,7 +160,7 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
         try:
             super().__init__(*args, config_name=config_name, data_dir=data_dir, hash=hash, **kwargs)
         except OSError as error:
-            if error.errno not in _STORAGE_ERRNOS:
+            if error.errno not in STORAGE_ERRNOS:
                 raise
             where = kwargs.get("cache_dir") or datasets.config.HF_DATASETS_CACHE
             raise StorageError(f"cannot use {where} as the cache folder: {error}") from None
@@ -239,7 +168,7 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
         self.config.validate()
         self.skip_summary: str | None = None
         self._expected_items: list[str] | None = None
-        self._main_pid = os.getpid()
+        self.build_pid = os.getpid()
 
     @classmethod
     def resolve_config(cls, config_name: str | None, data_dir: str | None, kwargs: dict[str, Any]) -> Any:
@@ -253,9 +182,12 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
         if named is None:
             raise OptionError(f"{cls.__name__} has no config {name!r}; its configs: {', '.join(cls.builder_configs)}")
         types = option_types(cls.BUILDER_CONFIG_CLASS)
-        options = {key: value for key, value in kwargs.items() if key in types and value is not None}
-        for key, value in options.items():
-            check_option_value(key, value, types[key])
+        options = {
+            key: coerce_option_value(key, value, types[key])
+            for key, value in kwargs.items()
+            if key in types and value is not None
+        }
+        kwargs.update(options)
         for key in _defining_options(cls):
             if key in options and options[key] != getattr(named, key):
                 others = [c.name for c in cls.BUILDER_CONFIGS if getattr(c, key) == options[key]]
@@ -269,6 +201,16 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
             setattr(config, key, value)
         config.validate()
         return config
+
+    @classmethod
+    def option_names(cls) -> list[str]:
+        """Every option of this builder's configs (declared with celeb_datasets.options.option)."""
+        return list(options_of(cls.BUILDER_CONFIG_CLASS))
+
+    @classmethod
+    def defining_options(cls) -> list[str]:
+        """The options that tell the named configs apart (fixed by the config's name: `with_video`, `part`)."""
+        return _defining_options(cls)
 
     @classmethod
     def source_paths(cls, config: Any, data_dir: str | None) -> list[Path]:
@@ -323,15 +265,15 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
         # Worker processes are forked. A PyAV codec left for the garbage collector in this process would
         # be freed in a child, where joining its decoder threads (which were not forked) hangs forever.
         gc.collect()
-        self._main_pid = os.getpid()
+        self.build_pid = os.getpid()
         try:
             super().download_and_prepare(*args, **kwargs)
         except datasets.exceptions.DatasetGenerationError as error:
-            raise _surfaced(error, datasets_internals.output_dir(self)) from None
+            raise surfaced(error, datasets_internals.output_dir(self)) from None
         except OSError as error:
-            if error.errno not in _STORAGE_ERRNOS:
+            if error.errno not in STORAGE_ERRNOS:
                 raise
-            raise _storage_error(error, datasets_internals.output_dir(self)) from error
+            raise storage_error(error, datasets_internals.output_dir(self)) from error
         report = self.skip_report
         counts = Counter(skip_category(row[self.SKIP_REPORT_COLUMNS[-1]]) for row in read_skip_report(report))
         self.skip_summary = self._summary(counts)
@@ -379,13 +321,8 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
         return datasets.DatasetDict(parts)
 
     def _empty_split(self, split: str) -> datasets.Dataset:
-        table = InMemoryTable(self.info.features.arrow_schema.empty_table())
+        table = datasets_internals.InMemoryTable(self.info.features.arrow_schema.empty_table())
         return datasets.Dataset(table, info=self.info.copy(), split=datasets.Split(split))
-
-    def ends_with_parent(self) -> None:
-        """In a worker process of this build, make sure the worker dies when the build's process does."""
-        if os.getpid() != self._main_pid:
-            _die_with_parent(self._main_pid)
 
 
 def check_accounting(
@@ -416,6 +353,29 @@ def check_accounting(
         )
 
 
+def cache_config_id(config: CelebBuilderConfig, named: CelebBuilderConfig) -> str:
+    """The config's part of the cache folder name: its name, and a digest of the data folder and of the
+    options that define the rows where they differ from the named config (other options never count)."""
+    if config == named:
+        return named.name
+    defining = {
+        name: repr(getattr(config, name))
+        for name, spec in options_of(type(config)).items()
+        if spec.defines_rows and getattr(config, name) != getattr(named, name)
+    }
+    key = json.dumps({"data_dir": config.data_dir, "options": defining}, sort_keys=True)
+    return f"{named.name}-{hashlib.blake2b(key.encode(), digest_size=8).hexdigest()}"
+
+
+def _current_option_names(config_class: type[CelebBuilderConfig], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """`kwargs` with options given under an older name (`download_retries`) under their current one."""
+    renamed = {}
+    for key, value in kwargs.items():
+        spec = option_named(config_class, key)
+        renamed[spec.name if spec is not None else key] = value
+    return renamed
+
+
 def _defining_options(builder: type[CelebBuilder]) -> list[str]:
     """The options whose values differ between the builder's named configs."""
     types = option_types(builder.BUILDER_CONFIG_CLASS)
@@ -427,127 +387,3 @@ def _some(names: list[str], limit: int = 5) -> str:
         return "none"
     more = f" and {len(names) - limit:,} more" if len(names) > limit else ""
     return ", ".join(names[:limit]) + more
-
-
-# ---------------------------------------------------------------------------------------------------
-# Errors raised while generating reach the caller as they were raised.
-
-
-class _CarriedError(datasets.exceptions.DatasetGenerationError):
-    """Carries the package's own error through datasets' generation and out of worker processes.
-
-    datasets wraps anything its generators raise in DatasetGenerationError, except DatasetGenerationError
-    itself; and a worker's exception crosses to the main process pickled from its arguments only, which
-    loses the wrapped cause. This carrier keeps the original as its argument.
-    """
-
-    def __init__(self, error: CelebDatasetsError) -> None:
-        super().__init__(error)
-        self.error = error
-
-
-def _surfacing_errors(generate: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
-    @functools.wraps(generate)
-    def generate_tables(self: CelebBuilder, *args: Any, **kwargs: Any) -> Iterator[Any]:
-        self.ends_with_parent()
-        folder = datasets_internals.output_dir(self)
-        try:
-            writing = folder.endswith(datasets_internals.INCOMPLETE_SUFFIX)  # not when streaming
-            for key, table in generate(self, *args, **kwargs):
-                if writing:
-                    _check_free_space(folder, table)
-                yield key, table
-        except CelebDatasetsError as error:
-            raise _CarriedError(error) from error
-        except OSError as error:
-            if error.errno != errno.ENOSPC:
-                raise
-            raise _CarriedError(_storage_error(error, folder)) from error
-
-    return generate_tables
-
-
-def _surfaced(error: BaseException, folder: str) -> BaseException:
-    """The package's error behind datasets' DatasetGenerationError (or a full disk), else `error` itself."""
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, _CarriedError):
-            return seen.error
-        if isinstance(seen, CelebDatasetsError):
-            return seen
-        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
-            return _storage_error(seen, folder)
-        seen = seen.__cause__ or seen.__context__
-    return error
-
-
-def _check_free_space(folder: str, table: pa.Table) -> None:
-    """Stop with StorageError before writing `table` when the disk holding `folder` cannot take it."""
-    needed = table.nbytes + _DISK_MARGIN_BYTES
-    free = _free_bytes(folder)
-    if free is not None and free < needed:
-        raise StorageError(
-            f"the disk holding {folder} is full: writing the next rows needs about {needed / 1e6:,.0f} MB "
-            f"(with a {_DISK_MARGIN_BYTES // 2**20} MB margin) and {free / 1e6:,.0f} MB are free. Free some "
-            "space or build elsewhere (--cache-dir)"
-        )
-
-
-def _storage_error(error: OSError, folder: str) -> StorageError:
-    """The StorageError for an OSError met while writing the build under `folder`."""
-    if error.errno == errno.ENOSPC:
-        free = _free_bytes(folder)
-        left = "" if free is None else f" ({free / 1e6:,.0f} MB free now)"
-        return StorageError(f"the disk holding {folder} is full{left}: {error}. Free some space or use --cache-dir")
-    return StorageError(f"cannot write the build under {folder}: {error}")
-
-
-def _free_bytes(folder: str | os.PathLike[str]) -> int | None:
-    """Free bytes on the disk holding `folder` (or its nearest existing parent); None if unknown."""
-    path = Path(folder).absolute()
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    try:
-        return shutil.disk_usage(path).free
-    except OSError:
-        return None
-
-
-# ---------------------------------------------------------------------------------------------------
-# Worker processes end with the build's process (a killed build must not leave workers cutting video).
-
-_watching_parent = False
-
-
-def _die_with_parent(parent_pid: int) -> None:
-    """Make this worker process end when `parent_pid` (the build's process, which forked it) ends.
-
-    A thread watches the parent; when it is gone, it also ends the other processes the build forked
-    (the other workers and datasets' progress-queue manager, which would otherwise idle forever).
-    """
-    global _watching_parent
-    if _watching_parent:
-        return
-    _watching_parent = True
-    siblings = _forked_siblings(parent_pid)
-    threading.Thread(target=_watch_parent, args=(parent_pid, siblings), name="watch-build", daemon=True).start()
-
-
-def _forked_siblings(parent_pid: int) -> list[int]:
-    """The other children of `parent_pid` running the same program as this one (Linux; [] elsewhere)."""
-    try:
-        own = Path("/proc/self/cmdline").read_bytes()
-        tasks = Path(f"/proc/{parent_pid}/task").iterdir()
-        children = [int(pid) for task in tasks for pid in (task / "children").read_text().split()]
-        return [pid for pid in children if pid != os.getpid() and Path(f"/proc/{pid}/cmdline").read_bytes() == own]
-    except (OSError, ValueError):
-        return []
-
-
-def _watch_parent(parent_pid: int, siblings: list[int]) -> None:
-    while os.getppid() == parent_pid:
-        time.sleep(0.25)
-    for pid in siblings:
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
-    os._exit(1)

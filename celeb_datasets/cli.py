@@ -1,15 +1,15 @@
 """The `celeb-datasets` command line: prepare, export and publish the datasets of this package.
 
-    celeb-datasets prepare celebv_hq --sample                 # the bundled sample, end to end
+    celeb-datasets export celebv_hq --sample --output celebv_hq_export   # the bundled sample, end to end
     celeb-datasets prepare celebv_hq --config clips --data-dir ~/CelebV-HQ --num-proc 8
     celeb-datasets export celebv_hq --config annotations --data-dir ~/CelebV-HQ --output celebv_hq_export
     celeb-datasets publish celebv_hq_export --repo my-org/celebv-hq        # private unless --public
     celeb-datasets dataset-infos                               # rewrite dataset_infos.json
-    celeb-datasets download celebv_hq --data-dir ~/CelebV-HQ --workers 8   # the raw YouTube videos
-    celeb-datasets status celebv_hq --data-dir ~/CelebV-HQ
+    celeb-datasets prepare celebv_hq --help                    # every option of a dataset's configs
 
-Builder options that are not flags of their own go through `--option name=value` (repeatable), so a
-new builder's options need no change here.
+A dataset's config options are flags of `prepare DATASET` and `export DATASET` (`--crf 18`, `--fetch`),
+derived from their declarations; `--option NAME=VALUE` also works. Datasets add their own commands
+(CelebV-HQ: `download`, `status`) through the registry.
 """
 
 from __future__ import annotations
@@ -19,18 +19,30 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from celeb_datasets.errors import CelebDatasetsError, OptionError
-from celeb_datasets.registry import BUILDERS, builder_class, config_names
+from celeb_datasets.options import add_option_flags, given_options, option_named, parse_byte_size
+from celeb_datasets.registry import DATASETS, builder_class, command_modules, config_names, sample_maker
 
 logger = logging.getLogger("celeb_datasets")
+
+
+class CommandLineParser(argparse.ArgumentParser):
+    """argparse, with a mistake reported as one `error:` line (exit 2) rather than a usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(2)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     parser = build_parser()
-    arguments = parser.parse_args(argv)
+    try:
+        arguments = parser.parse_args(argv)
+    except SystemExit as exit:
+        return int(exit.code or 0)
     _configure_output(quiet=arguments.quiet)
     try:
         return arguments.run(arguments)
@@ -44,47 +56,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="celeb-datasets", description=__doc__.split("\n\n")[0])
-    common = argparse.ArgumentParser(add_help=False)
+    parser = CommandLineParser(prog="celeb-datasets", description=__doc__.split("\n\n")[0])
+    common = CommandLineParser(add_help=False)
     common.add_argument("--quiet", action="store_true", help="no progress bars, only warnings and errors")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=CommandLineParser)
 
-    prepare = commands.add_parser(
-        "prepare", parents=[common], help="build a dataset config into Arrow shards in the cache"
-    )
-    add_builder_arguments(prepare)
-    prepare_sample_help = (
-        "generate the bundled CelebV-HQ sample (6 real records, generated raw videos) in FOLDER "
-        "(default ./celebv_hq_sample) and build it; implies --config clips unless --config is given"
-    )
-    prepare.add_argument("--sample", nargs="?", const="celebv_hq_sample", metavar="FOLDER", help=prepare_sample_help)
-    prepare.set_defaults(run=run_prepare)
+    prepare = commands.add_parser("prepare", help="build a dataset config into Arrow shards in the cache")
+    add_dataset_parsers(prepare, common, run_prepare)
 
     export = commands.add_parser(
-        "export",
-        parents=[common],
-        help="prepare a config (if needed) and write it as Parquet shards + dataset card in the Hub layout",
+        "export", help="prepare a config (if needed) and write it as Parquet shards + dataset card in the Hub layout"
     )
-    add_builder_arguments(export)
-    export_sample_help = (
-        "generate the bundled CelebV-HQ sample (6 real records, generated raw videos) in FOLDER "
-        "(default ./celebv_hq_sample) and export it: both configs unless --config is given"
-    )
-    export.add_argument("--sample", nargs="?", const="celebv_hq_sample", metavar="FOLDER", help=export_sample_help)
-    export.add_argument(
-        "--output", type=Path, required=True, help="the export folder (one per dataset; configs accumulate in it)"
-    )
-    export.add_argument(
-        "--engine",
-        choices=("datasets", "ray"),
-        default="datasets",
-        help="datasets (default): build in the cache, then export; ray: cut CelebV-HQ clips on a Ray cluster "
-        "and write the export directly (pip install 'celeb-datasets[ray]')",
-    )
-    export.add_argument(
-        "--ray-address", metavar="ADDR", help="with --engine ray: the cluster (default: RAY_ADDRESS, or local)"
-    )
-    export.set_defaults(run=run_export)
+    add_dataset_parsers(export, common, run_export, add_export_arguments)
 
     publish = commands.add_parser(
         "publish", parents=[common], help="push an export folder to a Hugging Face Hub dataset repo"
@@ -114,17 +97,33 @@ def build_parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="write nothing; exit 1 if the file differs from what the builders give"
     )
     infos.set_defaults(run=run_dataset_infos)
-    add_download_commands(commands, common)
+    for module in command_modules():
+        module.add_commands(commands, common)
     return parser
 
 
-def add_builder_arguments(parser: argparse.ArgumentParser) -> None:
+def add_dataset_parsers(
+    command: argparse.ArgumentParser, common: argparse.ArgumentParser, run: Any, extra: Any = None
+) -> None:
+    """One parser per dataset under `command`, each with the builder arguments and its configs' options."""
+    datasets = command.add_subparsers(dest="dataset", required=True, metavar="DATASET", parser_class=CommandLineParser)
+    for name in DATASETS:
+        builder = builder_class(name)
+        parser = datasets.add_parser(name, parents=[common], help=f"{builder.PRETTY_NAME} ({name})")
+        add_builder_arguments(parser, name)
+        if extra is not None:
+            extra(parser, name)
+        options = parser.add_argument_group(f"options of {name}'s configs (also --option NAME=VALUE)")
+        add_option_flags(options, builder.BUILDER_CONFIG_CLASS, exclude=(*builder.defining_options(), "slice"))
+        parser.set_defaults(run=run)
+
+
+def add_builder_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     """The arguments that choose and configure a builder, shared by every command that builds."""
-    parser.add_argument("dataset", choices=sorted(BUILDERS), help="which dataset")
-    parser.add_argument("--config", help="config name (default: the builder's default config)")
+    parser.add_argument("--config", help=f"config name: {', '.join(config_names(name))} (default: the first)")
     parser.add_argument("--data-dir", type=Path, help="your download folder")
     parser.add_argument("--cache-dir", type=Path, help="where the Arrow shards go (default: datasets' cache)")
-    parser.add_argument("--num-proc", type=_positive_int, help="worker processes (shards are split between them)")
+    parser.add_argument("--num-proc", help="worker processes (shards are split between them)")
     parser.add_argument(
         "--force", action="store_true", help="build again even when the cache holds a build of the same sources"
     )
@@ -136,41 +135,65 @@ def add_builder_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--slice",
         metavar="I/N",
-        help="CelebV-HQ: build only slice I (0 to N-1) of N of the YouTube videos; N slices exported into one "
-        "folder make the whole config (e.g. --slice $SLURM_ARRAY_TASK_ID/16)",
+        help="build only slice I (0 to N-1) of N; N slices exported into one folder make the whole config "
+        "(e.g. --slice $SLURM_ARRAY_TASK_ID/16)",
     )
     parser.add_argument(
         "--option",
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="a builder config option, e.g. on_missing=error, size=512, crop=none, crf=18, preset=fast",
+        help="a config option by name, e.g. on_missing=error (the same as its flag)",
+    )
+    if sample_maker(name) is not None:
+        parser.add_argument(
+            "--sample",
+            nargs="?",
+            const=f"{name}_sample",
+            metavar="FOLDER",
+            help=f"lay out the bundled sample in FOLDER (default ./{name}_sample) and build from it; "
+            "export builds every config unless --config is given",
+        )
+
+
+def add_export_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    parser.add_argument(
+        "--output", type=Path, required=True, help="the export folder (one per dataset; configs accumulate in it)"
+    )
+    parser.add_argument(
+        "--engine",
+        choices=("datasets", "ray"),
+        default="datasets",
+        help="datasets (default): build in the cache, then export; ray: build on a Ray cluster and write the "
+        "export directly (pip install 'celeb-datasets[ray]')",
+    )
+    parser.add_argument(
+        "--ray-address", metavar="ADDR", help="with --engine ray: the cluster (default: RAY_ADDRESS, or local)"
     )
 
 
 def make_builder(arguments: argparse.Namespace, **overrides: Any) -> Any:
     """The builder chosen by `add_builder_arguments`' arguments (options parsed by their declared types)."""
-    from celeb_datasets.builder import option_types, parse_option_value
-
     builder = builder_class(arguments.dataset)
     configs = config_names(arguments.dataset)
     if arguments.config is not None and arguments.config not in configs:
         raise OptionError(f"{arguments.dataset} has no config {arguments.config!r}; its configs: {', '.join(configs)}")
-    types = option_types(builder.BUILDER_CONFIG_CLASS)
-    options: dict[str, Any] = {}
+    config_class = builder.BUILDER_CONFIG_CLASS
+    options: dict[str, Any] = given_options(arguments, config_class)
     for text in arguments.option:
         name, separator, value = text.partition("=")
         if not separator or not name:
             raise OptionError(f"--option {text!r}: expected NAME=VALUE")
-        if name not in types:
-            raise OptionError(
-                f"--option {name}: {arguments.dataset} has no such option; its options: {', '.join(sorted(types))}"
-            )
-        options[name] = parse_option_value(name, value, types[name])
-    if getattr(arguments, "slice", None) is not None:
-        if "slice" not in types:
+        spec = option_named(config_class, name)
+        if spec is None:
+            known = ", ".join(sorted(builder.option_names()))
+            raise OptionError(f"--option {name}: {arguments.dataset} has no such option; its options: {known}")
+        options[spec.name] = spec.parse(value)
+    if arguments.slice is not None:
+        spec = option_named(config_class, "slice")
+        if spec is None:
             raise OptionError(f"--slice: {arguments.dataset} is not built in slices (only celebv_hq is)")
-        options["slice"] = arguments.slice
+        options["slice"] = spec.parse(arguments.slice)
     options |= overrides
     data_dir = options.pop("data_dir", None) or arguments.data_dir
     if arguments.cache_dir is not None and arguments.cache_dir.exists() and not arguments.cache_dir.is_dir():
@@ -186,8 +209,8 @@ def make_builder(arguments: argparse.Namespace, **overrides: Any) -> Any:
 def prepare_builder(builder: Any, arguments: argparse.Namespace) -> None:
     """Build the chosen config into the cache (reused when its sources and options are unchanged)."""
     builder.download_and_prepare(
-        num_proc=arguments.num_proc,
-        max_shard_size=arguments.max_shard_size,
+        num_proc=_positive_int("--num-proc", arguments.num_proc),
+        max_shard_size=parse_byte_size("max_shard_size", arguments.max_shard_size),
         download_mode="force_redownload" if arguments.force else None,
     )
 
@@ -206,9 +229,11 @@ def run_prepare(arguments: argparse.Namespace) -> int:
 def run_export(arguments: argparse.Namespace) -> int:
     from celeb_datasets.hub import export
 
-    # The sample is small: without --config, export both of its configs.
-    configs = config_names(arguments.dataset) if arguments.sample and not arguments.config else [arguments.config]
+    # The sample is small: without --config, export every config of it.
+    sample = getattr(arguments, "sample", None)
+    configs = config_names(arguments.dataset) if sample and not arguments.config else [arguments.config]
     overrides = _sample_overrides(arguments)
+    max_shard_size = parse_byte_size("max_shard_size", arguments.max_shard_size)
     for config in configs:
         arguments.config = config
         builder = make_builder(arguments, **overrides)
@@ -216,12 +241,12 @@ def run_export(arguments: argparse.Namespace) -> int:
             from celeb_datasets.ray_engine import export_with_ray
 
             exported = export_with_ray(
-                builder, arguments.output, max_shard_size=arguments.max_shard_size, address=arguments.ray_address
+                builder, arguments.output, max_shard_size=max_shard_size, address=arguments.ray_address
             )
         else:
             # Preparing again is a no-op when the cache already holds this config.
             prepare_builder(builder, arguments)
-            exported = export(builder, arguments.output, max_shard_size=arguments.max_shard_size)
+            exported = export(builder, arguments.output, max_shard_size=max_shard_size)
         for split in exported.splits:
             print(
                 f"{arguments.dataset}/{exported.name} {split.name}: {split.num_examples:,} rows in "
@@ -269,108 +294,28 @@ def run_dataset_infos(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def add_download_commands(commands: Any, common: argparse.ArgumentParser) -> None:
-    """The `download` and `status` commands (CelebV-HQ's raw YouTube videos)."""
-    from celebv_hq_lib.download import YOUTUBE_URL_TEMPLATE
-
-    download = commands.add_parser(
-        "download", parents=[common], help="fetch the raw YouTube videos into DATA_DIR/raw with yt-dlp (resumable)"
-    )
-    download.add_argument("dataset", choices=["celebv_hq"], help="the dataset whose videos to fetch")
-    download.add_argument("--data-dir", type=Path, required=True, help="your download folder (with celebvhq_info.json)")
-    download.add_argument(
-        "--ids", type=Path, metavar="FILE", help="only these videos: one YouTube id or clip id a line"
-    )
-    download.add_argument("--limit", type=int, metavar="N", help="at most N videos (after --ids)")
-    download.add_argument("--workers", type=int, default=1, metavar="N", help="parallel downloads (default 1)")
-    download.add_argument("--retry-failed", action="store_true", help="also retry videos that failed for good")
-    download.add_argument("--cookies", metavar="FILE", help="a Netscape cookies.txt for yt-dlp (age-restricted videos)")
-    download.add_argument("--proxy", metavar="URL", help="a proxy for yt-dlp, e.g. socks5://127.0.0.1:1080")
-    download.add_argument("--rate-limit", metavar="RATE", help="largest rate per video, e.g. 2M (bytes per second)")
-    download.add_argument("--js-runtime", metavar="NAME[:PATH]", help="yt-dlp's JavaScript runtime (default: deno)")
-    download.add_argument("--retries", type=int, default=3, help="retries of a transient failure (default 3)")
-    download.add_argument(
-        "--retry-backoff", type=float, default=5.0, metavar="SECONDS", help="first retry's wait, doubled each time"
-    )
-    download.add_argument(
-        "--url-template", default=YOUTUBE_URL_TEMPLATE, help=f"a video's page (default {YOUTUBE_URL_TEMPLATE})"
-    )
-    download.set_defaults(run=run_download)
-
-    status = commands.add_parser(
-        "status", parents=[common], help="videos done / failed by reason / pending, buildable clips, bytes on disk"
-    )
-    status.add_argument("dataset", choices=["celebv_hq"], help="the dataset")
-    status.add_argument("--data-dir", type=Path, required=True, help="your download folder")
-    status.set_defaults(run=run_status)
-
-
-def run_download(arguments: argparse.Namespace) -> int:
-    from celebv_hq_lib import download
-    from celebv_hq_lib.annotations import read_annotation_file
-    from celebv_hq_lib.clips import find_annotation_file
-
-    clips = read_annotation_file(find_annotation_file(arguments.data_dir))
-    ids = None if arguments.ids is None else download.read_id_list(arguments.ids, clips)
-    videos = download.select_videos(download.needed_ends(clips), ids, arguments.limit)
-    settings = download.DownloadSettings(
-        url_template=arguments.url_template,
-        cookies=arguments.cookies,
-        proxy=arguments.proxy,
-        rate_limit=arguments.rate_limit,
-        js_runtime=arguments.js_runtime,
-        retries=arguments.retries,
-        retry_backoff_sec=arguments.retry_backoff,
-    )
-
-    def report(entry: download.ManifestEntry) -> None:
-        detail = f"{entry.size / 1e6:,.1f} MB, {entry.duration_sec:,.1f} s" if entry.state == "done" else entry.reason
-        logger.info("%s %s: %s", entry.ytb_id, entry.state, detail)
-
-    print(f"{len(videos):,} video(s) chosen; manifest: {download.Manifest(arguments.data_dir).path}", flush=True)
-    summary = download.download_videos(
-        arguments.data_dir, videos, settings, arguments.workers, arguments.retry_failed, on_finish=report
-    )
-    print(summary.line())
-    left = sum(entry.state == download.RETRY for entry in summary.entries)
-    if left:
-        # Videos gone for good are normal; videos that may still come are not done: say so in the exit code.
-        print(f"{left:,} video(s) may succeed later: run the same command again to retry them", file=sys.stderr)
-        return 1
-    return 0
-
-
-def run_status(arguments: argparse.Namespace) -> int:
-    from celebv_hq_lib.annotations import read_annotation_file
-    from celebv_hq_lib.clips import find_annotation_file
-    from celebv_hq_lib.download import Manifest, download_status
-
-    clips = read_annotation_file(find_annotation_file(arguments.data_dir))
-    print(f"CelebV-HQ download in {arguments.data_dir} (manifest: {Manifest(arguments.data_dir).path})")
-    print("\n".join(download_status(arguments.data_dir, clips).lines()))
-    return 0
-
-
 def _sample_overrides(arguments: argparse.Namespace) -> dict[str, Any]:
-    """With --sample: generate the bundled CelebV-HQ sample and build from it."""
-    if not arguments.sample:
+    """With --sample: lay out the dataset's bundled sample and build from it."""
+    folder = getattr(arguments, "sample", None)
+    if not folder:
         return {}
-    from celebv_hq_lib.sample import make_celebv_hq_sample
+    make_sample = sample_maker(arguments.dataset)
+    assert make_sample is not None  # --sample exists only for datasets with a sample
+    builder = builder_class(arguments.dataset)
+    arguments.config = arguments.config or getattr(builder, "SAMPLE_CONFIG", None)
+    print(f"Laying out the {builder.PRETTY_NAME} sample in {folder} ...", flush=True)
+    return {"data_dir": make_sample(folder)}
 
-    if arguments.dataset != "celebv_hq":
-        raise OptionError("--sample is the CelebV-HQ sample: use it with celebv_hq")
-    arguments.config = arguments.config or "clips"
-    print(f"Generating the CelebV-HQ sample in {arguments.sample} ...", flush=True)
-    return {"data_dir": make_celebv_hq_sample(arguments.sample)}
 
-
-def _positive_int(text: str) -> int:
+def _positive_int(flag: str, text: str | None) -> int | None:
+    if text is None:
+        return None
     try:
         value = int(text)
     except ValueError:
         value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive number of processes, found {text!r}")
+        raise OptionError(f"{flag}: expected a positive number of processes, found {text!r}")
     return value
 
 

@@ -1,11 +1,17 @@
-"""The few private names of `datasets` this package relies on, in one place.
+"""Every name of `datasets` this package uses that is not part of its documented API, in one place.
 
-The builder base needs where the build being prepared is written (`DatasetBuilder._output_dir`, which
-datasets points at its `<cache>.incomplete` folder while preparing) and overrides
-`DatasetBuilder._download_and_prepare`, the step datasets runs inside that folder. It also relies on
-datasets re-raising a `DatasetGenerationError` from a generator as it is (not wrapped again). Prepared
-splits are Arrow stream files named `<dataset>-<split>*.arrow`. tests/test_datasets_internals.py fails
-loudly when any of these changes.
+When `datasets` is upgraded, this module (and only it) is what may need adapting;
+tests/test_datasets_internals.py fails loudly, naming the name, when one of these changes.
+
+- The builder base needs where the build being prepared is written (`DatasetBuilder._output_dir`, which
+  datasets points at its `<cache>.incomplete` folder while preparing) and overrides
+  `DatasetBuilder._download_and_prepare`, the step datasets runs inside that folder. It relies on datasets
+  re-raising a `DatasetGenerationError` from a generator as it is (not wrapped again). Prepared splits are
+  Arrow stream files named `<dataset>-<split>*.arrow`.
+- Exports write Parquet the way `push_to_hub` does: its column options, row-group sizes, content-defined
+  chunking, and media embedded into the rows (`arrow_writer`, `features.features`, `table`, `config`),
+  with the size estimate `Dataset._estimate_nbytes`.
+- `InMemoryTable` makes an empty split; `convert_file_size_to_int` reads sizes such as "500MB".
 """
 
 from __future__ import annotations
@@ -15,10 +21,35 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import datasets
 import pyarrow as pa
+from datasets.arrow_writer import (
+    get_parquet_column_options,
+    get_writer_batch_size_from_data_size,
+    get_writer_batch_size_from_features,
+)
+from datasets.features.features import require_storage_embed
+from datasets.table import InMemoryTable, embed_table_storage
+from datasets.utils.py_utils import convert_file_size_to_int
 
 PRIVATE_NAMES = ("_output_dir", "_download_and_prepare")
 INCOMPLETE_SUFFIX = ".incomplete"
+
+__all__ = [
+    "INCOMPLETE_SUFFIX",
+    "InMemoryTable",
+    "clear_incomplete_folder",
+    "content_defined_chunking",
+    "convert_file_size_to_int",
+    "embed_table_storage",
+    "estimated_bytes",
+    "get_parquet_column_options",
+    "get_writer_batch_size_from_data_size",
+    "get_writer_batch_size_from_features",
+    "output_dir",
+    "require_storage_embed",
+    "written_column",
+]
 
 
 def output_dir(builder: Any) -> str:
@@ -51,3 +82,13 @@ def written_column(builder: Any, column: str) -> Iterator[Any]:
             index = reader.schema.get_field_index(column)
             for batch in reader:
                 yield from batch.column(index).to_pylist()
+
+
+def estimated_bytes(dataset: datasets.Dataset) -> int:
+    """The bytes `dataset` will take in Parquet, media referenced by path included (push_to_hub's estimate)."""
+    return dataset._estimate_nbytes()
+
+
+def content_defined_chunking() -> Any:
+    """datasets' content-defined chunking options for Parquet (pages that Xet storage deduplicates)."""
+    return datasets.config.DEFAULT_CDC_OPTIONS

@@ -28,15 +28,8 @@ from typing import Any
 
 import datasets
 import pyarrow.parquet as pq
-from datasets.arrow_writer import (
-    get_parquet_column_options,
-    get_writer_batch_size_from_data_size,
-    get_writer_batch_size_from_features,
-)
-from datasets.features.features import require_storage_embed
-from datasets.table import embed_table_storage
 
-from celeb_datasets.builder import parse_byte_size
+from celeb_datasets import datasets_internals
 from celeb_datasets.card import (
     CARD_FILE,
     SHARD_NAME,
@@ -46,8 +39,16 @@ from celeb_datasets.card import (
     read_exported_config,
     write_card,
 )
+from celeb_datasets.datasets_internals import (
+    embed_table_storage,
+    get_parquet_column_options,
+    get_writer_batch_size_from_data_size,
+    get_writer_batch_size_from_features,
+    require_storage_embed,
+)
 from celeb_datasets.errors import CelebDatasetsError, HubError
 from celeb_datasets.fingerprint import EXPORT_MARKER
+from celeb_datasets.options import parse_byte_size
 from celeb_datasets.registry import BUILDERS, builder_class
 from celeb_datasets.slices import Slice, parse_slice
 
@@ -299,7 +300,7 @@ def _claim_folder(export_dir: Path, name: str, builder: datasets.DatasetBuilder)
 def _write_split(dataset: datasets.Dataset, folder: Path, prefix: str, max_bytes: int) -> None:
     """Write one split as `{prefix}-NNNNN-of-NNNNN.parquet` shards of about `max_bytes` each."""
     # The same estimate push_to_hub uses: Arrow bytes, plus media files referenced by path.
-    nbytes = dataset._estimate_nbytes()
+    nbytes = datasets_internals.estimated_bytes(dataset)
     num_shards = max(1, min(len(dataset), nbytes // max_bytes + 1))
     features = dataset.features
     rows_per_group = get_writer_batch_size_from_features(features) or get_writer_batch_size_from_data_size(
@@ -326,7 +327,7 @@ def parquet_writer(path: Path, features: datasets.Features) -> pq.ParquetWriter:
     return pq.ParquetWriter(
         path,
         schema,
-        use_content_defined_chunking=datasets.config.DEFAULT_CDC_OPTIONS,
+        use_content_defined_chunking=datasets_internals.content_defined_chunking(),
         write_page_index=True,
         **get_parquet_column_options(features, schema),
     )

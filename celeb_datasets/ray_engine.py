@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from datasets.arrow_writer import get_writer_batch_size_from_features
 
 from celeb_datasets.builder import check_accounting
 from celeb_datasets.card import ExportedConfig
+from celeb_datasets.datasets_internals import get_writer_batch_size_from_features
 from celeb_datasets.errors import CelebDatasetsError, OptionError
 from celeb_datasets.hub import DEFAULT_MAX_SHARD_SIZE, install_export, new_staging, parquet_writer, registered_name
 from celeb_datasets.skips import SkipLog, count_by_kind, merge_skip_report, read_skip_report, summarize_skips
@@ -52,8 +52,7 @@ def export_with_ray(
     machine's cores). Gives what `export` gives for the same builder: the same rows, shards, card.
     """
     import celebv_hq
-    from celeb_datasets.builder import parse_byte_size
-    from celeb_datasets.slices import parse_slice
+    from celeb_datasets.options import parse_byte_size
     from celebv_hq_lib.clips import plan_clips
 
     ray = _import_ray()
@@ -77,7 +76,7 @@ def export_with_ray(
                 raise CelebDatasetsError(f"{what}: 0 written, {skipped}. No row could be built. {builder.NO_ROWS_HINT}")
             kept = export_dir / f"skip_report.{builder.config.name}.tsv"
             logger.log(logging.WARNING if counts else logging.INFO, summarize_skips(what, len(rows_ids), counts, kept))
-            part = None if builder.config.slice is None else parse_slice(builder.config.slice)
+            part = builder.config.slice
             return install_export(export_dir, type(builder), staging, builder.config.name, part, report)
         finally:
             shutil.rmtree(staging, ignore_errors=True)

@@ -1,34 +1,58 @@
 """The datasets this package builds, by the name used on the command line and in exports.
 
-A new builder plugs into the command line, export and publishing by one entry here. Each builder
-class carries what a dataset card needs as class attributes: DESCRIPTION, CITATION, HOMEPAGE,
-LICENSE and KNOWN_DEFECTS (a tuple of sentences).
+A dataset plugs into the command line, export and publishing by one entry in DATASETS: where its
+builder class is, and optionally a module adding its own commands (`add_commands(commands, common)`)
+and a function laying out its bundled sample (`make_sample(folder) -> data_dir`). Each builder class
+carries what a dataset card needs as class attributes (see celeb_datasets.builder.CelebBuilder).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import datasets
 
 from celeb_datasets.errors import CelebDatasetsError
 
-BUILDERS = {
-    "celebv_hq": "celebv_hq:CelebVHQ",
-    "celeba_dialog": "celeba_dialog:CelebADialog",
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    """Where a dataset's code is: `builder` as "module:Class", its `commands` module, its `sample` function."""
+
+    builder: str
+    commands: str | None = None
+    sample: str | None = None
+
+
+DATASETS = {
+    "celebv_hq": Dataset(
+        "celebv_hq:CelebVHQ", commands="celebv_hq_lib.commands", sample="celebv_hq_lib.sample:make_celebv_hq_sample"
+    ),
+    "celeba_dialog": Dataset("celeba_dialog:CelebADialog"),
 }
+BUILDERS = {name: dataset.builder for name, dataset in DATASETS.items()}
 
 
 def builder_class(name: str) -> type[datasets.DatasetBuilder]:
     """The builder class registered as `name` (e.g. "celebv_hq")."""
-    if name not in BUILDERS:
-        raise CelebDatasetsError(f"unknown dataset {name!r}; known: {', '.join(BUILDERS)}")
-    module_name, class_name = BUILDERS[name].split(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
-        raise CelebDatasetsError(f"dataset {name!r}: its builder module {module_name!r} is not installed") from error
-    return getattr(module, class_name)
+    if name not in DATASETS:
+        raise CelebDatasetsError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+    return _load(name, DATASETS[name].builder)
+
+
+def sample_maker(name: str) -> Callable[[str | Path], Path] | None:
+    """The function that lays out dataset `name`'s bundled sample in a folder (None: it has none)."""
+    location = DATASETS[name].sample
+    return None if location is None else _load(name, location)
+
+
+def command_modules() -> list[Any]:
+    """The modules adding datasets' own commands (`add_commands(commands, common)`), in registry order."""
+    return [importlib.import_module(dataset.commands) for dataset in DATASETS.values() if dataset.commands]
 
 
 def config_names(name: str) -> list[str]:
@@ -37,3 +61,12 @@ def config_names(name: str) -> list[str]:
     names = [config.name for config in builder.BUILDER_CONFIGS]
     default = builder.DEFAULT_CONFIG_NAME
     return sorted(names, key=lambda config: config != default)
+
+
+def _load(name: str, location: str) -> Any:
+    module_name, attribute = location.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        raise CelebDatasetsError(f"dataset {name!r}: its module {module_name!r} is not installed") from error
+    return getattr(module, attribute)

@@ -18,10 +18,17 @@ from celeb_datasets.errors import OptionError
 
 
 class Slice(NamedTuple):
-    """Slice `index` (0-based) of `count`."""
+    """Slice `index` (0-based) of `count`, written "I/N" (`--slice 3/16`)."""
 
     index: int
     count: int
+
+    TEXT_FORM = "I/N with 0 <= I < N (e.g. 0/8 ... 7/8)"
+
+    @classmethod
+    def parse(cls, text: str) -> Slice:
+        """`"I/N"` as a Slice; OptionError unless 0 <= I < N."""
+        return parse_slice(text)
 
     def __str__(self) -> str:
         return f"{self.index}/{self.count}"

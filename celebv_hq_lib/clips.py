@@ -15,7 +15,7 @@ from typing import Literal, Protocol
 
 from celeb_datasets.errors import MissingSourceError, UnreadableMediaError
 from celeb_datasets.skips import SkipLog
-from celeb_datasets.slices import Slice, assign_slices, parse_slice
+from celeb_datasets.slices import Slice, assign_slices
 from celebv_hq_lib.annotations import ODD_SEGMENT, ClipAnnotation, read_annotation_file, segment_oddities
 from celebv_hq_lib.download import DownloadSettings, Manifest, download_video
 from celebv_hq_lib.layout import (
@@ -38,7 +38,7 @@ class ClipOptions(Protocol):
     seek_gap_sec: float
     fetch: bool
     keep_raw: bool
-    slice: str | None
+    slice: Slice | None
 
     def encoder_settings(self) -> EncoderSettings: ...
 
@@ -54,7 +54,7 @@ def plan_clips(config: ClipOptions, skips: SkipLog) -> tuple[list[ClipAnnotation
     annotation_file = find_annotation_file(config.data_dir)
     clips = read_annotation_file(annotation_file)
     if config.slice is not None:
-        clips = clips_of_slice(clips, parse_slice(config.slice))
+        clips = clips_of_slice(clips, config.slice)
     for clip in clips:
         for oddity in segment_oddities(clip):
             skips.record(clip.clip_id, clip.ytb_id, f"{ODD_SEGMENT}: {oddity} (row kept as annotated)")

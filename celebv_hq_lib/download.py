@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from celeb_datasets.errors import CelebDatasetsError, MissingSourceError, OptionError
+from celeb_datasets.options import check_options, option
 from celebv_hq_lib.annotations import ClipAnnotation
 from celebv_hq_lib.layout import (
     MANIFEST_FILE,
@@ -85,31 +86,37 @@ _TRANSIENT_REASONS = (
 )
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass
 class DownloadSettings:
-    """How videos are fetched.
+    """How videos are fetched: the options of `celeb-datasets download` and of a `fetch=true` build.
 
-    Args:
-        url_template: the page of a video, with `{ytb_id}` (default the YouTube watch URL).
-        cookies: a Netscape cookies file for yt-dlp (age-restricted videos, YouTube's bot check).
-        proxy: a proxy URL for yt-dlp, e.g. socks5://127.0.0.1:1080.
-        rate_limit: the largest download rate per video, in yt-dlp's form (e.g. "2M" bytes per second).
-        js_runtime: the JavaScript runtime yt-dlp solves YouTube's challenges with, "NAME" or "NAME:PATH".
-        retries: how many times a transient failure is retried within a run.
-        retry_backoff_sec: the wait before the first retry, doubled before each next one.
-        socket_timeout_sec: how long a silent connection is waited for.
+    None of them changes what a video is, so none is part of a build's cache key.
     """
 
-    url_template: str = YOUTUBE_URL_TEMPLATE
-    cookies: str | None = None
-    proxy: str | None = None
-    rate_limit: str | None = None
-    js_runtime: str | None = None
-    retries: int = 3
-    retry_backoff_sec: float = 5.0
-    socket_timeout_sec: float = 30.0
+    url_template: str = option(
+        YOUTUBE_URL_TEMPLATE, "a video's page, with {ytb_id} (default the YouTube watch URL)", defines_rows=False
+    )
+    cookies: str | None = option(
+        None, "a Netscape cookies.txt for yt-dlp (age-restricted videos, YouTube's bot check)", defines_rows=False
+    )
+    proxy: str | None = option(None, "a proxy for yt-dlp, e.g. socks5://127.0.0.1:1080", defines_rows=False)
+    rate_limit: str | None = option(
+        None, "the largest download rate per video, e.g. 2M (bytes per second)", defines_rows=False
+    )
+    js_runtime: str | None = option(
+        None, "yt-dlp's JavaScript runtime for YouTube's challenges, NAME or NAME:PATH (e.g. deno)", defines_rows=False
+    )
+    retries: int = option(
+        3, "retries of a transient failure within a run", defines_rows=False, aliases=("download_retries",)
+    )
+    retry_backoff_sec: float = option(
+        5.0, "the wait before the first retry, doubled before each next one", defines_rows=False,
+        aliases=("retry_backoff",),
+    )  # fmt: skip
+    socket_timeout_sec: float = option(30.0, "how long a silent connection is waited for", defines_rows=False)
 
     def __post_init__(self) -> None:
+        check_options(self)
         if "{ytb_id}" not in self.url_template:
             raise OptionError(f"url_template {self.url_template!r} must contain {{ytb_id}}")
         if self.retries < 0 or self.retry_backoff_sec < 0 or self.socket_timeout_sec <= 0:

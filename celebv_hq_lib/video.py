@@ -30,7 +30,8 @@ import av.filter
 import av.sidedata.sidedata
 import numpy as np
 
-from celeb_datasets.errors import CelebDatasetsError, UnreadableMediaError
+from celeb_datasets.errors import CelebDatasetsError, OptionError, UnreadableMediaError
+from celeb_datasets.options import check_options, option
 
 # How much the official processing widens the face box on every side, in normalised units.
 OFFICIAL_BOX_MARGIN = 0.02
@@ -100,32 +101,29 @@ X264_PRESETS = (
 )  # fmt: skip
 
 
-@dataclass(frozen=True)
+@dataclass
 class EncoderSettings:
-    """How cut clips are cropped and encoded.
+    """How cut clips are cropped and encoded (options of the `clips` config; the defaults are ffmpeg's,
+    which the official script used)."""
 
-    `crop` is "official" (the official face square) or "none" (the whole frame). `size`, when set,
-    resizes the square to `size` x `size` after the crop (with crop "none": the longer side). `crf` and
-    `preset` are libx264's quality and speed; the defaults are ffmpeg's, as the official script used.
-    """
-
-    crop: Literal["official", "none"] = "official"
-    size: int | None = None
-    crf: int = 23
-    preset: str = "medium"
-    audio_bitrate: int = 128_000
+    crop: Literal["official", "none"] = option(
+        "official", "official: the official face square of each clip; none: whole frames (clips cut from raw videos)"
+    )
+    size: int | None = option(None, "resize cut clips to SIZE x SIZE after the crop (none: the crop's own size)")
+    crf: int = option(23, "libx264 quality of cut clips (0..51, lower is better)")
+    preset: str = option("medium", "libx264 speed of cut clips, ultrafast ... placebo (slower is smaller)")
+    audio_bitrate: int = option(128_000, "AAC bit rate of cut clips, bits per second")
 
     def __post_init__(self) -> None:
-        if self.crop not in ("official", "none"):
-            raise CelebDatasetsError(f"crop must be 'official' or 'none', not {self.crop!r}")
+        check_options(self)
         if self.size is not None and (self.size < 16 or self.size % 2):
-            raise CelebDatasetsError(f"size must be an even number of pixels >= 16, not {self.size!r}")
+            raise OptionError(f"size must be an even number of pixels >= 16, not {self.size!r}")
         if not 0 <= self.crf <= 51:
-            raise CelebDatasetsError(f"crf must be in 0..51 (libx264), not {self.crf!r}")
+            raise OptionError(f"crf must be in 0..51 (libx264), not {self.crf!r}")
         if self.preset not in X264_PRESETS:
-            raise CelebDatasetsError(
-                f"preset must be one of libx264's ({', '.join(X264_PRESETS)}), not {self.preset!r}"
-            )
+            raise OptionError(f"preset must be one of libx264's ({', '.join(X264_PRESETS)}), not {self.preset!r}")
+        if self.audio_bitrate < 8_000:
+            raise OptionError(f"audio_bitrate must be at least 8000 bits per second, not {self.audio_bitrate!r}")
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,7 @@ from celeba_dialog_fixtures import make_hq_download
 from celebv_hq_fixtures import sample_clips, write_annotation_file, write_sample_download
 
 import celebv_hq
-from celeb_datasets import builder as builder_module
-from celeb_datasets.builder import check_option_value, parse_option_value
+from celeb_datasets import generation
 from celeb_datasets.cli import main
 from celeb_datasets.errors import (
     CelebDatasetsError,
@@ -24,6 +23,7 @@ from celeb_datasets.errors import (
 )
 from celeb_datasets.fingerprint import sources_fingerprint
 from celeb_datasets.hub import export
+from celeb_datasets.options import check_option_value, parse_byte_size, parse_option_value
 from celeb_datasets.skips import read_skip_report
 from celeba_dialog import CelebADialog
 from celebv_hq import CelebVHQ
@@ -106,17 +106,17 @@ def test_a_bad_shard_size_is_one_error_line(tmp_path: Path, capsys: pytest.Captu
 
 
 def test_shard_sizes_parse_as_datasets_reads_them() -> None:
-    assert builder_module.parse_byte_size("s", "500MB") == 500 * 10**6
-    assert builder_module.parse_byte_size("s", "1GiB") == 2**30
-    assert builder_module.parse_byte_size("s", 1234) == 1234
+    assert parse_byte_size("s", "500MB") == 500 * 10**6
+    assert parse_byte_size("s", "1GiB") == 2**30
+    assert parse_byte_size("s", 1234) == 1234
 
 
 @pytest.mark.parametrize("num_proc", ["0", "-1", "two"])
 def test_num_proc_must_be_a_positive_number(tmp_path: Path, capsys: pytest.CaptureFixture[str], num_proc: str) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        main(["prepare", "celebv_hq", "--data-dir", str(tmp_path), "--num-proc", num_proc])
-    assert exit_info.value.code == 2
-    assert "--num-proc: expected a positive number of processes" in capsys.readouterr().err
+    assert main(["prepare", "celebv_hq", "--data-dir", str(tmp_path), "--num-proc", num_proc]) == 2
+    error = capsys.readouterr().err
+    assert "--num-proc: expected a positive number of processes" in error
+    assert error.startswith("error: ") and error.count("\n") == 1  # one line, no usage block
 
 
 def test_a_cache_dir_that_is_a_file_is_one_error_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -263,7 +263,7 @@ def test_non_finite_times_are_an_error(tmp_path: Path, value: str) -> None:
 
 def test_a_full_disk_is_a_storage_error_naming_the_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     download = write_sample_download(tmp_path / "download", with_videos=True)
-    monkeypatch.setattr(builder_module, "_free_bytes", lambda folder: 1_000_000)
+    monkeypatch.setattr(generation, "free_bytes", lambda folder: 1_000_000)
     builder = CelebVHQ(config_name="clips", data_dir=str(download), cache_dir=str(tmp_path / "cache"))
     with pytest.raises(StorageError, match=r"the disk holding .*\.incomplete is full: writing the next rows needs"):
         builder.download_and_prepare()

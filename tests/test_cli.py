@@ -59,7 +59,8 @@ def test_an_unknown_config_or_option_is_an_error_listing_the_known_ones(
     assert "celebv_hq has no config 'videos'; its configs: annotations, clips" in capsys.readouterr().err
     assert main([*arguments, "--option", "resolution=512"]) == 2
     assert (
-        "--option resolution: celebv_hq has no such option; its options: cookies, crf, crop," in capsys.readouterr().err
+        "--option resolution: celebv_hq has no such option; its options: audio_bitrate, cookies, crf, crop,"
+        in capsys.readouterr().err
     )
 
 
