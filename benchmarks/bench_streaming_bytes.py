@@ -104,7 +104,7 @@ def main() -> None:
         for how, label in WAYS:
             _, _, (rows, read) = in_fresh_process(stream_labels, str(folder), how)
             print(f"{label + ', local folder (read)':80} {rows:6d} {read / 1e6:9,.1f} {read / total:10.1%}")
-        from celeb_datasets.hub import publish
+        from celeb_datasets.publish import publish
 
         publish(folder, "bench/celebv-hq", token=hub.token)  # private, as publish makes it
         os.environ["HF_TOKEN"] = hub.token  # for the streaming processes

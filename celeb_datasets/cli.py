@@ -85,6 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("--revision", help="a branch to commit to (created from main if absent), or refs/pr/N")
     publish.add_argument("--create-pr", action="store_true", help="open a pull request instead of committing")
     publish.add_argument("--message", help="the commit message")
+    publish.add_argument(
+        "--timeout-sec",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long each request waits for the Hub's answer (default 60)",
+    )
     publish.set_defaults(run=run_publish)
 
     infos = commands.add_parser(
@@ -260,7 +267,7 @@ def run_export(arguments: argparse.Namespace) -> int:
 
 
 def run_publish(arguments: argparse.Namespace) -> int:
-    from celeb_datasets.hub import publish
+    from celeb_datasets.publish import publish
 
     result = publish(
         arguments.export_dir,
@@ -270,6 +277,7 @@ def run_publish(arguments: argparse.Namespace) -> int:
         revision=arguments.revision,
         create_pr=arguments.create_pr,
         commit_message=arguments.message,
+        timeout_sec=arguments.timeout_sec,
     )
     visibility = "private" if result.private else "PUBLIC"
     print(f"published {', '.join(result.configs)} to {result.repo_id} ({visibility}): {result.commit_url}")

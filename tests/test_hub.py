@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,8 +23,10 @@ from hub_server import FakeHub
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from celeb_datasets.card import configs_in_card, exported_configs, frequency_tables, read_exported_config
+from celeb_datasets.cli import main
 from celeb_datasets.errors import CelebDatasetsError, HubError, OptionError
-from celeb_datasets.hub import EXPORT_MANIFEST, dataset_infos, dataset_infos_text, export, publish
+from celeb_datasets.hub import EXPORT_MANIFEST, dataset_infos, dataset_infos_text, export
+from celeb_datasets.publish import publish
 from celeba_dialog import CelebADialog
 from celebv_hq import CelebVHQ, celebv_hq_features
 
@@ -447,6 +450,27 @@ def test_an_unreachable_hub_is_one_hub_error_naming_the_endpoint(
     with pytest.raises(HubError, match=rf"the Hub at {endpoint} could not be reached \(ConnectError") as raised:
         publish(export_dir, unique_repo_id("unreachable"), token=hub_token)
     assert hub_token not in str(raised.value)
+
+
+def test_a_hub_that_never_answers_is_a_hub_error_within_the_timeout(
+    export_dir: Path, hub_token: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as silent:  # accepts connections (the kernel's backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        endpoint = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", endpoint)
+        started = time.monotonic()
+        with pytest.raises(HubError, match=rf"the Hub at {endpoint} did not answer in time"):
+            publish(export_dir, unique_repo_id("silent"), token=hub_token, timeout_sec=1.0)
+        assert time.monotonic() - started < 10
+        started = time.monotonic()
+        arguments = ["publish", str(export_dir), "--repo", unique_repo_id("silent"), "--timeout-sec", "1"]
+        monkeypatch.setenv("HF_TOKEN", hub_token)
+        assert main([*arguments, "--quiet"]) == 2
+        assert time.monotonic() - started < 10
+    error = capsys.readouterr().err
+    assert error.startswith("error: publishing") and "did not answer in time" in error and error.count("\n") == 1
 
 
 def test_a_refused_token_is_a_hub_error_with_a_hint(fake_hub: FakeHub, export_dir: Path) -> None:

@@ -15,7 +15,8 @@ from huggingface_hub import HfApi
 from huggingface_hub.errors import RepositoryNotFoundError
 
 from celeb_datasets.errors import CelebDatasetsError
-from celeb_datasets.hub import export, publish
+from celeb_datasets.hub import export
+from celeb_datasets.publish import publish
 from celebv_hq import CelebVHQ
 from celebv_hq_lib.decode import decode_frames
 from celebv_hq_lib.sample import read_frame_index
