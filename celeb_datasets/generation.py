@@ -25,8 +25,10 @@ from celeb_datasets.workers import end_with_build
 
 # Room kept free on the disk beyond the next rows to write (the writer buffers a batch before writing).
 _DISK_MARGIN_BYTES = 64 * 2**20
-# A full disk, no permission, a path that is a file where a folder should be, a read-only disk.
-STORAGE_ERRNOS = (errno.ENOSPC, errno.EACCES, errno.EEXIST, errno.ENOTDIR, errno.EROFS)
+# No room to write: a full disk, a file-size limit (`ulimit -f`), a disk quota.
+FULL_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+# Those, no permission, a path that is a file where a folder should be, a read-only disk.
+STORAGE_ERRNOS = (*FULL_ERRNOS, errno.EACCES, errno.EEXIST, errno.ENOTDIR, errno.EROFS)
 
 
 class _CarriedError(datasets.exceptions.DatasetGenerationError):
@@ -59,7 +61,7 @@ def surfacing_errors(generate: Callable[..., Iterator[Any]]) -> Callable[..., It
         except CelebDatasetsError as error:
             raise _CarriedError(error) from error
         except OSError as error:
-            if error.errno != errno.ENOSPC:
+            if error.errno not in FULL_ERRNOS:
                 raise
             raise _CarriedError(storage_error(error, folder)) from error
 
@@ -74,7 +76,7 @@ def surfaced(error: BaseException, folder: str) -> BaseException:
             return seen.error
         if isinstance(seen, CelebDatasetsError):
             return seen
-        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
+        if isinstance(seen, OSError) and seen.errno in FULL_ERRNOS:
             return storage_error(seen, folder)
         seen = seen.__cause__ or seen.__context__
     return error
@@ -98,6 +100,15 @@ def storage_error(error: OSError, folder: str) -> StorageError:
         free = free_bytes(folder)
         left = "" if free is None else f" ({free / 1e6:,.0f} MB free now)"
         return StorageError(f"the disk holding {folder} is full{left}: {error}. Free some space or use --cache-dir")
+    if error.errno == errno.EFBIG:
+        return StorageError(
+            f"a file under {folder} reached this process's file-size limit ({error}): raise it (`ulimit -f`), "
+            "or build with a smaller --max-shard-size"
+        )
+    if error.errno == errno.EDQUOT:
+        return StorageError(
+            f"your disk quota is used up writing under {folder} ({error}): free some, or use --cache-dir"
+        )
     return StorageError(f"cannot write the build under {folder}: {error}")
 
 

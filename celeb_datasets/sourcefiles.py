@@ -50,5 +50,9 @@ def loads_json(text: str, source: str) -> Any:
         raise SourceFileError(f"{source}, line {error.lineno}: not valid JSON ({error.msg})") from None
     except _DuplicateKey as duplicate:
         raise SourceFileError(f"{source}: the key {duplicate} appears twice in one object") from None
+    except RecursionError:
+        raise SourceFileError(
+            f"{source}: nested too deeply to be read (thousands of levels; the release's files have a few)"
+        ) from None
     except ValueError as error:
         raise SourceFileError(f"{source}: {error}") from None

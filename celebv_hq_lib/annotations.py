@@ -148,6 +148,9 @@ def parse_clip_record(
     if not isinstance(ytb_id, str) or not ytb_id:
         raise fields.error("ytb_id", f"expected a YouTube id, found {ytb_id!r}")
     start_sec, end_sec = fields.number("duration", "start_sec"), fields.number("duration", "end_sec")
+    if start_sec < 0:
+        # The release has none: a negative time is a damaged or edited file, never a clip to cut.
+        raise fields.error("duration.start_sec", f"{start_sec} is before the video's start (0)")
     if not start_sec < end_sec:
         raise fields.error("duration", f"start_sec {start_sec} must be before end_sec {end_sec}")
     bbox = BoundingBox(*(fields.number("bbox", side) for side in BoundingBox._fields))

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import resource
+import shlex
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,6 +32,7 @@ from celeb_datasets.skips import read_skip_report
 from celeba_dialog import CelebADialog
 from celebv_hq import CelebVHQ
 from celebv_hq_lib.annotations import read_annotation_file
+from celebv_hq_lib.sample import write_indexed_video
 
 # --- options are parsed and checked by their declared types -----------------------------------------
 
@@ -252,6 +257,25 @@ def test_every_config_gives_one_error_line_for_a_bad_annotation_file(
     assert "celebvhq_info.json, line 1: not UTF-8 text (byte 0xe9" in error
 
 
+def test_a_negative_start_is_an_error_naming_the_clip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    clips = sample_clips()
+    clips["_0tf2n3rlJU_0"]["duration"]["start_sec"] = -0.5
+    download = tmp_path / "download"
+    write_annotation_file(download, clips)
+    arguments = ["prepare", "celebv_hq", "--data-dir", str(download), "--cache-dir", str(tmp_path / "cache")]
+    assert main([*arguments, "--quiet"]) == 2
+    error = capsys.readouterr().err
+    assert "clip _0tf2n3rlJU_0: duration.start_sec: -0.5 is before the video's start (0)" in error
+    assert error.count("\n") == 1
+
+
+def test_a_deeply_nested_annotation_file_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "celebvhq_info.json"
+    path.write_text('{"meta_info": {}, "clips": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(SourceFileError, match="nested too deeply"):
+        read_annotation_file(path)
+
+
 @pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
 def test_non_finite_times_are_an_error(tmp_path: Path, value: str) -> None:
     clips = sample_clips()
@@ -259,6 +283,55 @@ def test_non_finite_times_are_an_error(tmp_path: Path, value: str) -> None:
     path.write_text(path.read_text().replace('"end_sec": 86.17', f'"end_sec": {value}', 1))
     with pytest.raises(SourceFileError, match=f"celebvhq_info.json: {value} is not a number JSON allows"):
         read_annotation_file(path)
+
+
+# The build as a user runs it, in its own process: the pre-check of free space is turned off so that the
+# writer itself meets the full disk or the file-size limit.
+_BUILD_WITHOUT_PRE_CHECK = """
+import sys
+from celeb_datasets import generation
+generation._check_free_space = lambda folder, table: None
+from celeb_datasets.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _run_build(download: Path, cache: Path, **popen: Any) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-c", _BUILD_WITHOUT_PRE_CHECK, "prepare", "celebv_hq", "--config", "clips"]
+    command += ["--data-dir", str(download), "--cache-dir", str(cache), "--quiet"]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, **popen)
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare to mount a small disk")
+def test_a_disk_filling_up_while_writing_is_one_storage_error_line(tmp_path: Path) -> None:
+    download = write_sample_download(tmp_path / "download")
+    for clip_id in sample_clips():  # processed clips of about 80 KB each
+        write_indexed_video(download / "processed" / f"{clip_id}.mp4", duration_sec=2, width=320, height=240)
+    disk = tmp_path / "small disk"
+    disk.mkdir()
+    # A 256 KB disk of its own (a tmpfs in a private mount namespace): the build's metadata fits, its rows do not.
+    script = f'mount -t tmpfs -o size=256k tmpfs {shlex.quote(str(disk))} && exec "$0" "$@"'
+    probe = subprocess.run(["unshare", "-rm", "sh", "-c", script, "true"], capture_output=True, timeout=30)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot mount a small disk here: {probe.stderr.decode().strip()}")
+    command = [sys.executable, "-c", _BUILD_WITHOUT_PRE_CHECK, "prepare", "celebv_hq", "--config", "clips"]
+    command += ["--data-dir", str(download), "--cache-dir", str(disk / "cache"), "--quiet"]
+    result = subprocess.run(["unshare", "-rm", "sh", "-c", script, *command], capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: the disk holding") and "is full" in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_a_file_size_limit_while_writing_is_one_storage_error_line(tmp_path: Path) -> None:
+    download = write_sample_download(tmp_path / "download", with_videos=True)
+
+    def limit_file_size() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+    result = _run_build(download, tmp_path / "cache", preexec_fn=limit_file_size)
+    assert result.returncode == 2, result.stderr
+    assert "file-size limit" in result.stderr and "ulimit -f" in result.stderr
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
 
 
 def test_a_full_disk_is_a_storage_error_naming_the_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
