@@ -14,6 +14,7 @@ import dataclasses
 import re
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from huggingface_hub import DatasetCard, DatasetCardData
+
+from celeb_datasets import datasets_internals
+from celeb_datasets.registry import DATASETS
 
 # `{split}-NNNNN-of-NNNNN.parquet`; an export of slice I of N names its shards `{split}-sliceIIIIIofNNNNN-...`.
 SHARD_NAME = re.compile(
@@ -105,7 +109,7 @@ def configs_in_card(card_text: str) -> dict[str, ExportedConfig]:
     for entry in [entries] if isinstance(entries, dict) else entries:
         if not entry.get("features") or not entry.get("config_name"):
             continue
-        info = datasets.DatasetInfo._from_yaml_dict(dict(entry))
+        info = datasets_internals.info_from_yaml(dict(entry))
         # The card gives file sizes per config only: the first split carries them.
         split_infos = list((info.splits or {}).values())
         file_bytes = [info.download_size or 0] + [0] * (len(split_infos) - 1)
@@ -118,6 +122,19 @@ def configs_in_card(card_text: str) -> dict[str, ExportedConfig]:
     return configs
 
 
+@dataclasses.dataclass(frozen=True)
+class CardPart:
+    """One dataset's share of a card: its registry name, its builder class and its configs."""
+
+    dataset_name: str
+    builder: type[datasets.DatasetBuilder]
+    configs: dict[str, ExportedConfig]
+
+
+# The card's YAML key naming each dataset's configs, so a repo holding several datasets is described whole.
+DATASETS_KEY = "celeb_datasets"
+
+
 def write_card(
     export_dir: Path,
     builder: type[datasets.DatasetBuilder],
@@ -126,53 +143,88 @@ def write_card(
     *,
     configs: dict[str, ExportedConfig] | None = None,
     path: Path | None = None,
+    others: Sequence[CardPart] = (),
 ) -> Path:
     """Write the card of `configs` (default: every config in `export_dir`) to `path` (default: the
-    folder's README.md); examples use `repo_id` when known."""
+    folder's README.md); examples use `repo_id` when known. `others` are other datasets the same repo
+    holds: the card then describes each (description, configs, fields, terms and citation)."""
     configs = exported_configs(export_dir) if configs is None else configs
-    card = DatasetCard(
-        f"---\n{card_data(builder, configs).to_yaml()}\n---\n\n{card_body(builder, dataset_name, configs, repo_id)}"
+    # In the registry's order, so the repo's default config does not depend on which dataset came last.
+    order = list(DATASETS)
+    parts = sorted(
+        [CardPart(dataset_name, builder, configs), *others],
+        key=lambda part: order.index(part.dataset_name) if part.dataset_name in order else len(order),
     )
+    card = DatasetCard(f"---\n{card_data(parts).to_yaml()}\n---\n\n{card_body(parts, repo_id)}")
     path = export_dir / CARD_FILE if path is None else path
     path.write_text(str(card), encoding="utf-8")
     return path
 
 
-def card_data(builder: type[datasets.DatasetBuilder], configs: dict[str, ExportedConfig]) -> DatasetCardData:
+def card_data(parts: Sequence[CardPart]) -> DatasetCardData:
     """The card's YAML: license, task, tags, size, and `configs` + `dataset_info` for every config."""
-    default = builder.DEFAULT_CONFIG_NAME if builder.DEFAULT_CONFIG_NAME in configs else next(iter(configs))
+    first = parts[0]
+    default = _default_config(first)
     config_entries = []
     info_entries = []
-    for name, config in configs.items():
-        entry: dict[str, Any] = {
-            "config_name": name,
-            "data_files": [{"split": split.name, "path": f"{name}/{split.name}-*"} for split in config.splits],
-        }
-        if name == default:
-            entry["default"] = True
-        config_entries.append(entry)
-        info = datasets.DatasetInfo(
-            config_name=name,
-            features=config.features,
-            splits=datasets.SplitDict(),
-            download_size=sum(split.file_bytes for split in config.splits),
-            dataset_size=sum(split.num_bytes for split in config.splits),
+    for part in parts:
+        for name, config in part.configs.items():
+            entry: dict[str, Any] = {
+                "config_name": name,
+                "data_files": [{"split": split.name, "path": f"{name}/{split.name}-*"} for split in config.splits],
+            }
+            if name == default:
+                entry["default"] = True
+            config_entries.append(entry)
+            info = datasets.DatasetInfo(
+                config_name=name,
+                features=config.features,
+                splits=datasets.SplitDict(),
+                download_size=sum(split.file_bytes for split in config.splits),
+                dataset_size=sum(split.num_bytes for split in config.splits),
+            )
+            for split in config.splits:
+                info.splits.add(
+                    datasets.SplitInfo(split.name, num_bytes=split.num_bytes, num_examples=split.num_examples)
+                )
+            info_entries.append(datasets_internals.info_to_yaml(info))
+    largest = max(config.num_examples for part in parts for config in part.configs.values())
+    categories: dict[str, None] = {}
+    for part in parts:
+        categories.update(
+            dict.fromkeys(getattr(part.builder, "TASK_CATEGORIES", None) or _task_categories(part.configs))
         )
-        for split in config.splits:
-            info.splits.add(datasets.SplitInfo(split.name, num_bytes=split.num_bytes, num_examples=split.num_examples))
-        info_entries.append(info._to_yaml_dict())
-    largest = max(config.num_examples for config in configs.values())
-    return DatasetCardData(
-        pretty_name=pretty_name(builder),
+    data = DatasetCardData(
+        pretty_name=" and ".join(pretty_name(part.builder) for part in parts),
         license="other",
-        license_name=getattr(builder, "LICENSE_NAME", None) or _slug(pretty_name(builder)) + "-license",
-        license_link=getattr(builder, "HOMEPAGE", None),
-        task_categories=list(getattr(builder, "TASK_CATEGORIES", None) or _task_categories(configs)),
-        tags=sorted({"faces", *getattr(builder, "TAGS", ())}),
+        license_name="-and-".join(_license_name(part.builder) for part in parts),
+        license_link=getattr(first.builder, "HOMEPAGE", None),
+        task_categories=list(categories),
+        tags=sorted({"faces", *(tag for part in parts for tag in getattr(part.builder, "TAGS", ()))}),
         size_categories=[next((label for limit, label in _SIZE_CATEGORIES if largest < limit), "n>10M")],
         configs=config_entries,
         dataset_info=info_entries,
     )
+    if len(parts) > 1:
+        setattr(data, DATASETS_KEY, {part.dataset_name: list(part.configs) for part in parts})
+    return data
+
+
+def datasets_in_card(card_text: str) -> dict[str, list[str]]:
+    """Which configs of a card belong to which dataset, as its YAML says ({} for a one-dataset card)."""
+    described = DatasetCard(card_text).data.to_dict().get(DATASETS_KEY) or {}
+    if not isinstance(described, dict):
+        return {}
+    return {str(name): [str(config) for config in configs or ()] for name, configs in described.items()}
+
+
+def _default_config(part: CardPart) -> str:
+    default = part.builder.DEFAULT_CONFIG_NAME
+    return default if default in part.configs else next(iter(part.configs))
+
+
+def _license_name(builder: type[datasets.DatasetBuilder]) -> str:
+    return getattr(builder, "LICENSE_NAME", None) or _slug(pretty_name(builder)) + "-license"
 
 
 def pretty_name(builder: type[datasets.DatasetBuilder]) -> str:
@@ -185,18 +237,36 @@ def pretty_name(builder: type[datasets.DatasetBuilder]) -> str:
     return title.strip() if separator and "\n" not in title else builder.__name__
 
 
-def card_body(
-    builder: type[datasets.DatasetBuilder],
-    dataset_name: str,
-    configs: dict[str, ExportedConfig],
-    repo_id: str | None,
-) -> str:
-    """The card's Markdown below the YAML."""
+def card_body(parts: Sequence[CardPart], repo_id: str | None) -> str:
+    """The card's Markdown below the YAML: one dataset's sections, or one part per dataset the repo holds."""
+    if len(parts) == 1:
+        return "\n".join(dataset_sections(parts[0], repo_id, level=1)) + "\n"
+    names = [pretty_name(part.builder) for part in parts]
+    lines = [
+        f"# {' and '.join(names)}",
+        "",
+        f"This repository holds {len(parts)} datasets, each under its own terms: "
+        + "; ".join(
+            f"{name} (configs {', '.join(f'`{c}`' for c in part.configs)})"
+            for name, part in zip(names, parts, strict=True)
+        )
+        + ". Each is described below.",
+    ]
+    for part in parts:
+        lines += ["", *dataset_sections(part, repo_id, level=2)]
+    return "\n".join(lines) + "\n"
+
+
+def dataset_sections(part: CardPart, repo_id: str | None, level: int) -> list[str]:
+    """One dataset's description, configs, usage, fields, label frequencies, defects, terms and citation;
+    its title at heading `level` (1 for a one-dataset card), its sections one level below."""
+    builder, dataset_name, configs = part.builder, part.dataset_name, part.configs
+    title, section = "#" * level, "#" * (level + 1)
     name = pretty_name(builder)
     where = repo_id or f"<your-name>/{_slug(name)}"
-    default = builder.DEFAULT_CONFIG_NAME if builder.DEFAULT_CONFIG_NAME in configs else next(iter(configs))
+    default = _default_config(part)
     descriptions = {config.name: config.description for config in builder.BUILDER_CONFIGS}
-    lines = [f"# {name}", "", _text(getattr(builder, "DESCRIPTION", "")), ""]
+    lines = [f"{title} {name}", "", _text(getattr(builder, "DESCRIPTION", "")), ""]
     homepage = getattr(builder, "HOMEPAGE", None)
     if homepage:
         lines += [f"Homepage: {homepage}", ""]
@@ -204,7 +274,7 @@ def card_body(
         f"Built by the `celeb-datasets` package (`celeb-datasets export {dataset_name}`) from the original "
         "release, which is used under its own terms (see below).",
         "",
-        "## Configs",
+        f"{section} Configs",
         "",
         "| config | what it holds | rows per split |",
         "| --- | --- | --- |",
@@ -213,33 +283,33 @@ def card_body(
         rows = ", ".join(f"{split.name} {split.num_examples:,}" for split in config.splits)
         marker = " (default)" if config.name == default else ""
         lines.append(f"| `{config.name}`{marker} | {descriptions.get(config.name) or ''} | {rows} |")
-    lines += ["", *_usage(where, configs, default), "", "## Fields", ""]
+    lines += ["", *_usage(where, configs, default, section), "", f"{section} Fields", ""]
     lines += _field_lines(builder, configs)
     for config in configs.values():
         tables = frequency_tables(config)
         if tables:
-            lines += ["", f"## Label frequencies in `{config.name}`", ""]
+            lines += ["", f"{section} Label frequencies in `{config.name}`", ""]
             lines.append(f"Computed from the {config.num_examples:,} exported rows (all splits).")
             for table in tables:
                 lines += ["", *table.markdown()]
     defects = getattr(builder, "KNOWN_DEFECTS", ())
     if defects:
-        lines += ["", "## Known defects of the annotations", "", *(f"- {defect}" for defect in defects)]
+        lines += ["", f"{section} Known defects of the annotations", "", *(f"- {defect}" for defect in defects)]
     license_text = getattr(builder, "LICENSE", "")
     if license_text:
-        lines += ["", "## License and terms of use", "", _text(license_text)]
+        lines += ["", f"{section} License and terms of use", "", _text(license_text)]
     citation = getattr(builder, "CITATION", "")
     if citation:
-        lines += ["", "## Citation", "", "```bibtex", citation.strip(), "```"]
-    return "\n".join(lines) + "\n"
+        lines += ["", f"{section} Citation", "", "```bibtex", citation.strip(), "```"]
+    return lines
 
 
-def _usage(where: str, configs: dict[str, ExportedConfig], default: str) -> list[str]:
+def _usage(where: str, configs: dict[str, ExportedConfig], default: str, section: str = "##") -> list[str]:
     features = configs[default].features
     media = [name for name, feature in features.items() if isinstance(feature, (datasets.Video, datasets.Image))]
     labels = [name for name in features if name not in media][:3]
     lines = [
-        "## Load and stream",
+        f"{section} Load and stream",
         "",
         "```python",
         "from datasets import load_dataset",

@@ -11,6 +11,7 @@ tests/test_datasets_internals.py fails loudly, naming the name, when one of thes
 - Exports write Parquet the way `push_to_hub` does: its column options, row-group sizes, content-defined
   chunking, and media embedded into the rows (`arrow_writer`, `features.features`, `table`, `config`),
   with the size estimate `Dataset._estimate_nbytes`.
+- Cards read and write `dataset_info` entries as datasets does (`DatasetInfo._to_yaml_dict`, `_from_yaml_dict`).
 - `InMemoryTable` makes an empty split; `convert_file_size_to_int` reads sizes such as "500MB".
 """
 
@@ -46,6 +47,8 @@ __all__ = [
     "get_parquet_column_options",
     "get_writer_batch_size_from_data_size",
     "get_writer_batch_size_from_features",
+    "info_from_yaml",
+    "info_to_yaml",
     "output_dir",
     "require_storage_embed",
     "written_column",
@@ -87,6 +90,16 @@ def written_column(builder: Any, column: str) -> Iterator[Any]:
 def estimated_bytes(dataset: datasets.Dataset) -> int:
     """The bytes `dataset` will take in Parquet, media referenced by path included (push_to_hub's estimate)."""
     return dataset._estimate_nbytes()
+
+
+def info_to_yaml(info: datasets.DatasetInfo) -> dict[str, Any]:
+    """A config's `dataset_info` entry of a card's YAML, as datasets writes it."""
+    return info._to_yaml_dict()
+
+
+def info_from_yaml(entry: dict[str, Any]) -> datasets.DatasetInfo:
+    """The DatasetInfo of a card's `dataset_info` entry (features, splits, sizes)."""
+    return datasets.DatasetInfo._from_yaml_dict(entry)
 
 
 def content_defined_chunking() -> Any:

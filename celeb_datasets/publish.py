@@ -18,10 +18,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from celeb_datasets.card import CARD_FILE, ExportedConfig, configs_in_card, exported_configs, write_card
+from celeb_datasets.card import (
+    CARD_FILE,
+    CardPart,
+    ExportedConfig,
+    configs_in_card,
+    datasets_in_card,
+    exported_configs,
+    write_card,
+)
 from celeb_datasets.errors import CelebDatasetsError, HubError, OptionError
 from celeb_datasets.hub import exported_dataset
-from celeb_datasets.registry import builder_class
+from celeb_datasets.registry import DATASETS, builder_class, config_names
 
 logger = logging.getLogger("celeb_datasets")
 
@@ -86,10 +94,11 @@ def publish(
         if revision and not revision.startswith("refs/"):
             api.create_branch(repo_id, branch=revision, repo_type="dataset", exist_ok=True)
         # The card lists what the repo will hold: the configs published now, and those already there.
-        kept = _configs_kept_on_the_hub(api, repo_id, revision, chosen)
+        kept, owners = _configs_kept_on_the_hub(api, repo_id, revision, chosen)
+        kept, others = _card_parts(name, repo_id, chosen, kept, owners)
         configs_after = dict(sorted(({config: available[config] for config in chosen} | kept).items()))
         commit = _commit_configs(
-            api, export_dir, name, repo_id, chosen, configs_after, revision, create_pr, commit_message
+            api, export_dir, name, repo_id, chosen, configs_after, others, revision, create_pr, commit_message
         )
     if not is_private and private:
         logger.warning("%s already existed and is PUBLIC: publishing did not change its visibility", repo_id)
@@ -136,6 +145,7 @@ def _commit_configs(
     repo_id: str,
     chosen: list[str],
     configs_after: dict[str, ExportedConfig],
+    others: list[CardPart],
     revision: str | None,
     create_pr: bool,
     commit_message: str | None,
@@ -144,7 +154,15 @@ def _commit_configs(
     with tempfile.TemporaryDirectory(prefix="celeb-datasets-publish-") as staging_dir:
         # Links to the chosen shards (the export folder, its own card included, stays as it is).
         staging = Path(staging_dir)
-        write_card(export_dir, builder_class(name), name, repo_id, configs=configs_after, path=staging / CARD_FILE)
+        write_card(
+            export_dir,
+            builder_class(name),
+            name,
+            repo_id,
+            configs=configs_after,
+            path=staging / CARD_FILE,
+            others=others,
+        )
         for config in chosen:
             (staging / config).mkdir()
             for shard in (shard for split in configs_after[config].splits for shard in split.shards):
@@ -194,22 +212,59 @@ def _hub_errors(doing: str, endpoint: str) -> Iterator[None]:
 
 def _configs_kept_on_the_hub(
     api: Any, repo_id: str, revision: str | None, chosen: list[str]
-) -> dict[str, ExportedConfig]:
-    """Configs the repo's card describes at `revision` whose shards are there and are not replaced now."""
+) -> tuple[dict[str, ExportedConfig], dict[str, str]]:
+    """Configs the repo's card describes at `revision` whose shards are there and are not replaced now,
+    and the dataset each config of the card belongs to (as the card says, else by the registry's configs)."""
     from huggingface_hub.errors import RevisionNotFoundError
 
     try:
         files = set(api.list_repo_files(repo_id, repo_type="dataset", revision=revision))
     except RevisionNotFoundError:
-        return {}
+        return {}, {}
     if CARD_FILE not in files:
-        return {}
-    card = Path(api.hf_hub_download(repo_id, CARD_FILE, repo_type="dataset", revision=revision))
-    return {
-        config: described
-        for config, described in configs_in_card(card.read_text(encoding="utf-8")).items()
+        return {}, {}
+    text = Path(api.hf_hub_download(repo_id, CARD_FILE, repo_type="dataset", revision=revision)).read_text(
+        encoding="utf-8"
+    )
+    described = configs_in_card(text)
+    owners = {config: name for name, configs in datasets_in_card(text).items() for config in configs}
+    for config in described:
+        if config not in owners:
+            owners[config] = next((name for name in DATASETS if config in config_names(name)), "")
+    kept = {
+        config: exported
+        for config, exported in described.items()
         if config not in chosen and any(path.startswith(f"{config}/") for path in files)
     }
+    return kept, owners
+
+
+def _card_parts(
+    name: str, repo_id: str, chosen: list[str], kept: dict[str, ExportedConfig], owners: dict[str, str]
+) -> tuple[dict[str, ExportedConfig], list[CardPart]]:
+    """The configs of dataset `name` kept on the Hub, and a card part for every other dataset the repo holds.
+
+    A config of another dataset is never replaced by one of `name` under the same name: that is refused.
+    """
+    for config in chosen:
+        if owners.get(config) and owners[config] != name:
+            raise CelebDatasetsError(
+                f"{repo_id} holds the config {config!r} of {owners[config]}: publishing {name}'s {config!r} "
+                "would replace it; publish to another repo"
+            )
+    own = {config: exported for config, exported in kept.items() if owners.get(config) in ("", name)}
+    others: dict[str, dict[str, ExportedConfig]] = {}
+    for config, exported in kept.items():
+        if owners.get(config) not in ("", name):
+            others.setdefault(owners[config], {})[config] = exported
+    unknown = [other for other in others if other not in DATASETS]
+    if unknown:
+        raise CelebDatasetsError(
+            f"{repo_id} holds configs of {', '.join(unknown)}, which this version of celeb-datasets does not know: "
+            "its card could not describe them; publish to another repo"
+        )
+    parts = [CardPart(other, builder_class(other), dict(sorted(configs.items()))) for other, configs in others.items()]
+    return own, parts
 
 
 def _first_line(error: BaseException) -> str:

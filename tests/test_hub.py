@@ -22,7 +22,13 @@ from datasets.info import DatasetInfosDict
 from hub_server import FakeHub
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from celeb_datasets.card import configs_in_card, exported_configs, frequency_tables, read_exported_config
+from celeb_datasets.card import (
+    configs_in_card,
+    datasets_in_card,
+    exported_configs,
+    frequency_tables,
+    read_exported_config,
+)
 from celeb_datasets.cli import main
 from celeb_datasets.errors import CelebDatasetsError, HubError, OptionError
 from celeb_datasets.hub import EXPORT_MANIFEST, dataset_infos, dataset_infos_text, export
@@ -315,6 +321,52 @@ def test_publishing_from_another_export_folder_keeps_the_configs_already_on_the_
         assert loaded.num_rows == 6
     # The export folders' own cards describe the folders, not the repo.
     assert card_configs((tmp_path / "clips_only" / "README.md").read_bytes()) == ["clips"]
+
+
+def test_a_repo_holding_both_datasets_gets_a_card_describing_both(
+    fake_hub: FakeHub, hub_token: str, built: dict[str, CelebVHQ], tmp_path: Path
+) -> None:
+    repo_id = unique_repo_id("both-datasets")
+    export(built["annotations"], tmp_path / "celebv_hq")
+    publish(tmp_path / "celebv_hq", repo_id, token=hub_token)
+    dialog = CelebADialog(
+        config_name="hq_labels", data_dir=str(make_hq_download(tmp_path / "dialog")), cache_dir=str(tmp_path / "c")
+    )
+    dialog.download_and_prepare()
+    export(dialog, tmp_path / "celeba_dialog")
+    publish(tmp_path / "celeba_dialog", repo_id, token=hub_token)
+
+    card = fake_hub.repos[repo_id].files()["README.md"].decode()
+    assert card_configs(card.encode()) == ["annotations", "hq_labels"]
+    assert datasets_in_card(card) == {"celebv_hq": ["annotations"], "celeba_dialog": ["hq_labels"]}
+    for builder in (CelebADialog, CelebVHQ):  # each dataset's description, terms and citation
+        assert builder.DESCRIPTION.split("\n")[0] in card
+        assert " ".join(builder.LICENSE.split())[:60] in " ".join(card.split())
+        assert builder.CITATION.strip().split("\n")[0] in card
+    assert card.index("## CelebV-HQ") < card.index("## CelebA-Dialog")  # the registry's order, whoever came last
+    assert datasets.load_dataset(repo_id, "annotations", split="train", token=hub_token).num_rows == 6
+    assert datasets.load_dataset(repo_id, "hq_labels", split="train", token=hub_token).num_rows > 0
+
+    # Publishing CelebV-HQ again keeps CelebA-Dialog described.
+    publish(tmp_path / "celebv_hq", repo_id, token=hub_token)
+    card = fake_hub.repos[repo_id].files()["README.md"].decode()
+    assert datasets_in_card(card) == {"celebv_hq": ["annotations"], "celeba_dialog": ["hq_labels"]}
+    assert CelebADialog.CITATION.strip().split("\n")[0] in card
+
+
+def test_a_config_of_another_dataset_is_never_replaced(
+    fake_hub: FakeHub, hub_token: str, built: dict[str, CelebVHQ], tmp_path: Path
+) -> None:
+    repo_id = unique_repo_id("clash")
+    export(built["annotations"], tmp_path / "celebv_hq")
+    publish(tmp_path / "celebv_hq", repo_id, token=hub_token)
+    # Someone's card says that `annotations` there is CelebA-Dialog's.
+    card = DatasetCard(fake_hub.repos[repo_id].files()["README.md"].decode())
+    card.data.celeb_datasets = {"celeba_dialog": ["annotations"]}
+    api = huggingface_hub.HfApi(token=hub_token)
+    api.upload_file(path_or_fileobj=str(card).encode(), path_in_repo="README.md", repo_id=repo_id, repo_type="dataset")
+    with pytest.raises(CelebDatasetsError, match=r"holds the config 'annotations' of celeba_dialog"):
+        publish(tmp_path / "celebv_hq", repo_id, token=hub_token)
 
 
 def test_publishing_one_config_lists_only_what_the_repo_holds(
