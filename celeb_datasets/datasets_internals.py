@@ -47,6 +47,7 @@ __all__ = [
     "get_writer_batch_size_from_data_size",
     "get_writer_batch_size_from_features",
     "output_dir",
+    "prepared_dir",
     "require_storage_embed",
     "written_column",
 ]
@@ -55,6 +56,11 @@ __all__ = [
 def output_dir(builder: Any) -> str:
     """Where `builder` writes (the `.incomplete` folder while preparing, the cache folder otherwise)."""
     return builder._output_dir
+
+
+def prepared_dir(builder: Any) -> str:
+    """Where the build being prepared will be once complete: its `.incomplete` folder without the suffix."""
+    return output_dir(builder).removesuffix(INCOMPLETE_SUFFIX)
 
 
 def clear_incomplete_folder(builder: Any) -> None:

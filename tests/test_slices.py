@@ -104,7 +104,9 @@ def test_slices_exported_into_one_folder_load_as_the_whole_export(
     assert "num_examples: 5" in card and card.count("num_examples") == (whole_folder / "README.md").read_text().count(
         "num_examples"
     )
-    assert read_skip_report(folder / "skip_report.clips.tsv") == read_skip_report(builder.skip_report)
+    merged = read_skip_report(folder / "skip_report.clips.tsv")
+    assert merged == read_skip_report(builder.skip_report)
+    assert [(line["clip_id"], line["kind"]) for line in merged] == [("M2Ohb0FAaJU_1", "missing")]
     shards = sorted(path.name for path in (folder / "clips").glob("*.parquet"))
     assert all(name.startswith("train-slice0000") and name.endswith("of-00001.parquet") for name in shards)
 
