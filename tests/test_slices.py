@@ -133,6 +133,24 @@ def test_slices_exported_at_once_give_the_whole_export(
     assert rows(folder) == rows(whole[1])
 
 
+def test_a_slice_report_with_other_columns_is_refused_when_the_reports_are_merged(
+    download: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "export"
+    builder = CelebVHQ(data_dir=str(download), cache_dir=str(tmp_path / "cache"), slice="0/2")
+    builder.download_and_prepare()
+    export(builder, folder)
+    # A slice exported by a version without the kind column.
+    older = folder / ".celeb_datasets" / "skip_reports" / "annotations.slice-1-of-2.tsv"
+    older.write_text("clip_id\tytb_id\treason\nx_0\tx\tmissing: gone\n")
+    expected = (
+        r"annotations\.slice-1-of-2\.tsv: a skip report with the columns clip_id, ytb_id, reason, where the other "
+        r"slices' have clip_id, ytb_id, kind, reason: export every slice of annotations again with this version"
+    )
+    with pytest.raises(CelebDatasetsError, match=expected):
+        export(builder, folder)
+
+
 def test_a_slice_is_refused_where_other_slicing_or_a_whole_export_is(
     download: Path, whole: tuple[CelebVHQ, Path], tmp_path: Path
 ) -> None:
