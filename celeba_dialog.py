@@ -53,6 +53,7 @@ from celeba_dialog_lib.rows import (
     read_media,
     read_part_labels,
 )
+from celeba_dialog_lib.skip_kinds import SKIP_KINDS
 from celeba_dialog_lib.sources import (
     HOMEPAGE,
     HQ_SOURCES,
@@ -144,9 +145,8 @@ FEATURE_DESCRIPTIONS = {
 }
 
 
-SKIP_REPORT_COLUMNS = ("image_id", "reason")
-# Kinds of report lines for images kept with some values None (the other kinds are left out).
-KEPT_KINDS = ("no label", "no mask", "unreadable mask")
+# The skip report's columns (its kinds: celeba_dialog_lib.skip_kinds).
+SKIP_REPORT_COLUMNS = ("image_id", "kind", "reason")
 
 # Images per gen_kwargs shard (the unit `num_proc` splits), and per Arrow table: images are written
 # in small batches so memory stays flat however many images there are.
@@ -278,7 +278,7 @@ class CelebADialog(CelebBuilder):
     }  # fmt: skip
 
     SKIP_REPORT_COLUMNS = SKIP_REPORT_COLUMNS
-    KEPT_KINDS = KEPT_KINDS
+    SKIP_KINDS = SKIP_KINDS
     NO_ROWS_HINT = "Check that the images are the ones the label files name."
     MEDIA_WRITER_BATCH_SIZE = IMAGE_WRITER_BATCH_SIZE
 

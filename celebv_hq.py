@@ -34,12 +34,12 @@ from celebv_hq_lib.annotations import (
     APPEARANCE_NAMES,
     EMOTION_INDEX,
     EMOTION_NAMES,
-    ODD_SEGMENT,
     ClipAnnotation,
 )
 from celebv_hq_lib.clips import VideoClips, plan_clips, video_clips
 from celebv_hq_lib.download import DownloadSettings
 from celebv_hq_lib.layout import ANNOTATION_FILE, HOMEPAGE, RAW_VIDEO_FOLDER, clip_source_paths
+from celebv_hq_lib.skip_kinds import SKIP_KINDS
 from celebv_hq_lib.video import BoundingBox, EncoderSettings
 
 logger = logging.getLogger("celeb_datasets")
@@ -85,7 +85,8 @@ KNOWN_DEFECTS = (
 
 # The 83 labels (APPEARANCE_NAMES, ACTION_NAMES, EMOTION_NAMES) are those of the annotation file: see
 # celebv_hq_lib.annotations, which parses it.
-SKIP_REPORT_COLUMNS = ("clip_id", "ytb_id", "reason")
+# The skip report's columns (its kinds: celebv_hq_lib.skip_kinds).
+SKIP_REPORT_COLUMNS = ("clip_id", "ytb_id", "kind", "reason")
 # Rows with video are megabytes each: write them in small batches so memory and shards stay bounded.
 VIDEO_WRITER_BATCH_SIZE = 16
 ANNOTATION_TABLE_ROWS = 10_000
@@ -208,7 +209,7 @@ class CelebVHQ(CelebBuilder):
     SPLIT_SIZES = {"annotations": {"train": 35_666}, "clips": {"train": None}}
 
     SKIP_REPORT_COLUMNS = SKIP_REPORT_COLUMNS
-    KEPT_KINDS = (ODD_SEGMENT,)
+    SKIP_KINDS = SKIP_KINDS
     NO_ROWS_HINT = (
         f"Put processed clips in processed/{{clip_id}}.mp4 or raw videos in {RAW_VIDEO_FOLDER}/{{ytb_id}}.mp4"
     )

@@ -20,8 +20,6 @@ import hashlib
 import json
 import logging
 import os
-from collections import Counter
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -29,7 +27,7 @@ import datasets
 import pyarrow as pa
 
 from celeb_datasets import __version__, datasets_internals
-from celeb_datasets.errors import CelebDatasetsError, OptionError, StorageError
+from celeb_datasets.errors import OptionError, StorageError
 from celeb_datasets.fingerprint import sources_fingerprint
 from celeb_datasets.generation import STORAGE_ERRNOS, storage_error, surfaced, surfacing_errors
 from celeb_datasets.options import (
@@ -43,12 +41,12 @@ from celeb_datasets.options import (
 )
 from celeb_datasets.skips import (
     SKIP_REPORT_FILE,
+    SkipKind,
     SkipLog,
-    count_by_kind,
+    SkipSummary,
+    finish_build,
     finish_skip_report,
-    read_skip_report,
-    skip_category,
-    summarize_skips,
+    summarize_skip_report,
 )
 
 logger = logging.getLogger("celeb_datasets")
@@ -101,9 +99,9 @@ def arrow_table(columns: dict[str, Any], features: datasets.Features) -> pa.Tabl
 class CelebBuilder(datasets.ArrowBasedBuilder):
     """The base of this package's builders (see the module docstring for what it gives).
 
-    A subclass sets the card attributes below, SKIP_REPORT_COLUMNS (the item id first, the reason last)
-    and KEPT_KINDS, and in `_split_generators` calls `self.expect_items(ids)` with every item the sources
-    name and records skips to `self.skip_log()`.
+    A subclass sets the card attributes below, SKIP_REPORT_COLUMNS (the item id first, then "kind" and
+    "reason" last) and SKIP_KINDS, and in `_split_generators` calls `self.expect_items(ids)` with every
+    item the sources name and records skips to `self.skip_log()`.
     """
 
     # The dataset card (card.py): what the dataset is, where it comes from, its terms and known defects.
@@ -121,8 +119,8 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
     SPLIT_SIZES: ClassVar[dict[str, dict[str, int | None]]] = {}
 
     SKIP_REPORT_COLUMNS: ClassVar[tuple[str, ...]]
-    # Kinds of skip-report lines whose row is kept (a value is None or odd); every other kind is left out.
-    KEPT_KINDS: ClassVar[tuple[str, ...]] = ()
+    # Every kind of line the dataset's skip report may hold (declared once in the dataset's package).
+    SKIP_KINDS: ClassVar[tuple[SkipKind, ...]]
     # What to do when a build has no row at all: where the media belong.
     NO_ROWS_HINT: ClassVar[str] = ""
     # Rows per Arrow record batch when the config stores media (megabytes per row).
@@ -168,6 +166,7 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
         self.config.validate()
         self.skip_summary: str | None = None
         self._expected_items: list[str] | None = None
+        self._built: SkipSummary | None = None
         self.build_pid = os.getpid()
 
     @classmethod
@@ -266,6 +265,7 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
         # be freed in a child, where joining its decoder threads (which were not forked) hangs forever.
         gc.collect()
         self.build_pid = os.getpid()
+        self._built = None
         try:
             super().download_and_prepare(*args, **kwargs)
         except datasets.exceptions.DatasetGenerationError as error:
@@ -274,41 +274,35 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
             if error.errno not in STORAGE_ERRNOS:
                 raise
             raise storage_error(error, datasets_internals.output_dir(self)) from error
-        report = self.skip_report
-        counts = Counter(skip_category(row[self.SKIP_REPORT_COLUMNS[-1]]) for row in read_skip_report(report))
-        self.skip_summary = self._summary(counts)
-        left_out = any(kind not in self.KEPT_KINDS for kind in counts)
-        logger.log(logging.WARNING if left_out else logging.INFO, self.skip_summary)
+        summary = self._built
+        if summary is None:  # served from the cache: its report is summed up again
+            summary = summarize_skip_report(self._what(), self._written(), self.skip_report, self.SKIP_KINDS)
+        self.skip_summary = summary.text
+        summary.log()
 
     def _download_and_prepare(self, dl_manager: Any, verification_mode: Any, **prepare_split_kwargs: Any) -> None:
         # Runs inside datasets' `.incomplete` folder, which becomes the cache only when this returns.
         datasets_internals.clear_incomplete_folder(self)
         self._expected_items = None
         super()._download_and_prepare(dl_manager, verification_mode, **prepare_split_kwargs)
-        report, counts = finish_skip_report(datasets_internals.output_dir(self), self.SKIP_REPORT_COLUMNS)
-        written = sum(split.num_examples or 0 for split in self.info.splits.values())
-        if not written and self._expected_items:
-            raise CelebDatasetsError(f"{self._summary(counts)}. No row could be built. {self.NO_ROWS_HINT}".rstrip())
-        self._check_accounting(report)
-
-    def _check_accounting(self, report: Path) -> None:
-        """Every item the sources name is exactly one row or one left-out line of the skip report."""
-        if self._expected_items is None:
-            return
-        rows = datasets_internals.written_column(self, self.SKIP_REPORT_COLUMNS[0])
-        check_accounting(
-            f"{self.PRETTY_NAME} {self.config.name}", self._expected_items, rows, read_skip_report(report), self
+        report = finish_skip_report(datasets_internals.output_dir(self), self.SKIP_REPORT_COLUMNS)
+        item_column = self.SKIP_REPORT_COLUMNS[0]
+        self._built = finish_build(
+            self._what(),
+            expected_ids=self._expected_items,
+            row_ids=datasets_internals.written_column(self, item_column),
+            report=report,
+            item_column=item_column,
+            kinds=self.SKIP_KINDS,
+            no_rows_hint=self.NO_ROWS_HINT,
+            report_shown=Path(datasets_internals.prepared_dir(self)) / SKIP_REPORT_FILE,
         )
 
-    def _summary(self, counts: Counter[str]) -> str:
-        written = sum(split.num_examples or 0 for split in self.info.splits.values())
-        report = self.skip_report
-        left_out = Counter({kind: n for kind, n in counts.items() if kind not in self.KEPT_KINDS})
-        summary = summarize_skips(f"{self.PRETTY_NAME} {self.config.name}", written, left_out, report)
-        kept = Counter({kind: n for kind, n in counts.items() if kind in self.KEPT_KINDS})
-        if kept:
-            summary += f"; kept with values listed in the report: {count_by_kind(kept)} ({report})"
-        return summary
+    def _what(self) -> str:
+        return f"{self.PRETTY_NAME} {self.config.name}"
+
+    def _written(self) -> int:
+        return sum(split.num_examples or 0 for split in self.info.splits.values())
 
     def as_dataset(self, split: Any = None, **kwargs: Any) -> Any:
         """Like datasets' `as_dataset`, and a split with no rows (a partial download) is an empty dataset."""
@@ -323,34 +317,6 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
     def _empty_split(self, split: str) -> datasets.Dataset:
         table = datasets_internals.InMemoryTable(self.info.features.arrow_schema.empty_table())
         return datasets.Dataset(table, info=self.info.copy(), split=datasets.Split(split))
-
-
-def check_accounting(
-    what: str,
-    expected_ids: Iterable[str],
-    row_ids: Iterable[str],
-    skip_lines: Iterable[dict[str, str]],
-    builder: CelebBuilder | type[CelebBuilder],
-) -> None:
-    """Raise CelebDatasetsError unless each expected id is exactly one row or one left-out skip line.
-
-    Skip lines of the builder's KEPT_KINDS (rows kept with a listed value) do not count as left out.
-    """
-    id_column, reason_column = builder.SKIP_REPORT_COLUMNS[0], builder.SKIP_REPORT_COLUMNS[-1]
-    rows = Counter(row_ids)
-    left_out = Counter(
-        line[id_column] for line in skip_lines if skip_category(line[reason_column]) not in builder.KEPT_KINDS
-    )
-    accounted = rows + left_out
-    expected = Counter(expected_ids)
-    if accounted != expected:
-        missing = sorted((expected - accounted).keys())
-        extra = sorted((accounted - expected).keys())
-        raise CelebDatasetsError(
-            f"{what}: the build does not account for its sources ({sum(expected.values()):,} items named, "
-            f"{sum(rows.values()):,} rows, {sum(left_out.values()):,} left out): neither row nor skip line: "
-            f"{_some(missing)}; twice or unknown: {_some(extra)}. This is a bug: please report it with this message"
-        )
 
 
 def cache_config_id(config: CelebBuilderConfig, named: CelebBuilderConfig) -> str:
@@ -380,10 +346,3 @@ def _defining_options(builder: type[CelebBuilder]) -> list[str]:
     """The options whose values differ between the builder's named configs."""
     types = option_types(builder.BUILDER_CONFIG_CLASS)
     return [key for key in types if len({repr(getattr(c, key)) for c in builder.BUILDER_CONFIGS}) > 1]
-
-
-def _some(names: list[str], limit: int = 5) -> str:
-    if not names:
-        return "none"
-    more = f" and {len(names) - limit:,} more" if len(names) > limit else ""
-    return ", ".join(names[:limit]) + more

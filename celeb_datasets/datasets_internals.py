@@ -50,6 +50,7 @@ __all__ = [
     "info_from_yaml",
     "info_to_yaml",
     "output_dir",
+    "prepared_dir",
     "require_storage_embed",
     "written_column",
 ]
@@ -58,6 +59,11 @@ __all__ = [
 def output_dir(builder: Any) -> str:
     """Where `builder` writes (the `.incomplete` folder while preparing, the cache folder otherwise)."""
     return builder._output_dir
+
+
+def prepared_dir(builder: Any) -> str:
+    """Where the build being prepared will be once complete: its `.incomplete` folder without the suffix."""
+    return output_dir(builder).removesuffix(INCOMPLETE_SUFFIX)
 
 
 def clear_incomplete_folder(builder: Any) -> None:

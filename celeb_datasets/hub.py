@@ -234,6 +234,12 @@ def _keep_skip_report(report: Path, export_dir: Path, config_name: str, part: Sl
     for piece in sorted(parts.glob(f"{config_name}.*tsv")):
         lines = piece.read_text(encoding="utf-8").splitlines(keepends=True)
         header = header or lines[0]
+        if lines[0] != header:  # e.g. a slice exported by an older version, without the kind column
+            found, expected = (line.rstrip("\n").replace("\t", ", ") for line in (lines[0], header))
+            raise CelebDatasetsError(
+                f"{piece}: a skip report with the columns {found}, where the other slices' have {expected}: "
+                f"export every slice of {config_name} again with this version"
+            )
         rows += lines[1:]
     (export_dir / f"skip_report.{config_name}.tsv").write_text((header or "") + "".join(sorted(rows)), encoding="utf-8")
 

@@ -15,7 +15,6 @@ on the node that cuts it).
 from __future__ import annotations
 
 import io
-import logging
 import os
 import pickle
 import shutil
@@ -25,14 +24,11 @@ from typing import Any
 
 import pyarrow as pa
 
-from celeb_datasets.builder import check_accounting
 from celeb_datasets.card import ExportedConfig
 from celeb_datasets.datasets_internals import get_writer_batch_size_from_features
 from celeb_datasets.errors import CelebDatasetsError, OptionError
 from celeb_datasets.hub import DEFAULT_MAX_SHARD_SIZE, install_export, new_staging, parquet_writer, registered_name
-from celeb_datasets.skips import SkipLog, count_by_kind, merge_skip_report, read_skip_report, summarize_skips
-
-logger = logging.getLogger("celeb_datasets")
+from celeb_datasets.skips import SkipLog, finish_build, merge_skip_report, read_skip_report
 
 # A task whose worker process dies (out of memory, a lost node) is run again this many times. Ray Data's
 # default is without end, which a video that crashes its decoder every time would turn into a loop.
@@ -68,14 +64,20 @@ def export_with_ray(
         staging = new_staging(export_dir, registered_name(builder), builder)
         try:
             rows_ids = _write_shards(ray, builder, videos, staging, max_bytes, Path(work))
-            report, counts = merge_skip_report(work, celebv_hq.SKIP_REPORT_COLUMNS)
-            what = f"CelebV-HQ clips (Ray) from {builder.config.data_dir}"
-            check_accounting(what, [clip.clip_id for clip in clips], rows_ids, read_skip_report(report), builder)
-            if not rows_ids:
-                skipped = f"{sum(counts.values()):,} skipped ({count_by_kind(counts)})" if counts else "none named"
-                raise CelebDatasetsError(f"{what}: 0 written, {skipped}. No row could be built. {builder.NO_ROWS_HINT}")
-            kept = export_dir / f"skip_report.{builder.config.name}.tsv"
-            logger.log(logging.WARNING if counts else logging.INFO, summarize_skips(what, len(rows_ids), counts, kept))
+            report = merge_skip_report(work, celebv_hq.SKIP_REPORT_COLUMNS)
+            finish_build(
+                f"CelebV-HQ clips (Ray) from {builder.config.data_dir}",
+                expected_ids=[clip.clip_id for clip in clips],
+                row_ids=rows_ids,
+                report=report,
+                item_column=builder.SKIP_REPORT_COLUMNS[0],
+                kinds=builder.SKIP_KINDS,
+                no_rows_hint=builder.NO_ROWS_HINT,
+                report_shown=export_dir / f"skip_report.{builder.config.name}.tsv",
+            ).log()
+            if not rows_ids:  # a slice that names no clip: refused as `export` refuses the builder's
+                name = f"{registered_name(builder)}/{builder.config.name}"
+                raise CelebDatasetsError(f"{name} has no rows to export (see its skip report)")
             part = builder.config.slice
             return install_export(export_dir, type(builder), staging, builder.config.name, part, report)
         finally:
@@ -113,8 +115,7 @@ def _write_shards(ray: Any, builder: Any, videos: list[Any], staging: Path, max_
         for result in results.iter_rows():
             if result["error"]:
                 raise pickle.loads(result["error"])
-            for line in pickle.loads(result["skips"]):
-                skips.record(*line)
+            skips.add_lines(pickle.loads(result["skips"]))
             table = pa.ipc.open_stream(io.BytesIO(result["rows"])).read_all()
             row_ids += table.column("clip_id").to_pylist()
             shards.add(table)
@@ -182,7 +183,7 @@ def _video_rows(item: dict[str, Any], config: bytes, features: bytes) -> dict[st
             # Sent back as a result: Ray would wrap it in its own exception, message and type buried.
             return {"rows": b"", "skips": pickle.dumps([]), "error": pickle.dumps(error)}
         rows = pa.concat_tables(tables) if tables else schema.empty_table()
-        report, _ = merge_skip_report(folder, celebv_hq.SKIP_REPORT_COLUMNS)
+        report = merge_skip_report(folder, celebv_hq.SKIP_REPORT_COLUMNS)
         lines = [tuple(line.values()) for line in read_skip_report(report)]
     sink = io.BytesIO()
     with pa.ipc.new_stream(sink, rows.schema) as stream:

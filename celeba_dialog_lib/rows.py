@@ -14,7 +14,7 @@ from pathlib import PurePosixPath
 from typing import Any, Literal, Protocol
 
 from celeb_datasets.errors import SourceFileError, UnreadableMediaError
-from celeb_datasets.skips import SkipLog
+from celeb_datasets.skips import SkipKind, SkipLog
 from celeba_dialog_lib.files import FolderReader, SourceFile, SourceFolder
 from celeba_dialog_lib.images import image_problem
 from celeba_dialog_lib.labels import FINE_GRAINED_COLUMNS, MASK_PART_NAMES
@@ -34,6 +34,7 @@ from celeba_dialog_lib.parsers import (
     parse_request_lines,
     parse_requests,
 )
+from celeba_dialog_lib.skip_kinds import NO_IMAGE, NO_LABEL, NO_MASK, NO_SPLIT, UNREADABLE, UNREADABLE_MASK
 
 
 class MediaOptions(Protocol):
@@ -205,7 +206,7 @@ def join_rows(image_ids: Sequence[str], universe: str, labels: PartLabels, skips
     for name in image_ids:
         split = labels.splits.get(name)
         if split is None:
-            skips.record(name, f"no split: not found through {labels.split_source}")
+            skips.record(name, kind=NO_SPLIT, reason=f"no split: not found through {labels.split_source}")
             continue
         report_missing_labels(name, labels, skips)
         joined.append(image_row(name, split, labels))
@@ -231,7 +232,8 @@ def report_rows_without_image(image_ids: Sequence[str], universe: str, labels: P
             if name not in known:
                 without_image.setdefault(name, []).append(_file_name(labels.sources.get(role, role)))
     for name in sorted(without_image, key=image_order):
-        skips.record(name, f"no image: rows in {', '.join(without_image[name])} but no such image in {universe}")
+        reason = f"no image: rows in {', '.join(without_image[name])} but no such image in {universe}"
+        skips.record(name, kind=NO_IMAGE, reason=reason)
 
 
 def report_missing_labels(name: str, labels: PartLabels, skips: SkipLog) -> None:
@@ -250,9 +252,10 @@ def report_missing_labels(name: str, labels: PartLabels, skips: SkipLog) -> None
         written = labels.unlabeled[name] or "none"
         problems.append(f"{what} in {_file_name(labels.sources['fine_grained'])} (values as written: {written})")
     if problems:
-        skips.record(name, f"no label: {'; '.join(problems)}")
+        skips.record(name, kind=NO_LABEL, reason=f"no label: {'; '.join(problems)}")
     if labels.masks is not None and name not in labels.masks:
-        skips.record(name, f"no mask: no {name.removesuffix('.jpg')}.png in {labels.sources['masks']}")
+        reason = f"no mask: no {name.removesuffix('.jpg')}.png in {labels.sources['masks']}"
+        skips.record(name, kind=NO_MASK, reason=reason)
 
 
 def image_row(name: str, split: str, labels: PartLabels) -> ImageRow:
@@ -323,23 +326,23 @@ def _row_media(
     """The media values of one row; None when its image is unusable (recorded, or raised under "error")."""
     values: dict[str, Any] = {}
     if images is not None:
-        image = _checked_file(images, row.image_id, row, config, skips, "unreadable")
+        image = _checked_file(images, row.image_id, row, config, skips, UNREADABLE)
         if image is None:
             return None
         values["image"] = image
     if config.with_masks:
         values["mask"] = None
         if masks is not None and row.mask is not None:
-            values["mask"] = _checked_file(masks, row.mask, row, config, skips, "unreadable mask")
+            values["mask"] = _checked_file(masks, row.mask, row, config, skips, UNREADABLE_MASK)
         values["part_masks"] = dict.fromkeys(MASK_PART_NAMES)
         if part_masks is not None:
             for label, path in row.part_masks:
-                values["part_masks"][label] = _checked_file(part_masks, path, row, config, skips, "unreadable mask")
+                values["part_masks"][label] = _checked_file(part_masks, path, row, config, skips, UNREADABLE_MASK)
     return values
 
 
 def _checked_file(
-    folder: FolderReader, relative: str, row: ImageRow, config: MediaOptions, skips: SkipLog, kind: str
+    folder: FolderReader, relative: str, row: ImageRow, config: MediaOptions, skips: SkipLog, kind: SkipKind
 ) -> dict[str, Any] | None:
     """`{"bytes", "path"}` of a media file, or None when it is unusable (recorded as `kind`, or raised)."""
     data = folder.read(relative)
@@ -352,5 +355,5 @@ def _checked_file(
             f"{source} (image {row.image_id}): {problem}; replace it from a fresh download, "
             "or build with on_missing=skip to leave it out and list it in the skip report"
         )
-    skips.record(row.image_id, f"{kind}: {source}: {problem}")
+    skips.record(row.image_id, kind=kind, reason=f"{kind.name}: {source}: {problem}")
     return None

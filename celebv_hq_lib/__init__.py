@@ -3,6 +3,7 @@
 - `layout`: the download folder (annotation file, processed clips, raw videos) and finding files in it;
 - `annotations`: the label names and the parser of `celebvhq_info.json`;
 - `clips`: where each clip's video comes from (processed clip, raw video, a download) and its bytes;
+- `skip_kinds`: the kinds of skip-report lines (why a clip is left out, or kept with a value listed);
 - `video`: cutting clips out of raw videos in one pass, and checking a finished clip;
 - `download`: fetching the raw YouTube videos with yt-dlp, with a resumable manifest;
 - `commands`: the `download` and `status` commands of the command line;

@@ -43,8 +43,6 @@ ACTION_NAMES = (
 # The order of the official tooling; the annotation file itself has no emotion list.
 EMOTION_NAMES = ("neutral", "happy", "anger", "sadness", "contempt", "fear", "disgust", "surprise")
 EMOTION_INDEX = {name: index for index, name in enumerate(EMOTION_NAMES)}
-# Skip-report kind of an emotion segment whose times are known to be odd in the release (row kept).
-ODD_SEGMENT = "odd emotion segment"
 
 
 @dataclasses.dataclass(frozen=True)

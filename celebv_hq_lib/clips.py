@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from celeb_datasets.errors import MissingSourceError, UnreadableMediaError
-from celeb_datasets.skips import SkipLog
+from celeb_datasets.skips import SkipKind, SkipLog
 from celeb_datasets.slices import Slice, assign_slices
-from celebv_hq_lib.annotations import ODD_SEGMENT, ClipAnnotation, read_annotation_file, segment_oddities
+from celebv_hq_lib.annotations import ClipAnnotation, read_annotation_file, segment_oddities
 from celebv_hq_lib.download import DownloadSettings, Manifest, download_video
 from celebv_hq_lib.layout import (
     PROCESSED_CLIP_FOLDERS,
@@ -25,6 +25,7 @@ from celebv_hq_lib.layout import (
     file_names,
     find_annotation_file,
 )
+from celebv_hq_lib.skip_kinds import MISSING, ODD_EMOTION_SEGMENT, UNREADABLE
 from celebv_hq_lib.video import ClipRequest, EncoderSettings, cut_clips, video_problem
 
 
@@ -57,7 +58,8 @@ def plan_clips(config: ClipOptions, skips: SkipLog) -> tuple[list[ClipAnnotation
         clips = clips_of_slice(clips, config.slice)
     for clip in clips:
         for oddity in segment_oddities(clip):
-            skips.record(clip.clip_id, clip.ytb_id, f"{ODD_SEGMENT}: {oddity} (row kept as annotated)")
+            reason = f"{ODD_EMOTION_SEGMENT.name}: {oddity} (row kept as annotated)"
+            skips.record(clip.clip_id, clip.ytb_id, kind=ODD_EMOTION_SEGMENT, reason=reason)
     if not config.with_video:
         return clips, []
     videos = locate_videos(annotation_file.parent, clips, skips, on_missing=config.on_missing, fetch=config.fetch)
@@ -128,7 +130,7 @@ def locate_videos(
                 reason += f"; the download {download.failure()}"
             if on_missing == "error":
                 raise MissingSourceError(f"clip {clip.clip_id} (YouTube video {clip.ytb_id}): {reason}")
-            skips.record(clip.clip_id, clip.ytb_id, reason)
+            skips.record(clip.clip_id, clip.ytb_id, kind=MISSING, reason=reason)
             continue
         grouped.setdefault(clip.ytb_id, []).append((clip, processed))
     fetch_into = str(data_dir) if fetch else None
@@ -145,13 +147,13 @@ def video_clips(video: VideoClips, config: ClipOptions, skips: SkipLog) -> Itera
         try:
             data = Path(processed).read_bytes()
         except OSError as error:  # e.g. a folder named like the clip
-            skip_clip(config, skips, clip, f"unreadable: {processed}: {error.strerror}")
+            skip_clip(config, skips, clip, UNREADABLE, f"unreadable: {processed}: {error.strerror}")
             continue
         problem = video_problem(data, full_decode=config.media_check == "full")
         if problem is None:
             yield clip, data, "processed"
         else:
-            skip_clip(config, skips, clip, f"unreadable: {processed}: {problem}")
+            skip_clip(config, skips, clip, UNREADABLE, f"unreadable: {processed}: {problem}")
     if not to_cut:
         return
     raw_video = video.raw_video
@@ -164,7 +166,7 @@ def video_clips(video: VideoClips, config: ClipOptions, skips: SkipLog) -> Itera
         for result in cut_clips(raw_video, requests, config.encoder_settings(), seek_gap_sec=config.seek_gap_sec):
             clip = to_cut[result.clip_id]
             if result.video is None:
-                skip_clip(config, skips, clip, f"{result.skip_reason} ({raw_video})")
+                skip_clip(config, skips, clip, result.skip_kind, f"{result.skip_reason} ({raw_video})")
             else:
                 yield clip, result.video, "raw"
     finally:
@@ -193,12 +195,12 @@ def fetch_raw_video(
     if entry.state == "done":
         return str(Path(video.fetch_into) / entry.file)
     for clip in clips:
-        skip_clip(config, skips, clip, f"missing: the download of {video.ytb_id} {entry.failure()}")
+        skip_clip(config, skips, clip, MISSING, f"missing: the download of {video.ytb_id} {entry.failure()}")
     return None
 
 
-def skip_clip(config: ClipOptions, skips: SkipLog, clip: ClipAnnotation, reason: str) -> None:
-    """Leave a clip out with its reason in the skip report, or stop the build under on_missing="error"."""
+def skip_clip(config: ClipOptions, skips: SkipLog, clip: ClipAnnotation, kind: SkipKind, reason: str) -> None:
+    """Leave a clip out with its kind and reason in the skip report, or stop the build under on_missing="error"."""
     if config.on_missing == "error":
         raise UnreadableMediaError(f"clip {clip.clip_id} (YouTube video {clip.ytb_id}): {reason}")
-    skips.record(clip.clip_id, clip.ytb_id, reason)
+    skips.record(clip.clip_id, clip.ytb_id, kind=kind, reason=reason)

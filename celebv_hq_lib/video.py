@@ -32,6 +32,8 @@ import numpy as np
 
 from celeb_datasets.errors import CelebDatasetsError, OptionError, UnreadableMediaError
 from celeb_datasets.options import check_options, option
+from celeb_datasets.skips import SkipKind
+from celebv_hq_lib.skip_kinds import CORRUPT, RANGE_BEYOND_THE_VIDEO, UNREADABLE, UNSUPPORTED, UNUSABLE_BOX
 
 # How much the official processing widens the face box on every side, in normalised units.
 OFFICIAL_BOX_MARGIN = 0.02
@@ -128,10 +130,11 @@ class EncoderSettings:
 
 @dataclass(frozen=True)
 class ClipResult:
-    """A cut clip: its MP4 bytes, or why it was skipped."""
+    """A cut clip: its MP4 bytes, or why it was skipped (its kind, and a reason for people)."""
 
     clip_id: str
     video: bytes | None = None
+    skip_kind: SkipKind | None = None
     skip_reason: str | None = None
 
 
@@ -156,10 +159,11 @@ def cut_clips(
 
     Yields exactly one `ClipResult` per request, as clips finish (in order of their end), so memory
     holds only the clips being cut. A clip the video cannot give is not an exception but a result with
-    a `skip_reason`: "unreadable: ..." (the file cannot be opened or read on), "corrupt: ... at 12.34 s"
-    (the video or audio cannot be decoded inside the clip's range: clips before and after the damage
-    are still cut), "range beyond the video: ...", "unsupported: ..." (a display rotation that is not
-    a quarter turn) or "unusable box: ...". A video shown rotated (phone videos: a display matrix) is
+    a `skip_kind` (celebv_hq_lib.skip_kinds) and a `skip_reason` that begins with its name:
+    "unreadable: ..." (the file cannot be opened or read on), "corrupt: ... at 12.34 s" (the video or
+    audio cannot be decoded inside the clip's range: clips before and after the damage are still cut),
+    "range beyond the video: ...", "unsupported: ..." (a display rotation that is not a quarter turn)
+    or "unusable box: ...". A video shown rotated (phone videos: a display matrix) is
     cut upright, as players and ffmpeg show it, with the box in those upright coordinates.
     """
     settings = settings or EncoderSettings()
@@ -170,18 +174,18 @@ def cut_clips(
     try:
         container = av.open(raw_video)
     except (av.FFmpegError, OSError) as error:
-        yield from _skip_all(pending, f"unreadable: {_error_text(error)}")
+        yield from _skip_all(pending, UNREADABLE, f"unreadable: {_error_text(error)}")
         return
     with container:
         if not container.streams.video:
-            yield from _skip_all(pending, "unreadable: the file has no video stream")
+            yield from _skip_all(pending, UNREADABLE, "unreadable: the file has no video stream")
             return
         yield from _OnePassCutter(container, pending, settings, seek_gap_sec, statistics).results()
 
 
-def _skip_all(requests: Iterable[ClipRequest], reason: str) -> Iterator[ClipResult]:
+def _skip_all(requests: Iterable[ClipRequest], kind: SkipKind, reason: str) -> Iterator[ClipResult]:
     for request in requests:
-        yield ClipResult(request.clip_id, skip_reason=reason)
+        yield ClipResult(request.clip_id, skip_kind=kind, skip_reason=reason)
 
 
 def _error_text(error: Exception) -> str:
@@ -299,7 +303,8 @@ _DECODER_LAG_PACKETS = 17
 
 @dataclass(frozen=True)
 class _Damage:
-    """A stretch of the video that cannot be trusted: from `start_sec` to the next clean keyframe."""
+    """A stretch of the video that cannot be trusted: from `start_sec` to the next clean keyframe (the
+    clips it reaches are skipped as `corrupt`)."""
 
     start_sec: float
     reason: str
@@ -354,7 +359,7 @@ class _OnePassCutter:
         except av.FFmpegError as error:
             # Demuxing or seeking failed: the file cannot be read on from here.
             where = f"after {self.position:.2f} s" if self.position is not None else "before its first frame"
-            self._skip_remaining(f"unreadable: reading the video failed {where}: {_error_text(error)}")
+            self._skip_remaining(UNREADABLE, f"unreadable: reading the video failed {where}: {_error_text(error)}")
             yield from self._drain()
         finally:
             # An encoder left to the garbage collector may be freed in a forked process, where freeing
@@ -431,37 +436,37 @@ class _OnePassCutter:
         start = max(self.audio_time, 0.0) if start is None else start
         duration = float(packet.duration * packet.time_base) if packet.duration and packet.time_base else 0.0
         reason = f"corrupt: the audio cannot be decoded at {start:.2f} s ({_error_text(error)})"
-        self._skip_overlapping(start, start + max(2 * duration, _TIME_EPSILON), reason)
+        self._skip_overlapping(start, start + max(2 * duration, _TIME_EPSILON), CORRUPT, reason)
 
     def _open_damage(self, start: float, reason: str) -> None:
         if self.damage is None or start < self.damage.start_sec:
             self.damage = _Damage(start, reason)
-        self._skip_overlapping(self.damage.start_sec, math.inf, self.damage.reason, pending=False)
+        self._skip_overlapping(self.damage.start_sec, math.inf, CORRUPT, self.damage.reason, pending=False)
 
     def _close_damage(self, keyframe_time: float) -> None:
         # Clips that start before this clean keyframe lack frames the decoder could not give.
-        self._skip_overlapping(self.damage.start_sec, keyframe_time - _TIME_EPSILON, self.damage.reason)
+        self._skip_overlapping(self.damage.start_sec, keyframe_time - _TIME_EPSILON, CORRUPT, self.damage.reason)
         self.damage = None
 
-    def _skip_overlapping(self, start: float, end: float, reason: str, *, pending: bool = True) -> None:
+    def _skip_overlapping(self, start: float, end: float, kind: SkipKind, reason: str, *, pending: bool = True) -> None:
         """Skip the clips being cut (and, with `pending`, those waiting) whose range meets [start, end)."""
         for clip in [clip for clip in self.active if _overlaps(clip.request, start, end)]:
-            self._skip_active(clip, reason)
+            self._skip_active(clip, kind, reason)
         if pending:
             kept = [request for request in self.pending if not _overlaps(request, start, end)]
-            self.ready.extend(_skip_all([r for r in self.pending if _overlaps(r, start, end)], reason))
+            self.ready.extend(_skip_all([r for r in self.pending if _overlaps(r, start, end)], kind, reason))
             self.pending = deque(kept)
 
-    def _skip_active(self, clip: _ClipEncoder, reason: str) -> None:
+    def _skip_active(self, clip: _ClipEncoder, kind: SkipKind, reason: str) -> None:
         self.active.remove(clip)
         clip.abandon()
-        self.ready.append(ClipResult(clip.request.clip_id, skip_reason=reason))
+        self.ready.append(ClipResult(clip.request.clip_id, skip_kind=kind, skip_reason=reason))
 
-    def _skip_remaining(self, reason: str) -> None:
+    def _skip_remaining(self, kind: SkipKind, reason: str) -> None:
         for clip in self.active:
             clip.abandon()
-        self.ready.extend(_skip_all([clip.request for clip in self.active], reason))
-        self.ready.extend(_skip_all(self.pending, reason))
+        self.ready.extend(_skip_all([clip.request for clip in self.active], kind, reason))
+        self.ready.extend(_skip_all(self.pending, kind, reason))
         self.active.clear()
         self.pending.clear()
 
@@ -480,7 +485,7 @@ class _OnePassCutter:
     def _add_audio_frame(self, frame: av.AudioFrame, time: float) -> None:
         frame_end = time + frame.samples / frame.sample_rate
         if frame.is_corrupt:
-            self._skip_overlapping(time, frame_end, f"corrupt: the audio at {time:.2f} s is damaged")
+            self._skip_overlapping(time, frame_end, CORRUPT, f"corrupt: the audio at {time:.2f} s is damaged")
         self._start_clips_before(frame_end)
         for clip in list(self.active):
             self._feed(clip, clip.add_audio_frame, frame, time)
@@ -491,16 +496,17 @@ class _OnePassCutter:
             add(frame, time)
         except av.FFmpegError as error:
             reason = f"corrupt: the frame at {time:.2f} s cannot be cropped or encoded ({_error_text(error)})"
-            self._skip_active(clip, reason)
+            self._skip_active(clip, CORRUPT, reason)
 
     def _start_clips_before(self, time: float) -> None:
         while self.pending and self.pending[0].start_sec - _TIME_EPSILON <= time:
             request = self.pending.popleft()
             self.seeking = False
             if self.damage is not None and request.end_sec > self.damage.start_sec:
-                self.ready.append(ClipResult(request.clip_id, skip_reason=self.damage.reason))
+                self.ready.append(ClipResult(request.clip_id, skip_kind=CORRUPT, skip_reason=self.damage.reason))
             elif self.upright_problem is not None:
-                self.ready.append(ClipResult(request.clip_id, skip_reason=self.upright_problem))
+                problem = self.upright_problem
+                self.ready.append(ClipResult(request.clip_id, skip_kind=UNSUPPORTED, skip_reason=problem))
             else:
                 self._start_clip(request)
 
@@ -508,7 +514,7 @@ class _OnePassCutter:
         try:
             clip = _ClipEncoder(request, self.video_stream, self.audio_stream, self.settings, self.upright)
         except CelebDatasetsError as error:
-            self.ready.append(ClipResult(request.clip_id, skip_reason=f"unusable box: {error}"))
+            self.ready.append(ClipResult(request.clip_id, skip_kind=UNUSABLE_BOX, skip_reason=f"unusable box: {error}"))
             return
         self.active.append(clip)
 
@@ -525,24 +531,27 @@ class _OnePassCutter:
         except av.FFmpegError as error:
             clip.abandon()
             reason = f"corrupt: the clip's last frames cannot be encoded ({_error_text(error)})"
-            self.ready.append(ClipResult(clip.request.clip_id, skip_reason=reason))
+            self.ready.append(ClipResult(clip.request.clip_id, skip_kind=CORRUPT, skip_reason=reason))
 
     def _finish_at_end(self) -> None:
         """The video has ended: finish the clips it covers, skip those it does not."""
         if self.damage is not None:
             # Undecodable up to the end: what lies after the damage is unknown, not missing.
-            self._skip_overlapping(self.damage.start_sec, math.inf, self.damage.reason)
+            self._skip_overlapping(self.damage.start_sec, math.inf, CORRUPT, self.damage.reason)
         video_end = self.last_frame_time + self.frame_duration
         cut_short = self._cut_short_reason(video_end)
+        # A video that stops before its declared end is unreadable there; else the clip lies beyond it.
+        kind = RANGE_BEYOND_THE_VIDEO if cut_short is None else UNREADABLE
         for clip in list(self.active):
             if clip.request.end_sec > video_end + self.frame_duration:
                 beyond = f"the clip ends at {clip.request.end_sec:.2f} s, the video at {video_end:.2f} s"
-                self._skip_active(clip, cut_short or f"range beyond the video: {beyond}")
+                self._skip_active(clip, kind, cut_short or f"range beyond the video: {beyond}")
             else:
                 self._finish(clip)
         for request in self.pending:
             beyond = f"the clip starts at {request.start_sec:.2f} s, the video ends at {video_end:.2f} s"
-            self.ready.append(ClipResult(request.clip_id, skip_reason=cut_short or f"range beyond the video: {beyond}"))
+            reason = cut_short or f"range beyond the video: {beyond}"
+            self.ready.append(ClipResult(request.clip_id, skip_kind=kind, skip_reason=reason))
         self.pending.clear()
 
     def _cut_short_reason(self, video_end: float) -> str | None:
@@ -719,7 +728,8 @@ class _ClipEncoder:
     def finish(self) -> ClipResult:
         if self.frame_count == 0:
             self._output.close()
-            return ClipResult(self.request.clip_id, skip_reason="range beyond the video: no frame in the clip's range")
+            reason = "range beyond the video: no frame in the clip's range"
+            return ClipResult(self.request.clip_id, skip_kind=RANGE_BEYOND_THE_VIDEO, skip_reason=reason)
         self._output.mux(self._video.encode(None))
         if self._audio is not None:
             self._output.mux(self._audio.encode(None))

@@ -369,6 +369,7 @@ def test_odd_emotion_segments_are_kept_and_listed(tmp_path: Path) -> None:
     assert builder.as_dataset(split="train").num_rows == 6
     (line,) = read_skip_report(builder.skip_report)
     assert line["clip_id"] == "_0tf2n3rlJU_0"
+    assert line["kind"] == "odd emotion segment"
     assert line["reason"].startswith("odd emotion segment: labels[0] neutral 0.0..-1.0 s: a negative time and no")
     assert "6 written, none skipped; kept with values listed in the report: 1 odd emotion" in builder.skip_summary
 

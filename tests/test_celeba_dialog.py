@@ -447,7 +447,11 @@ def test_image_5380_keeps_none_for_its_missing_labels_and_is_listed_in_the_repor
     assert row["attribute_captions"] == dict.fromkeys(["bangs", "eyeglasses", "beard", "smiling", "age"])
     assert row["attributes"]["male"] is not None
     assert read_skip_report(hq.skip_report) == [
-        {"image_id": "5380.jpg", "reason": "no label: no row in combined_annotation_hq.txt, captions_hq.json"}
+        {
+            "image_id": "5380.jpg",
+            "kind": "no label",
+            "reason": "no label: no row in combined_annotation_hq.txt, captions_hq.json",
+        }
     ]
     assert hq.skip_summary.startswith(
         "CelebA-Dialog hq: 9 written, none skipped; kept with values listed in the report: 1 no label"
@@ -468,7 +472,7 @@ def test_colorized_masks_keep_their_label_ids_and_part_masks_their_pixels(hq_mas
     assert set(parts) == set(MASK_PART_NAMES)
     hair = np.array(Image.open(__import__("io").BytesIO(part_mask(5380, HQ_PARTS.index("hair")))))
     assert np.array_equal(np.array(parts["hair"]), hair)
-    assert "7.jpg\tno mask: no 7.png in " in hq_masks.skip_report.read_text()
+    assert "7.jpg\tno mask\tno mask: no 7.png in " in hq_masks.skip_report.read_text()
     assert MASK_ARCHIVE_FOLDER in hq_masks.skip_report.read_text()
 
 
@@ -532,6 +536,7 @@ def test_standard_rows_use_celebas_split_and_unlabeled_images_get_none(standard:
     assert read_skip_report(standard.skip_report) == [
         {
             "image_id": "000005.jpg",
+            "kind": "no label",
             "reason": "no label: an unlabeled row in combined_annotation.txt (values as written: -1 -1 -1 -1 -1)",
         }
     ]
@@ -572,7 +577,9 @@ def test_a_label_row_without_its_image_is_left_out_and_reported(tmp_path: Path) 
     builder = build(download, "hq", tmp_path / "cache")
 
     assert "3.jpg" not in builder.as_dataset(split="train")["image_id"]
-    report = {row["image_id"]: row["reason"] for row in read_skip_report(builder.skip_report)}
+    lines = {row["image_id"]: row for row in read_skip_report(builder.skip_report)}
+    report = {image_id: line["reason"] for image_id, line in lines.items()}
+    assert lines["3.jpg"]["kind"] == "no image"
     assert report["3.jpg"].startswith(
         "no image: rows in combined_annotation_hq.txt, CelebAMask-HQ-attribute-anno.txt, captions_hq.json, "
         "CelebA-HQ-to-CelebA-mapping.txt, identity_CelebA-HQ.txt, request_hq.json but no such image in "
@@ -588,7 +595,9 @@ def test_an_image_missing_from_the_mapping_has_no_split_and_is_reported(tmp_path
 
     builder = build(download, "hq", tmp_path / "cache")
 
-    report = {row["image_id"]: row["reason"] for row in read_skip_report(builder.skip_report)}
+    lines = {row["image_id"]: row for row in read_skip_report(builder.skip_report)}
+    report = {image_id: line["reason"] for image_id, line in lines.items()}
+    assert lines["8.jpg"]["kind"] == "no split"
     assert report["8.jpg"] == (
         "no split: not found through CelebA-HQ-to-CelebA-mapping.txt and list_eval_partition.txt"
     )
@@ -697,7 +706,9 @@ def test_an_unreadable_image_leaves_its_row_out_with_the_reason_and_the_other_ro
         index = int(row["image_id"].removesuffix(".jpg"))
         assert row["image"] == {"bytes": jpeg_bytes(index, 64, 64), "path": row["image_id"]}
         assert row["fine_grained"]["bangs"] == HQ_FINE_GRAINED.get(index, (None,))[0]
-    report = {row["image_id"]: row["reason"] for row in read_skip_report(builder.skip_report)}
+    lines = {row["image_id"]: row for row in read_skip_report(builder.skip_report)}
+    report = {image_id: line["reason"] for image_id, line in lines.items()}
+    assert lines["3.jpg"]["kind"] == "unreadable"
     assert report["3.jpg"] == f"unreadable: {image_source(download, '3.jpg', zipped)}: {problem}"
     assert builder.skip_summary.startswith("CelebA-Dialog hq: 8 written, 1 skipped (1 unreadable); skip report: ")
 
@@ -760,7 +771,9 @@ def test_an_unreadable_mask_is_none_with_its_reason_and_the_image_is_kept(tmp_pa
     assert rows["3.jpg"]["mask"] is None
     assert rows["3.jpg"]["part_masks"]["hair"] is not None
     assert rows["1.jpg"]["mask"]["bytes"] == colorized_mask(1)
-    report = {row["image_id"]: row["reason"] for row in read_skip_report(builder.skip_report)}
+    lines = {row["image_id"]: row for row in read_skip_report(builder.skip_report)}
+    report = {image_id: line["reason"] for image_id, line in lines.items()}
+    assert lines["3.jpg"]["kind"] == "unreadable mask"
     assert report["3.jpg"] == (
         f"unreadable mask: {download / 'mask' / 'CelebAMask-HQ-mask-color-palette.zip'}/{MASK_ARCHIVE_FOLDER}/3.png: "
         "truncated: chunk IDAT at byte 102 runs past the end (313 bytes)"

@@ -303,6 +303,11 @@ def test_missing_unreadable_and_too_short_videos_land_in_the_skip_report(clips_b
     assert report["ddddddddddd_0"]["reason"].startswith("missing: neither raw/ddddddddddd.{mp4,mkv,webm}")
     assert report["c-c_cccccc_0"]["reason"].startswith("unreadable: ")
     assert report["aaaaaaaaaaa_2"]["reason"].startswith("range beyond the video: the clip ends at 9.00 s")
+    assert {clip_id: line["kind"] for clip_id, line in report.items()} == {
+        "ddddddddddd_0": "missing",
+        "c-c_cccccc_0": "unreadable",
+        "aaaaaaaaaaa_2": "range beyond the video",
+    }
     assert clips_builder.skip_summary == (
         f"CelebV-HQ clips: 4 written, 3 skipped (1 missing, 1 range beyond the video, 1 unreadable); "
         f"skip report: {clips_builder.skip_report}"
@@ -320,7 +325,10 @@ def test_options_given_to_the_builder_are_checked_like_config_fields(tmp_path: P
 def test_clips_with_no_usable_video_at_all_is_an_error_saying_where_videos_go(tmp_path: Path) -> None:
     shutil.copy(sample_annotation_file(), tmp_path / "celebvhq_info.json")
     builder = CelebVHQ(config_name="clips", data_dir=str(tmp_path), cache_dir=str(tmp_path / "cache"))
-    with pytest.raises(CelebDatasetsError, match=r"0 written, 6 skipped \(6 missing\).*raw/\{ytb_id\}\.mp4"):
+    # The same words as the Ray engine's (tests/test_ray_engine.py): both end a build with finish_build.
+    expected = r"^CelebV-HQ clips: 0 written, 6 skipped \(6 missing\)\. No row could be built\. Put "
+    expected += r".*raw/\{ytb_id\}\.mp4$"
+    with pytest.raises(CelebDatasetsError, match=expected):
         builder.download_and_prepare()
 
 

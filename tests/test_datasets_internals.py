@@ -10,6 +10,7 @@ from pathlib import Path
 
 import datasets
 import pytest
+from celebv_hq_fixtures import write_sample_download
 from datasets.builder import ArrowBasedBuilder, DatasetBuilder
 from datasets.exceptions import DatasetGenerationError
 
@@ -31,6 +32,22 @@ def test_download_and_prepare_step_keeps_its_signature() -> None:
 def test_the_output_dir_is_the_cache_dir_outside_a_build(tmp_path: Path) -> None:
     builder = CelebVHQ(data_dir=str(tmp_path), cache_dir=str(tmp_path / "cache"))
     assert datasets_internals.output_dir(builder) == builder.cache_dir
+
+
+def test_while_preparing_the_output_dir_is_the_incomplete_folder_and_the_prepared_dir_the_cache_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = []
+    real = CelebVHQ._split_generators
+
+    def spying(self: CelebVHQ, dl_manager: datasets.DownloadManager) -> list[datasets.SplitGenerator]:
+        seen.append((datasets_internals.output_dir(self), datasets_internals.prepared_dir(self)))
+        return real(self, dl_manager)
+
+    monkeypatch.setattr(CelebVHQ, "_split_generators", spying)
+    builder = CelebVHQ(data_dir=str(write_sample_download(tmp_path / "download")), cache_dir=str(tmp_path / "cache"))
+    builder.download_and_prepare()
+    assert seen == [(builder.cache_dir + datasets_internals.INCOMPLETE_SUFFIX, builder.cache_dir)]
 
 
 def test_a_generation_error_from_a_generator_is_re_raised_as_it_is() -> None:

@@ -68,5 +68,23 @@ def test_no_usable_video_is_refused_as_by_the_builder(local_ray: object, tmp_pat
     for video in (download / "raw").iterdir():
         video.unlink()
     builder = CelebVHQ(config_name="clips", data_dir=str(download), cache_dir=str(tmp_path / "c"))
-    with pytest.raises(CelebDatasetsError, match=r"0 written, 6 skipped \(6 missing\)\. No row could be built"):
+    # The builder's words (tests/test_celebv_hq.py): both end a build with skips.finish_build.
+    expected = r"^CelebV-HQ clips \(Ray\) from .*: 0 written, 6 skipped \(6 missing\)\. No row could be built\. "
+    expected += r"Put processed clips in processed/\{clip_id\}\.mp4 or raw videos in raw/\{ytb_id\}\.mp4$"
+    with pytest.raises(CelebDatasetsError, match=expected):
+        export_with_ray(builder, tmp_path / "ray")
+
+
+@pytest.mark.slow
+def test_a_slice_that_names_no_clip_is_refused_as_export_refuses_it(local_ray: object, tmp_path: Path) -> None:
+    from celeb_datasets.errors import CelebDatasetsError
+    from celeb_datasets.ray_engine import export_with_ray
+
+    download = make_celebv_hq_sample(tmp_path / "download", width=128, height=64)
+    # 10 slices of the sample's 6 YouTube videos: the last slices have none.
+    builder = CelebVHQ(config_name="clips", data_dir=str(download), cache_dir=str(tmp_path / "c"), slice="9/10")
+    builder.download_and_prepare()
+    with pytest.raises(CelebDatasetsError, match=r"^celebv_hq/clips has no rows to export \(see its skip report\)$"):
+        export(builder, tmp_path / "datasets")
+    with pytest.raises(CelebDatasetsError, match=r"^celebv_hq/clips has no rows to export \(see its skip report\)$"):
         export_with_ray(builder, tmp_path / "ray")

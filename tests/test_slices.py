@@ -104,7 +104,9 @@ def test_slices_exported_into_one_folder_load_as_the_whole_export(
     assert "num_examples: 5" in card and card.count("num_examples") == (whole_folder / "README.md").read_text().count(
         "num_examples"
     )
-    assert read_skip_report(folder / "skip_report.clips.tsv") == read_skip_report(builder.skip_report)
+    merged = read_skip_report(folder / "skip_report.clips.tsv")
+    assert merged == read_skip_report(builder.skip_report)
+    assert [(line["clip_id"], line["kind"]) for line in merged] == [("M2Ohb0FAaJU_1", "missing")]
     shards = sorted(path.name for path in (folder / "clips").glob("*.parquet"))
     assert all(name.startswith("train-slice0000") and name.endswith("of-00001.parquet") for name in shards)
 
@@ -129,6 +131,24 @@ def test_slices_exported_at_once_give_the_whole_export(
         thread.join()
     assert errors == []
     assert rows(folder) == rows(whole[1])
+
+
+def test_a_slice_report_with_other_columns_is_refused_when_the_reports_are_merged(
+    download: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "export"
+    builder = CelebVHQ(data_dir=str(download), cache_dir=str(tmp_path / "cache"), slice="0/2")
+    builder.download_and_prepare()
+    export(builder, folder)
+    # A slice exported by a version without the kind column.
+    older = folder / ".celeb_datasets" / "skip_reports" / "annotations.slice-1-of-2.tsv"
+    older.write_text("clip_id\tytb_id\treason\nx_0\tx\tmissing: gone\n")
+    expected = (
+        r"annotations\.slice-1-of-2\.tsv: a skip report with the columns clip_id, ytb_id, reason, where the other "
+        r"slices' have clip_id, ytb_id, kind, reason: export every slice of annotations again with this version"
+    )
+    with pytest.raises(CelebDatasetsError, match=expected):
+        export(builder, folder)
 
 
 def test_a_slice_is_refused_where_other_slicing_or_a_whole_export_is(

@@ -18,6 +18,7 @@ from video_fixtures import ffmpeg, overwrite, packet_position, remux, with_displ
 
 from celeb_datasets.errors import CelebDatasetsError, UnreadableMediaError
 from celebv_hq_lib.sample import read_frame_index, write_indexed_video
+from celebv_hq_lib.skip_kinds import CORRUPT, RANGE_BEYOND_THE_VIDEO, UNREADABLE, UNSUPPORTED, UNUSABLE_BOX
 from celebv_hq_lib.video import (
     BoundingBox,
     ClipRequest,
@@ -119,7 +120,7 @@ def test_clips_of_one_video_are_decoded_in_one_pass_sharing_frames_and_seeking_o
     ]
     statistics = CutStatistics()
     results = list(cut_clips(str(raw_video), reversed(requests), FAST, seek_gap_sec=5, statistics=statistics))
-    assert [result.skip_reason for result in results] == [None] * 4
+    assert [(result.skip_kind, result.skip_reason) for result in results] == [(None, None)] * 4
     # One seek to the first clip, one over the 19 s gap; the short gap is decoded through.
     assert statistics.seeks == 2
     frames_in_ranges = len(range(25, 175)) + len(range(625, 650))
@@ -146,6 +147,7 @@ def test_a_clip_beyond_the_end_of_the_video_is_skipped_with_the_reason(raw_video
     assert results["inside"].video is not None
     assert results["ends_late"].skip_reason.startswith("range beyond the video: the clip ends at 33.00 s")
     assert results["starts_late"].skip_reason.startswith("range beyond the video: the clip starts at 31.00 s")
+    assert results["ends_late"].skip_kind is results["starts_late"].skip_kind is RANGE_BEYOND_THE_VIDEO
 
 
 def av_objects_left_for_the_garbage_collector() -> list[str]:
@@ -179,6 +181,7 @@ def test_an_unreadable_video_skips_every_clip_as_unreadable(tmp_path: Path) -> N
     results = list(cut_clips(str(corrupt), [ClipRequest("a", 0.0, 1.0), ClipRequest("b", 1.0, 2.0)]))
     assert [r.clip_id for r in results] == ["a", "b"]
     assert all(r.video is None and r.skip_reason.startswith("unreadable: ") for r in results)
+    assert all(r.skip_kind is UNREADABLE for r in results)
 
 
 def test_a_source_without_audio_gives_clips_without_audio_and_vp9_webm_sources_work(tmp_path: Path) -> None:
@@ -250,6 +253,19 @@ def test_a_rotated_video_is_cut_upright_with_the_box_in_upright_coordinates_as_f
         assert display_matrix(next(container.decode(video=0))) is None  # already upright: not turned again
 
 
+def test_a_turn_between_quarter_turns_and_an_empty_box_skip_their_clips_with_their_kinds(
+    short_raw_video: Path, tmp_path: Path
+) -> None:
+    turned = with_display_matrix(short_raw_video, tmp_path / "turned.mp4", 45)
+    [result] = cut_clips(str(turned), [ClipRequest("a", 0.6, 1.4, UPRIGHT_BOX)], FAST)
+    assert result.skip_kind is UNSUPPORTED
+    assert result.skip_reason == "unsupported: a display rotation of 315 degrees is not a quarter turn"
+    empty = BoundingBox(top=0.9, bottom=0.1, left=0.3, right=0.7)
+    [result] = cut_clips(str(short_raw_video), [ClipRequest("empty", 0.6, 1.4, empty)], FAST)
+    assert result.skip_kind is UNUSABLE_BOX
+    assert result.skip_reason == "unusable box: the box (0.9, 0.1, 0.3, 0.7) is empty on a 320x240 frame"
+
+
 def test_upright_filters_follow_ffmpeg_autorotate_and_refuse_angles_between_quarter_turns() -> None:
     one = 1 << 16
     assert upright_filters(None) == ()
@@ -274,7 +290,7 @@ DAMAGE_REQUESTS = [
     ClipRequest("far_after", 20.0, 21.0, FACE),
     ClipRequest("past_the_end", 29.5, 31.0, FACE),
 ]
-SKIP_KINDS = ("unreadable: ", "corrupt: ", "range beyond the video: ")
+SKIP_KINDS = (UNREADABLE, CORRUPT, RANGE_BEYOND_THE_VIDEO)
 
 
 def damaged_videos(raw: Path, folder: Path) -> dict[str, Path]:
@@ -316,7 +332,10 @@ def test_cut_clips_gives_exactly_one_result_per_request_whatever_the_damage(dama
         assert sorted(result.clip_id for result in results) == sorted(r.clip_id for r in DAMAGE_REQUESTS), name
         for result in results:
             assert (result.video is None) != (result.skip_reason is None), (name, result)
-            assert result.skip_reason is None or result.skip_reason.startswith(SKIP_KINDS), (name, result)
+            assert (result.skip_kind is None) == (result.skip_reason is None), (name, result)
+            if result.skip_kind is not None:
+                assert result.skip_kind in SKIP_KINDS, (name, result)
+                assert result.skip_reason.startswith(f"{result.skip_kind.name}: "), (name, result)
 
 
 @pytest.mark.parametrize("damage", ["keyframe overwritten.mp4", "bytes flipped in a keyframe.mp4"])
@@ -327,6 +346,7 @@ def test_a_damaged_keyframe_skips_the_clips_up_to_the_next_keyframe_and_says_whe
     for clip_id in ("across", "inside"):
         reason = results[clip_id].skip_reason
         assert reason.startswith("corrupt: the video"), reason
+        assert results[clip_id].skip_kind is CORRUPT, reason
         first_time = float(re.search(r"(\d+\.\d+) s", reason).group(1))
         assert 9.0 <= first_time <= 10.0, reason
     window = official_crop_window(FACE, WIDTH, HEIGHT)
@@ -346,6 +366,10 @@ def test_a_damaged_audio_packet_skips_only_the_clip_around_it(
     skipped = {result.clip_id: result.skip_reason for result in results if result.video is None}
     assert skipped.keys() == {"around_audio", "past_the_end"}
     assert skipped["around_audio"].startswith("corrupt: the audio cannot be decoded at 16.00 s")
+    assert {result.clip_id: result.skip_kind for result in results if result.video is None} == {
+        "around_audio": CORRUPT,
+        "past_the_end": RANGE_BEYOND_THE_VIDEO,
+    }
     written = {result.clip_id: result.video for result in results if result.video is not None}
     for clip_id, video in written.items():
         assert rgb_frames(video)[0].tolist() == rgb_frames(clean_clips[clip_id])[0].tolist(), clip_id
@@ -358,8 +382,10 @@ def test_a_truncated_video_gives_the_clips_before_the_cut_and_calls_the_rest_unr
         results = {result.clip_id: result for result in cut_clips(str(damaged[name]), DAMAGE_REQUESTS, FAST)}
         assert results["before"].video is not None, name
         assert results["far_after"].skip_reason.startswith("unreadable: the video stops at"), name
+        assert results["far_after"].skip_kind is UNREADABLE, name
     results = list(cut_clips(str(damaged["truncated, index last.mp4"]), DAMAGE_REQUESTS, FAST))
     assert all(result.skip_reason.startswith("unreadable: ") for result in results)
+    assert all(result.skip_kind is UNREADABLE for result in results)
 
 
 # --- Checking a video file before it is stored ------------------------------------------------------------

@@ -1,0 +1,51 @@
+"""The kinds of CelebV-HQ skip-report lines: why a clip is left out, or kept with a value listed.
+
+Declared once here; the builder lists them (`CelebVHQ.SKIP_KINDS`), the code that skips a clip names
+one, and docs/skip-reports.md is rendered from them.
+"""
+
+from __future__ import annotations
+
+from celeb_datasets.skips import SkipKind
+
+MISSING = SkipKind(
+    "missing",
+    keeps_row=False,
+    meaning="The clip's video is neither a processed clip nor a raw video in the download folder (a YouTube "
+    "video taken down, or a download that failed: the reason says whether for good or to be retried).",
+)
+UNREADABLE = SkipKind(
+    "unreadable",
+    keeps_row=False,
+    meaning="The clip's video file cannot be opened or read on: not a video, no video stream, truncated, "
+    "or a processed clip that fails the media check.",
+)
+CORRUPT = SkipKind(
+    "corrupt",
+    keeps_row=False,
+    meaning="The raw video cannot be decoded (or the clip encoded) inside the clip's range; clips before "
+    "and after the damage are still cut.",
+)
+RANGE_BEYOND_THE_VIDEO = SkipKind(
+    "range beyond the video",
+    keeps_row=False,
+    meaning="The clip's times lie past the end of its raw video (an upload shorter than the annotated one).",
+)
+UNSUPPORTED = SkipKind(
+    "unsupported",
+    keeps_row=False,
+    meaning="The raw video is shown rotated by an angle that is not a quarter turn.",
+)
+UNUSABLE_BOX = SkipKind(
+    "unusable box",
+    keeps_row=False,
+    meaning="The clip's face box gives an empty crop on its video's frames.",
+)
+ODD_EMOTION_SEGMENT = SkipKind(
+    "odd emotion segment",
+    keeps_row=True,
+    meaning="An emotion segment has a negative time, no length or a time past the clip's end; the row is "
+    "kept as annotated.",
+)
+
+SKIP_KINDS = (MISSING, UNREADABLE, CORRUPT, RANGE_BEYOND_THE_VIDEO, UNSUPPORTED, UNUSABLE_BOX, ODD_EMOTION_SEGMENT)
