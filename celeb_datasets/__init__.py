@@ -9,4 +9,4 @@ export, publishing and the dataset card, the engines, and the command line (see 
 from celeb_datasets.errors import CelebDatasetsError
 
 __all__ = ["CelebDatasetsError"]
-__version__ = "0.1.0"
+__version__ = "0.2.0"
