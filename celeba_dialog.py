@@ -302,15 +302,20 @@ class CelebADialog(CelebBuilder):
         generators = []
         for split in SPLITS:
             split_rows = [row for row in rows if row.split == split]
+            # Work items, each made into rows on its own (by any engine): shards of SHARD_IMAGES images.
             shards = [
-                ImageShard(tuple(split_rows[first : first + SHARD_IMAGES]), images, masks, part_masks, skip_folder)
+                ImageShard(tuple(split_rows[first : first + SHARD_IMAGES]), images, masks, part_masks)
                 for first in range(0, len(split_rows), SHARD_IMAGES)
             ]
-            generators.append(datasets.SplitGenerator(name=split, gen_kwargs={"shards": shards}))
+            gen_kwargs = {"items": shards, "skip_folder": skip_folder}
+            generators.append(datasets.SplitGenerator(name=split, gen_kwargs=gen_kwargs))
         return generators
 
-    def _generate_tables(self, shards: list[ImageShard]) -> Iterator[tuple[Key, pa.Table]]:
+    def _generate_tables(
+        self, items: list[ImageShard], skip_folder: str | None = None
+    ) -> Iterator[tuple[Key, pa.Table]]:
         features = self.info.features
+        skips = SkipLog(skip_folder, SKIP_REPORT_COLUMNS)
         with contextlib.ExitStack() as stack:
             # One reader per folder for all the shards of this job: opening a zip reads its whole
             # member list, which for 30,000 images costs as much as copying hundreds of them.
@@ -321,14 +326,13 @@ class CelebADialog(CelebBuilder):
                     readers[folder] = stack.enter_context(folder.open_reader())
                 return None if folder is None else readers[folder]
 
-            for shard_index, shard in enumerate(shards):
+            for shard_index, shard in enumerate(items):
                 if not (self.config.with_images or self.config.with_masks):
                     yield Key(shard_index, 0), image_rows_table(shard.rows, features)
                     continue
                 folders = (reader(shard.images), reader(shard.masks), reader(shard.part_masks))
                 for batch, first in enumerate(range(0, len(shard.rows), IMAGE_TABLE_ROWS)):
                     rows = shard.rows[first : first + IMAGE_TABLE_ROWS]
-                    skips = SkipLog(shard.skip_folder, SKIP_REPORT_COLUMNS)
                     rows, media = read_media(rows, *folders, self.config, skips)
                     yield Key(shard_index, batch), image_rows_table(rows, features, media)
 

@@ -28,7 +28,6 @@ from celeb_datasets.builder import CelebBuilder, CelebBuilderConfig, arrow_table
 from celeb_datasets.errors import OptionError
 from celeb_datasets.options import option, settings_from
 from celeb_datasets.skips import SkipLog
-from celeb_datasets.slices import Slice
 from celebv_hq_lib.annotations import (
     ACTION_NAMES,
     APPEARANCE_NAMES,
@@ -96,14 +95,16 @@ ANNOTATION_TABLE_ROWS = 10_000
 class CelebVHQConfig(CelebBuilderConfig, EncoderSettings, DownloadSettings):
     """A CelebV-HQ config: its own options below, how clips are encoded (EncoderSettings), how `fetch`
     downloads (DownloadSettings), and `on_missing`, `media_check` (CelebBuilderConfig). Every option is
-    listed with its help by `celeb-datasets prepare celebv_hq --help`."""
+    listed with its help by `celeb-datasets prepare celebv_hq --help`.
+
+    A slice (`slice="I/N"`) holds a fixed share of the YouTube videos, balanced by clip seconds
+    (celeb_datasets.slices)."""
+
+    BUILT_IN_SLICES = True
 
     with_video: bool = option(False, "add each clip's MP4 (video) and where it came from (video_source)")
     seek_gap_sec: float = option(
         5.0, "cutting seeks past a gap between clips longer than this; shorter gaps are decoded", defines_rows=False
-    )
-    slice: Slice | None = option(
-        None, "build only slice I of N: a fixed share of the YouTube videos balanced by clip seconds"
     )
     fetch: bool = option(False, "download a clip's raw video with yt-dlp when it is absent, right before cutting it")
     keep_raw: bool = option(
@@ -229,28 +230,28 @@ class CelebVHQ(CelebBuilder):
         skips = self.skip_log(dl_manager)
         clips, videos = plan_clips(self.config, skips)
         self.expect_items([clip.clip_id for clip in clips])
+        # Work items, each made into rows on its own (by any engine): a YouTube video's clips for `clips`,
+        # tables of labels for `annotations`.
+        items: list[VideoClips] | list[tuple[ClipAnnotation, ...]] = videos
         if not self.config.with_video:
-            # A tuple: datasets would split a list between worker processes.
-            gen_kwargs: dict[str, Any] = {"clips": tuple(clips)}
-        else:
-            gen_kwargs = {"videos": videos, "skip_folder": skips.folder and str(skips.folder)}
+            items = [
+                tuple(clips[first : first + ANNOTATION_TABLE_ROWS])
+                for first in range(0, len(clips), ANNOTATION_TABLE_ROWS)
+            ]
+        gen_kwargs = {"items": items, "skip_folder": skips.folder and str(skips.folder)}
         return [datasets.SplitGenerator(name=datasets.Split.TRAIN, gen_kwargs=gen_kwargs)]
 
     def _generate_tables(
-        self,
-        clips: Sequence[ClipAnnotation] | None = None,
-        videos: list[VideoClips] | None = None,
-        skip_folder: str | None = None,
+        self, items: Sequence[VideoClips] | Sequence[tuple[ClipAnnotation, ...]], skip_folder: str | None = None
     ) -> Iterator[tuple[Key, pa.Table]]:
         features = self.info.features
-        if clips is not None:
-            for batch, first in enumerate(range(0, len(clips), ANNOTATION_TABLE_ROWS)):
-                yield Key(0, batch), clips_table(clips[first : first + ANNOTATION_TABLE_ROWS], features)
-            return
         skips = SkipLog(skip_folder, SKIP_REPORT_COLUMNS)
-        for shard, video in enumerate(videos or []):
-            for row, table in enumerate(video_tables(video, self.config, features, skips)):
-                yield Key(shard, row), table
+        for index, item in enumerate(items):
+            if isinstance(item, VideoClips):
+                for row, table in enumerate(video_tables(item, self.config, features, skips)):
+                    yield Key(index, row), table
+            else:
+                yield Key(index, 0), clips_table(item, features)
 
 
 # ---------------------------------------------------------------------------------------------------

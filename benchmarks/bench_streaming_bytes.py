@@ -38,10 +38,10 @@ def bytes_read() -> int:
 
 
 def make_export(folder: Path, shards: int, rows_per_shard: int) -> Path:
-    import datasets
     import pyarrow as pa
 
-    from celeb_datasets.hub import _write_split, write_card
+    from celeb_datasets.hub import write_card
+    from celeb_datasets.shards import row_bytes, write_splits
     from celebv_hq import CelebVHQ, celebv_hq_features, clips_table
     from celebv_hq_lib.annotations import read_annotation_file
     from celebv_hq_lib.sample import sample_annotation_file
@@ -56,11 +56,12 @@ def make_export(folder: Path, shards: int, rows_per_shard: int) -> Path:
         extra = {"video": [{"bytes": video, "path": f"c{index}.mp4"}], "video_source": ["raw"]}
         tables.append(clips_table([clip], features, extra).set_column(0, "clip_id", [[f"{clip.clip_id}_{index}"]]))
 
-    dataset = datasets.Dataset(
-        datasets.table.InMemoryTable(pa.concat_tables(tables)), info=datasets.DatasetInfo(features=features)
-    )
+    rows = pa.concat_tables(tables)
+    sizes = row_bytes(rows)
     (folder / "clips").mkdir(parents=True)
-    _write_split(dataset, folder / "clips", "train", max_bytes=dataset._estimate_nbytes() // shards + 1)
+    # An even share and room for one row more: the writer fills each shard, so this gives about `shards` shards.
+    max_bytes = int(sizes.sum()) // shards + int(sizes.max())
+    write_splits([("train", rows)], folder / "clips", features, max_bytes, None, ["train"])
     (folder / ".celeb_datasets_export.json").write_text('{"dataset": "celebv_hq"}\n')
     write_card(folder, CelebVHQ, "celebv_hq")
     return folder

@@ -8,7 +8,8 @@ attributes, `_split_generators` and `_generate_tables`. The base gives it, once 
 - errors found while generating (in this process or a worker) raised as the package's own exception;
 - a skip report, and an accounting check that every item the sources name is a row or a skip line;
 - a clean start after an interrupted run, and worker processes that end with their parent;
-- `as_dataset()` that gives an empty split (0 rows) rather than failing on it.
+- `as_dataset()` that gives an empty split (0 rows) rather than failing on it;
+- `plan_splits`, with which other engines (celeb_datasets.engines) plan a build as the builder does.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from celeb_datasets.skips import (
     finish_skip_report,
     summarize_skip_report,
 )
+from celeb_datasets.slices import Slice
 
 logger = logging.getLogger("celeb_datasets")
 
@@ -62,13 +64,23 @@ class CelebBuilderConfig(datasets.BuilderConfig):
         media_check: how media are checked before they are stored: "fast" (default) reads their
             structure (every packet of a video demuxed, an image's markers and PIL's verify); "full"
             also decodes every frame and pixel, which is slower but finds damage inside the data.
+        slice: build only slice I of N ("I/N" or a `Slice`); N slices exported into one folder make the
+            whole config. Only configs whose class sets BUILT_IN_SLICES take it.
     """
+
+    # Whether the dataset divides its sources between slices (its `_split_generators` keeps only the
+    # work items of `slice`); configs of other datasets refuse the option.
+    BUILT_IN_SLICES: ClassVar[bool] = False
 
     on_missing: Literal["skip", "error"] = option(
         "skip", "skip: leave out an item whose media is missing or unusable, listed in the skip report; error: stop"
     )
     media_check: Literal["fast", "full"] = option(
         "fast", "how media are checked before they are stored: fast reads their structure, full decodes them"
+    )
+    slice: Slice | None = option(
+        None,
+        "build only slice I of N (e.g. $SLURM_ARRAY_TASK_ID/16); N slices in one export folder make the whole config",
     )
 
     def __post_init__(self) -> None:
@@ -78,6 +90,11 @@ class CelebBuilderConfig(datasets.BuilderConfig):
     def validate(self) -> None:
         """Refuse impossible options now rather than mid-build: each option must have its declared type."""
         check_options(self)
+        if self.slice is not None and not self.BUILT_IN_SLICES:
+            raise OptionError(
+                f"option slice: config {self.name!r} is not built in slices (its dataset does not divide its sources "
+                "between jobs): build it whole"
+            )
 
     @property
     def stores_media(self) -> bool:
@@ -101,7 +118,9 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
 
     A subclass sets the card attributes below, SKIP_REPORT_COLUMNS (the item id first, then "kind" and
     "reason" last) and SKIP_KINDS, and in `_split_generators` calls `self.expect_items(ids)` with every
-    item the sources name and records skips to `self.skip_log()`.
+    item the sources name and records skips to `self.skip_log()`. Giving each split's work as independent
+    items, `gen_kwargs={"items": [...], "skip_folder": ...}` (celeb_datasets.engines.work), lets every
+    engine build it, one item per task.
     """
 
     # The dataset card (card.py): what the dataset is, where it comes from, its terms and known defects.
@@ -167,6 +186,7 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
         self.skip_summary: str | None = None
         self._expected_items: list[str] | None = None
         self._built: SkipSummary | None = None
+        self._planning_skip_folder: str | None = None
         self.build_pid = os.getpid()
 
     @classmethod
@@ -235,12 +255,29 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
     def skip_log(self, dl_manager: datasets.DownloadManager) -> SkipLog:
         """Where this build records what it leaves out (the log only, when streaming)."""
         streaming = isinstance(dl_manager, datasets.StreamingDownloadManager)
-        folder = None if streaming else datasets_internals.output_dir(self)
+        folder = None if streaming else self._planning_skip_folder or datasets_internals.output_dir(self)
         return SkipLog(folder, self.SKIP_REPORT_COLUMNS)
 
     def expect_items(self, item_ids: list[str]) -> None:
         """Every item the sources name: the build must end with each as a row or a skip-report line."""
         self._expected_items = item_ids
+
+    @property
+    def expected_items(self) -> list[str] | None:
+        """Every item the last planning of the splits named (None: not planned, or the builder names none)."""
+        return self._expected_items
+
+    def plan_splits(self, skip_folder: str | os.PathLike[str]) -> list[datasets.SplitGenerator]:
+        """The splits `_split_generators` plans, for an engine that makes the rows itself (not in the cache).
+
+        Skips found while planning are recorded into `skip_folder`; `expected_items` then names every item.
+        """
+        self._planning_skip_folder = os.fspath(skip_folder)
+        try:
+            manager = datasets.DownloadManager(dataset_name=self.dataset_name, data_dir=self.config.data_dir)
+            return self._split_generators(manager)
+        finally:
+            self._planning_skip_folder = None
 
     @property
     def skip_report(self) -> Path:

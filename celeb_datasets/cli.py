@@ -21,8 +21,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from celeb_datasets.engines import DEFAULT_ENGINE, ENGINES, DatasetsEngine, DatasetsSettings, Engine, EngineSettings
 from celeb_datasets.errors import CelebDatasetsError, OptionError
-from celeb_datasets.options import add_option_flags, given_options, option_named, parse_byte_size
+from celeb_datasets.options import add_option_flags, given_options, option_named, options_of
 from celeb_datasets.registry import DATASETS, builder_class, command_modules, config_names, sample_maker
 
 logger = logging.getLogger("celeb_datasets")
@@ -62,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=CommandLineParser)
 
     prepare = commands.add_parser("prepare", help="build a dataset config into Arrow shards in the cache")
-    add_dataset_parsers(prepare, common, run_prepare)
+    add_dataset_parsers(prepare, common, run_prepare, add_prepare_arguments)
 
     export = commands.add_parser(
         "export", help="prepare a config (if needed) and write it as Parquet shards + dataset card in the Hub layout"
@@ -121,7 +122,7 @@ def add_dataset_parsers(
         if extra is not None:
             extra(parser, name)
         options = parser.add_argument_group(f"options of {name}'s configs (also --option NAME=VALUE)")
-        add_option_flags(options, builder.BUILDER_CONFIG_CLASS, exclude=(*builder.defining_options(), "slice"))
+        add_option_flags(options, builder.BUILDER_CONFIG_CLASS, exclude=builder.defining_options())
         parser.set_defaults(run=run)
 
 
@@ -130,21 +131,6 @@ def add_builder_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("--config", help=f"config name: {', '.join(config_names(name))} (default: the first)")
     parser.add_argument("--data-dir", type=Path, help="your download folder")
     parser.add_argument("--cache-dir", type=Path, help="where the Arrow shards go (default: datasets' cache)")
-    parser.add_argument("--num-proc", help="worker processes (shards are split between them)")
-    parser.add_argument(
-        "--force", action="store_true", help="build again even when the cache holds a build of the same sources"
-    )
-    parser.add_argument(
-        "--max-shard-size",
-        default="500MB",
-        help="largest shard: Arrow in the cache, Parquet in exports (default 500MB)",
-    )
-    parser.add_argument(
-        "--slice",
-        metavar="I/N",
-        help="build only slice I (0 to N-1) of N; N slices exported into one folder make the whole config "
-        "(e.g. --slice $SLURM_ARRAY_TASK_ID/16)",
-    )
     parser.add_argument(
         "--option",
         action="append",
@@ -163,20 +149,42 @@ def add_builder_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         )
 
 
+def add_prepare_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    # Preparing is the datasets engine's first step: its settings are the flags.
+    add_option_flags(parser.add_argument_group("how the cache is built"), DatasetsSettings)
+
+
 def add_export_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument(
         "--output", type=Path, required=True, help="the export folder (one per dataset; configs accumulate in it)"
     )
     parser.add_argument(
         "--engine",
-        choices=("datasets", "ray"),
-        default="datasets",
-        help="datasets (default): build in the cache, then export; ray: build on a Ray cluster and write the "
-        "export directly (pip install 'celeb-datasets[ray]')",
+        choices=list(ENGINES),
+        default=DEFAULT_ENGINE,
+        help="; ".join(f"{engine.name}: {engine.description}" for engine in ENGINES.values())
+        + f" (default: {DEFAULT_ENGINE})",
     )
-    parser.add_argument(
-        "--ray-address", metavar="ADDR", help="with --engine ray: the cluster (default: RAY_ADDRESS, or local)"
-    )
+    add_option_flags(parser.add_argument_group("settings of every engine"), EngineSettings)
+    added = set(options_of(EngineSettings))
+    for engine in ENGINES.values():
+        # Engines declaring the same setting share its flag.
+        own = [option_name for option_name in options_of(engine.settings_class) if option_name not in added]
+        if own:
+            group = parser.add_argument_group(f"settings of --engine {engine.name}")
+            add_option_flags(group, engine.settings_class, exclude=set(options_of(engine.settings_class)) - set(own))
+            added.update(own)
+
+
+def engine_settings(engine: Engine, arguments: argparse.Namespace) -> EngineSettings:
+    """The settings of `engine` given as flags (OptionError for a flag of another engine: it would do nothing)."""
+    own = options_of(engine.settings_class)
+    for other in ENGINES.values():
+        for name in given_options(arguments, other.settings_class):
+            if name not in own:
+                flag = options_of(other.settings_class)[name].flag
+                raise OptionError(f"{flag} is a setting of --engine {other.name}, not of --engine {engine.name}")
+    return engine.settings_class(**given_options(arguments, engine.settings_class))
 
 
 def make_builder(arguments: argparse.Namespace, **overrides: Any) -> Any:
@@ -196,11 +204,6 @@ def make_builder(arguments: argparse.Namespace, **overrides: Any) -> Any:
             known = ", ".join(sorted(builder.option_names()))
             raise OptionError(f"--option {name}: {arguments.dataset} has no such option; its options: {known}")
         options[spec.name] = spec.parse(value)
-    if arguments.slice is not None:
-        spec = option_named(config_class, "slice")
-        if spec is None:
-            raise OptionError(f"--slice: {arguments.dataset} is not built in slices (only celebv_hq is)")
-        options["slice"] = spec.parse(arguments.slice)
     options |= overrides
     data_dir = options.pop("data_dir", None) or arguments.data_dir
     if arguments.cache_dir is not None and arguments.cache_dir.exists() and not arguments.cache_dir.is_dir():
@@ -213,18 +216,10 @@ def make_builder(arguments: argparse.Namespace, **overrides: Any) -> Any:
     )
 
 
-def prepare_builder(builder: Any, arguments: argparse.Namespace) -> None:
-    """Build the chosen config into the cache (reused when its sources and options are unchanged)."""
-    builder.download_and_prepare(
-        num_proc=_positive_int("--num-proc", arguments.num_proc),
-        max_shard_size=parse_byte_size("max_shard_size", arguments.max_shard_size),
-        download_mode="force_redownload" if arguments.force else None,
-    )
-
-
 def run_prepare(arguments: argparse.Namespace) -> int:
+    settings = DatasetsSettings(**given_options(arguments, DatasetsSettings))
     builder = make_builder(arguments, **_sample_overrides(arguments))
-    prepare_builder(builder, arguments)
+    DatasetsEngine().prepare(builder, settings)
     dataset = builder.as_dataset()
     for split, rows in dataset.items():
         files = len(rows.cache_files)
@@ -234,26 +229,16 @@ def run_prepare(arguments: argparse.Namespace) -> int:
 
 
 def run_export(arguments: argparse.Namespace) -> int:
-    from celeb_datasets.hub import export
-
+    engine = ENGINES[arguments.engine]
+    settings = engine_settings(engine, arguments)
     # The sample is small: without --config, export every config of it.
     sample = getattr(arguments, "sample", None)
     configs = config_names(arguments.dataset) if sample and not arguments.config else [arguments.config]
     overrides = _sample_overrides(arguments)
-    max_shard_size = parse_byte_size("max_shard_size", arguments.max_shard_size)
     for config in configs:
         arguments.config = config
         builder = make_builder(arguments, **overrides)
-        if arguments.engine == "ray":
-            from celeb_datasets.ray_engine import export_with_ray
-
-            exported = export_with_ray(
-                builder, arguments.output, max_shard_size=max_shard_size, address=arguments.ray_address
-            )
-        else:
-            # Preparing again is a no-op when the cache already holds this config.
-            prepare_builder(builder, arguments)
-            exported = export(builder, arguments.output, max_shard_size=max_shard_size)
+        exported = engine.export(builder, arguments.output, settings)
         for split in exported.splits:
             print(
                 f"{arguments.dataset}/{exported.name} {split.name}: {split.num_examples:,} rows in "
@@ -313,18 +298,6 @@ def _sample_overrides(arguments: argparse.Namespace) -> dict[str, Any]:
     arguments.config = arguments.config or getattr(builder, "SAMPLE_CONFIG", None)
     print(f"Laying out the {builder.PRETTY_NAME} sample in {folder} ...", flush=True)
     return {"data_dir": make_sample(folder)}
-
-
-def _positive_int(flag: str, text: str | None) -> int | None:
-    if text is None:
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise OptionError(f"{flag}: expected a positive number of processes, found {text!r}")
-    return value
 
 
 def _configure_output(quiet: bool) -> None:

@@ -8,9 +8,9 @@ tests/test_datasets_internals.py fails loudly, naming the name, when one of thes
   `DatasetBuilder._download_and_prepare`, the step datasets runs inside that folder. It relies on datasets
   re-raising a `DatasetGenerationError` from a generator as it is (not wrapped again). Prepared splits are
   Arrow stream files named `<dataset>-<split>*.arrow`.
-- Exports write Parquet the way `push_to_hub` does: its column options, row-group sizes, content-defined
-  chunking, and media embedded into the rows (`arrow_writer`, `features.features`, `table`, `config`),
-  with the size estimate `Dataset._estimate_nbytes`.
+- Exports write Parquet the way `push_to_hub` does: its column options, row-group target (bytes, or rows
+  for a media type), content-defined chunking, and media embedded into the rows (`arrow_writer`,
+  `features.features`, `table`, `config`).
 - Cards read and write `dataset_info` entries as datasets does (`DatasetInfo._to_yaml_dict`, `_from_yaml_dict`).
 - `InMemoryTable` makes an empty split; `convert_file_size_to_int` reads sizes such as "500MB".
 """
@@ -24,11 +24,7 @@ from typing import Any
 
 import datasets
 import pyarrow as pa
-from datasets.arrow_writer import (
-    get_parquet_column_options,
-    get_writer_batch_size_from_data_size,
-    get_writer_batch_size_from_features,
-)
+from datasets.arrow_writer import get_parquet_column_options, get_writer_batch_size_from_features
 from datasets.features.features import require_storage_embed
 from datasets.table import InMemoryTable, embed_table_storage
 from datasets.utils.py_utils import convert_file_size_to_int
@@ -43,12 +39,11 @@ __all__ = [
     "content_defined_chunking",
     "convert_file_size_to_int",
     "embed_table_storage",
-    "estimated_bytes",
     "get_parquet_column_options",
-    "get_writer_batch_size_from_data_size",
     "get_writer_batch_size_from_features",
     "info_from_yaml",
     "info_to_yaml",
+    "max_row_group_bytes",
     "output_dir",
     "prepared_dir",
     "require_storage_embed",
@@ -93,9 +88,9 @@ def written_column(builder: Any, column: str) -> Iterator[Any]:
                 yield from batch.column(index).to_pylist()
 
 
-def estimated_bytes(dataset: datasets.Dataset) -> int:
-    """The bytes `dataset` will take in Parquet, media referenced by path included (push_to_hub's estimate)."""
-    return dataset._estimate_nbytes()
+def max_row_group_bytes() -> int:
+    """The bytes of Arrow data a Parquet row group of datasets aims at (`push_to_hub`'s 100 MB)."""
+    return convert_file_size_to_int(datasets.config.MAX_ROW_GROUP_SIZE)
 
 
 def info_to_yaml(info: datasets.DatasetInfo) -> dict[str, Any]:

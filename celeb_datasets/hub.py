@@ -1,7 +1,8 @@
-"""Export prepared datasets in the Hugging Face Hub layout, publish them, and describe every config.
+"""Export prepared datasets in the Hugging Face Hub layout (celeb_datasets.publish sends them to the Hub).
 
     >>> from celebv_hq import CelebVHQ
-    >>> from celeb_datasets.hub import export, publish
+    >>> from celeb_datasets.hub import export
+    >>> from celeb_datasets.publish import publish
     >>> builder = CelebVHQ(config_name="annotations", data_dir="path/to/CelebV-HQ")
     >>> builder.download_and_prepare()
     >>> export(builder, "celebv_hq_export")                  # celebv_hq_export/annotations/train-*.parquet
@@ -26,9 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import datasets
-import pyarrow.parquet as pq
+import pyarrow as pa
 
-from celeb_datasets import datasets_internals
 from celeb_datasets.card import (
     SHARD_NAME,
     ExportedConfig,
@@ -36,18 +36,12 @@ from celeb_datasets.card import (
     read_exported_config,
     write_card,
 )
-from celeb_datasets.datasets_internals import (
-    embed_table_storage,
-    get_parquet_column_options,
-    get_writer_batch_size_from_data_size,
-    get_writer_batch_size_from_features,
-    require_storage_embed,
-)
 from celeb_datasets.errors import CelebDatasetsError
 from celeb_datasets.fingerprint import EXPORT_MARKER
 from celeb_datasets.options import parse_byte_size
 from celeb_datasets.registry import BUILDERS, builder_class
-from celeb_datasets.slices import Slice, parse_slice
+from celeb_datasets.shards import check_splits_written, write_splits
+from celeb_datasets.slices import Slice
 
 logger = logging.getLogger("celeb_datasets")
 
@@ -76,39 +70,63 @@ def export(
     """Write the prepared config of `builder` into `export_dir` in the Hub layout, and the card.
 
     The config's folder is replaced as a whole (its old shards go); other configs already in the folder
-    stay, and the card is rewritten to list them all. Shards hold at most about `max_shard_size` of
-    Arrow data ("500MB", "2GB" or bytes) and carry the media bytes, so the folder is self-contained.
-    A builder of one slice (`slice="I/N"`) replaces only that slice's shards, so N slices exported into
-    one folder, in any order or at once, make the whole config. The build's skip report is kept in the
-    folder as `skip_report.{config}.tsv` (all slices merged).
+    stay, and the card is rewritten to list them all. Shards hold at most `max_shard_size` of Arrow data
+    ("500MB", "2GB" or bytes; see celeb_datasets.shards for where they end) and carry the media bytes,
+    so the folder is self-contained. A builder of one slice (`slice="I/N"`) replaces only that slice's
+    shards, so N slices exported into one folder, in any order or at once, make the whole config. The
+    build's skip report is kept in the folder as `skip_report.{config}.tsv` (all slices merged).
+
+    This is the second step of the `datasets` engine (celeb_datasets.engines); other engines write the
+    same shards with the same steps (`staging_folder`, `write_splits`, `install_export`).
 
     Raises CelebDatasetsError when the builder was never prepared, or when the folder holds another
     dataset's export.
     """
     export_dir = Path(export_dir)
-    name = registered_name(builder)
-    config_name = builder.config.name
     max_bytes = parse_byte_size("max_shard_size", max_shard_size)
-    splits = _splits_to_export(builder, name)
-    part = _slice_of(builder)
-    staging = new_staging(export_dir, name, builder)
+    name = registered_name(builder)
+    what = f"{name}/{builder.config.name}"
+    splits = _prepared_splits(builder, name)
+    with staging_folder(export_dir, builder) as staging:
+        rows = _prepared_rows(builder, what, splits)
+        written = write_splits(rows, staging, builder.info.features, max_bytes, builder.config.slice, splits)
+        check_splits_written(written, what)
+        return install_export(export_dir, builder, staging, _skip_report_of(builder))
+
+
+@contextlib.contextmanager
+def staging_folder(export_dir: Path, builder: Any) -> Iterator[Path]:
+    """A fresh staging folder in `export_dir` (claimed for the builder's dataset) for the shards of one export.
+
+    Shards are written beside the config folder and swapped in by `install_export`, so an interrupted
+    export never leaves a config half-replaced; the folder is removed when the block ends. Its name says
+    which process on which host writes there.
+    """
+    export_dir.mkdir(parents=True, exist_ok=True)
+    with _folder_lock(export_dir):  # other exports into the folder may be starting too
+        _claim_folder(export_dir, registered_name(builder), builder)
+        remove_abandoned_staging(export_dir)
+        staging = Path(tempfile.mkdtemp(prefix=f".{builder.config.name}{_STAGING}{_process_tag()}.", dir=export_dir))
+    staging.chmod(0o755)  # mkdtemp's 0o700 would otherwise stay on the published folder
     try:
-        for split in splits:
-            try:
-                dataset = builder.as_dataset(split=split)
-            except FileNotFoundError as error:
-                raise CelebDatasetsError(
-                    f"{name}/{config_name}: the prepared files of split {split!r} are missing ({error}); "
-                    "prepare the config again"
-                ) from None
-            prefix = split if part is None else f"{split}-slice{part.index:05d}of{part.count:05d}"
-            _write_split(dataset, staging, prefix, max_bytes)
-        exported = install_export(export_dir, type(builder), staging, config_name, part, _skip_report_of(builder))
+        yield staging
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def install_export(export_dir: Path, builder: Any, staging: Path, skip_report: Path | None) -> ExportedConfig:
+    """Put the shards in `staging` in place (the builder's config, or its slice), keep the skip report, and
+    rewrite the card; exports of other configs or slices finishing at the same moment wait their turn."""
+    config_name, part = builder.config.name, builder.config.slice
+    with _folder_lock(export_dir):
+        _move_into_place(staging, export_dir / config_name, part)
+        if skip_report is not None:
+            _keep_skip_report(skip_report, export_dir, config_name, part)
+        write_card(export_dir, type(builder), registered_name(builder))
+        exported = read_exported_config(export_dir / config_name)
     logger.info(
         "exported %s/%s%s to %s: %s",
-        name,
+        registered_name(builder),
         config_name,
         "" if part is None else f" slice {part}",
         export_dir,
@@ -117,70 +135,40 @@ def export(
     return exported
 
 
-def new_staging(export_dir: Path, name: str, builder: Any) -> Path:
-    """A fresh staging folder in `export_dir` (claimed for dataset `name`) for the shards of one export.
-
-    Shards are written beside the config folder and swapped in at the end, so an interrupted export never
-    leaves a config half-replaced. The folder's name says which process on which host writes there.
-    """
-    export_dir.mkdir(parents=True, exist_ok=True)
-    with _folder_lock(export_dir):  # other exports into the folder may be starting too
-        _claim_folder(export_dir, name, builder)
-        remove_abandoned_staging(export_dir)
-        staging = Path(tempfile.mkdtemp(prefix=f".{builder.config.name}{_STAGING}{_process_tag()}.", dir=export_dir))
-    staging.chmod(0o755)  # mkdtemp's 0o700 would otherwise stay on the published folder
-    return staging
-
-
-def install_export(
-    export_dir: Path,
-    builder_class: type[datasets.DatasetBuilder],
-    staging: Path,
-    config_name: str,
-    part: Slice | None,
-    skip_report: Path | None,
-) -> ExportedConfig:
-    """Put the shards in `staging` in place (the config, or one slice of it), keep the skip report, and
-    rewrite the card; exports of other configs or slices finishing at the same moment wait their turn."""
-    with _folder_lock(export_dir):
-        _move_into_place(staging, export_dir / config_name, part)
-        if skip_report is not None:
-            _keep_skip_report(skip_report, export_dir, config_name, part)
-        write_card(export_dir, builder_class, registered_name(builder_class))
-        return read_exported_config(export_dir / config_name)
-
-
 def _skip_report_of(builder: Any) -> Path | None:
     report = getattr(builder, "skip_report", None)
     return Path(report) if report is not None and Path(report).is_file() else None
 
 
-def _splits_to_export(builder: datasets.DatasetBuilder, name: str) -> list[str]:
-    """The prepared splits that have rows (datasets 5 cannot load a split with none: they are left out)."""
-    config_name = builder.config.name
+def _prepared_splits(builder: datasets.DatasetBuilder, name: str) -> list[str]:
+    """The prepared splits of `builder` (registered as `name`); CelebDatasetsError if it was never prepared."""
     if not builder.info.splits:
+        config_name = builder.config.name
         raise CelebDatasetsError(
             f"{name}/{config_name} was never prepared (no build in {builder.cache_dir}): run "
             f"`celeb-datasets prepare {name} --config {config_name} --data-dir ...` (or "
             "builder.download_and_prepare()) first"
         )
-    splits = [str(split) for split, info in builder.info.splits.items() if info.num_examples]
-    empty = [str(split) for split in builder.info.splits if split not in splits]
-    if not splits:
-        raise CelebDatasetsError(f"{name}/{config_name} has no rows to export (see its skip report)")
-    if empty:
-        logger.warning(
-            "%s/%s: split(s) %s have no rows (a partial download?) and are left out of the export",
-            name,
-            config_name,
-            ", ".join(empty),
-        )
-    return splits
+    return [str(split) for split in builder.info.splits]
 
 
-def _slice_of(builder: datasets.DatasetBuilder) -> Slice | None:
-    text = getattr(builder.config, "slice", None)
-    return None if text is None else parse_slice(text)
+def _prepared_rows(builder: datasets.DatasetBuilder, what: str, splits: list[str]) -> Iterator[tuple[str, pa.Table]]:
+    """The rows of each prepared split with rows, read from the cache (memory-mapped) a batch at a time."""
+    for split in splits:
+        if not builder.info.splits[split].num_examples:
+            continue  # datasets 5 cannot load a split with no rows: it is left out
+        try:
+            dataset = builder.as_dataset(split=split)
+        except FileNotFoundError as error:
+            raise CelebDatasetsError(
+                f"{what}: the prepared files of split {split!r} are missing ({error}); prepare the config again"
+            ) from None
+        for table in dataset.with_format("arrow").iter(batch_size=_READ_BATCH_ROWS):
+            yield split, table
+
+
+# Rows read from the cache at a time: slices of the memory-mapped files, never copied until written.
+_READ_BATCH_ROWS = 1_000
 
 
 @contextlib.contextmanager
@@ -298,42 +286,6 @@ def _claim_folder(export_dir: Path, name: str, builder: datasets.DatasetBuilder)
         partial = manifest.with_name(f"{manifest.name}.{_process_tag()}.partial")
         partial.write_text(json.dumps({"dataset": name}) + "\n", encoding="utf-8")
         os.replace(partial, manifest)
-
-
-def _write_split(dataset: datasets.Dataset, folder: Path, prefix: str, max_bytes: int) -> None:
-    """Write one split as `{prefix}-NNNNN-of-NNNNN.parquet` shards of about `max_bytes` each."""
-    # The same estimate push_to_hub uses: Arrow bytes, plus media files referenced by path.
-    nbytes = datasets_internals.estimated_bytes(dataset)
-    num_shards = max(1, min(len(dataset), nbytes // max_bytes + 1))
-    features = dataset.features
-    rows_per_group = get_writer_batch_size_from_features(features) or get_writer_batch_size_from_data_size(
-        len(dataset), nbytes
-    )
-    embed = any(require_storage_embed(feature) for feature in features.values())
-    arrow_rows = dataset.with_format("arrow")
-    for index in range(num_shards):
-        shard = arrow_rows.shard(num_shards, index, contiguous=True)
-        path = folder / f"{prefix}-{index:05d}-of-{num_shards:05d}.parquet"
-        with parquet_writer(path, features) as writer:
-            for first in range(0, len(shard), rows_per_group):
-                table = shard[first : first + rows_per_group]
-                writer.write_table(embed_table_storage(table) if embed else table)
-
-
-def parquet_writer(path: Path, features: datasets.Features) -> pq.ParquetWriter:
-    """A Parquet writer of rows of `features`, with the features in the schema metadata.
-
-    datasets' own Parquet options: content-defined chunks (deduplicated by Xet), a page index, and media
-    columns stored uncompressed.
-    """
-    schema = features.arrow_schema
-    return pq.ParquetWriter(
-        path,
-        schema,
-        use_content_defined_chunking=datasets_internals.content_defined_chunking(),
-        write_page_index=True,
-        **get_parquet_column_options(features, schema),
-    )
 
 
 def exported_dataset(export_dir: Path) -> str:

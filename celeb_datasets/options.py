@@ -233,4 +233,6 @@ def _metavar(spec: OptionSpec) -> str:
         return "true|false"
     if len(plain) == 1 and plain[0] in (int, float):
         return "N" if plain[0] is int else "X"
+    if len(plain) == 1 and _parses_text(plain[0]):
+        return getattr(plain[0], "METAVAR", spec.name.upper())
     return spec.name.upper()

@@ -18,32 +18,28 @@ from celeb_datasets.errors import OptionError
 
 
 class Slice(NamedTuple):
-    """Slice `index` (0-based) of `count`, written "I/N" (`--slice 3/16`)."""
+    """Slice `index` (0-based) of `count`, written "I/N" (`--slice 3/16`); `Slice.parse` reads that text."""
 
     index: int
     count: int
 
     TEXT_FORM = "I/N with 0 <= I < N (e.g. 0/8 ... 7/8)"
+    METAVAR = "I/N"
 
     @classmethod
     def parse(cls, text: str) -> Slice:
-        """`"I/N"` as a Slice; OptionError unless 0 <= I < N."""
-        return parse_slice(text)
+        """`"I/N"` as a Slice; OptionError unless 0 <= I < N. The one place a slice's text is read."""
+        index, separator, count = str(text).partition("/")
+        try:
+            parsed = cls(int(index), int(count))
+        except ValueError:
+            parsed = None
+        if not separator or parsed is None or not 0 <= parsed.index < parsed.count:
+            raise OptionError(f"slice: expected {cls.TEXT_FORM}, found {text!r}")
+        return parsed
 
     def __str__(self) -> str:
         return f"{self.index}/{self.count}"
-
-
-def parse_slice(text: str) -> Slice:
-    """`"I/N"` as a Slice; OptionError unless 0 <= I < N."""
-    index, separator, count = str(text).partition("/")
-    try:
-        parsed = Slice(int(index), int(count))
-    except ValueError:
-        parsed = None
-    if not separator or parsed is None or not 0 <= parsed.index < parsed.count:
-        raise OptionError(f"slice: expected I/N with 0 <= I < N (e.g. 0/8 ... 7/8), found {text!r}")
-    return parsed
 
 
 def assign_slices(seconds_by_video: Iterable[tuple[str, float]], count: int) -> dict[str, int]:

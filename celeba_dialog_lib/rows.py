@@ -167,14 +167,13 @@ class ImageRow:
 
 @dataclasses.dataclass(frozen=True)
 class ImageShard:
-    """The rows one writer job handles, and the folders their images and masks are read from."""
+    """A work item: rows made on their own (by one writer job or engine task), and the folders their images and
+    masks are read from."""
 
     rows: tuple[ImageRow, ...]
     images: SourceFolder | None = None
     masks: SourceFolder | None = None
     part_masks: SourceFolder | None = None
-    # Where the build's skip report is written (None when streaming: skips are logged only).
-    skip_folder: str | None = None
 
 
 def named_images(image_ids: Sequence[str], labels: PartLabels) -> list[str]:

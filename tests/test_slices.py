@@ -15,7 +15,7 @@ from celeb_datasets.cli import main
 from celeb_datasets.errors import CelebDatasetsError, OptionError
 from celeb_datasets.hub import export
 from celeb_datasets.skips import read_skip_report
-from celeb_datasets.slices import Slice, assign_slices, parse_slice
+from celeb_datasets.slices import Slice, assign_slices
 from celebv_hq import CelebVHQ
 from celebv_hq_lib.annotations import read_annotation_file
 from celebv_hq_lib.clips import clips_of_slice
@@ -23,13 +23,13 @@ from celebv_hq_lib.clips import clips_of_slice
 
 @pytest.mark.parametrize(("text", "expected"), [("0/8", Slice(0, 8)), ("7/8", Slice(7, 8)), ("0/1", Slice(0, 1))])
 def test_a_slice_is_written_i_of_n(text: str, expected: Slice) -> None:
-    assert parse_slice(text) == expected and str(expected) == text
+    assert Slice.parse(text) == expected and str(expected) == text
 
 
 @pytest.mark.parametrize("text", ["8/8", "-1/8", "1", "a/b", "1/0", "1/8/2"])
 def test_an_impossible_slice_is_an_option_error(text: str) -> None:
     with pytest.raises(OptionError, match=r"slice: expected I/N with 0 <= I < N"):
-        parse_slice(text)
+        Slice.parse(text)
 
 
 def realistic_videos(count: int, seed: int = 0) -> list[tuple[str, float]]:
@@ -170,4 +170,4 @@ def test_the_command_line_exports_a_slice(download: Path, tmp_path: Path, capsys
     assert "celebv_hq/clips train:" in capsys.readouterr().out
     arguments = ["prepare", "celeba_dialog", "--data-dir", str(download), "--slice", "1/3", "--quiet"]
     assert main(arguments) == 2
-    assert "--slice: celeba_dialog is not built in slices" in capsys.readouterr().err
+    assert "option slice: config 'hq' is not built in slices" in capsys.readouterr().err

@@ -1,0 +1,163 @@
+"""Work items: how an engine other than datasets' own plans a build and makes its rows.
+
+A builder follows the convention when its `_split_generators` gives each split's work in gen_kwargs as
+
+    {"items": [item, ...], "skip_folder": folder, ...anything else, given to every item as it is}
+
+and its `_generate_tables(items, skip_folder, ...)` makes the rows of any run of those items, in order,
+each item on its own: the rows of `items[a:b]` are the rows of each item of it, one after the other.
+Items must be picklable. Skips are recorded into `skip_folder`, which an engine replaces by a folder of
+its own. Then datasets' engine runs `_generate_tables` on all the items of a split (split between
+`num_proc` processes), and any other engine can plan with the same `_split_generators` and run
+`_generate_tables` on one item per task, anywhere, and give the same rows in the same order.
+
+Both datasets follow it: CelebV-HQ `clips` (an item is one YouTube video's clips), CelebV-HQ
+`annotations` (a table of 10,000 clips' labels), and every CelebA-Dialog config (a shard of 1,000
+images, in each of the three splits).
+
+`export_work_items` is all of such an engine but where the items run: it plans, streams the rows of
+the items (made by a runner the engine gives, in the plan's order) into the shards, checks the build's
+accounting and installs the export. A runner is one function, `run(builder, plan) -> Iterable[ItemRows]`,
+that calls `item_rows(builder, split, item)` on each item wherever it likes (a Ray task, a process).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import datasets
+import pyarrow as pa
+
+from celeb_datasets.builder import CelebBuilder
+from celeb_datasets.card import ExportedConfig
+from celeb_datasets.engines.base import finish_build
+from celeb_datasets.errors import CelebDatasetsError
+from celeb_datasets.generation import surfaced
+from celeb_datasets.hub import install_export, registered_name, staging_folder
+from celeb_datasets.shards import check_splits_written, write_splits
+from celeb_datasets.skips import SkipLog, merge_skip_report, read_skip_report
+
+ITEMS = "items"
+SKIP_FOLDER = "skip_folder"
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitWork:
+    """One split's work items, in order, and the other gen_kwargs every item is made with."""
+
+    name: str
+    items: tuple[Any, ...]
+    shared: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class BuildPlan:
+    """A planned build: each split's work, and every item (id) the sources name (None: not checked)."""
+
+    splits: tuple[SplitWork, ...]
+    expected_items: Sequence[str] | None
+
+
+def plan_build(builder: CelebBuilder, skip_folder: Path) -> BuildPlan:
+    """Plan a build with the builder's own `_split_generators`; skips found while planning go to `skip_folder`.
+
+    Raises CelebDatasetsError for a builder whose splits do not give their work as items.
+    """
+    splits = []
+    for generator in builder.plan_splits(skip_folder):
+        shared = dict(generator.gen_kwargs)
+        if ITEMS not in shared:
+            raise CelebDatasetsError(
+                f"{builder.PRETTY_NAME} {builder.config.name}: split {generator.name} gives no work items "
+                f"(gen_kwargs {sorted(shared)}, expected {ITEMS!r}): only datasets' engine can build it"
+            )
+        items = tuple(shared.pop(ITEMS))
+        splits.append(SplitWork(str(generator.name), items, shared))
+    return BuildPlan(tuple(splits), builder.expected_items)
+
+
+def item_tables(builder: CelebBuilder, split: SplitWork, item: Any, skip_folder: Path) -> Iterator[pa.Table]:
+    """The rows of one work item, made by the builder's `_generate_tables`; its skips go to `skip_folder`.
+
+    Raises the package's own errors as they were raised (not wrapped by datasets' generation error).
+    """
+    gen_kwargs = {**split.shared, ITEMS: [item]}
+    if SKIP_FOLDER in gen_kwargs:
+        gen_kwargs[SKIP_FOLDER] = str(skip_folder)
+    try:
+        for _, table in builder._generate_tables(**gen_kwargs):
+            yield table
+    except datasets.exceptions.DatasetGenerationError as error:
+        raise surfaced(error, str(skip_folder)) from None
+
+
+@dataclasses.dataclass(frozen=True)
+class ItemRows:
+    """What one work item gave: its split (an index into the plan's splits), its rows, its skip lines."""
+
+    split: int
+    rows: pa.Table
+    skips: tuple[tuple[str, ...], ...]
+
+
+def item_rows(builder: CelebBuilder, plan: BuildPlan, split: int, item: Any) -> ItemRows:
+    """One work item of split `split` (an index into `plan.splits`) made into rows, with its skip lines.
+
+    Raises the package's own errors as they were raised (under on_missing="error", say).
+    """
+    with tempfile.TemporaryDirectory(prefix="celeb-datasets-item-") as folder:
+        tables = list(item_tables(builder, plan.splits[split], item, Path(folder)))
+        report = merge_skip_report(folder, builder.SKIP_REPORT_COLUMNS)
+        skips = tuple(tuple(line.values()) for line in read_skip_report(report))
+    rows = pa.concat_tables(tables) if tables else builder.info.features.arrow_schema.empty_table()
+    return ItemRows(split, rows, skips)
+
+
+# A runner: every work item of the plan made into rows (each by `item_rows`), given back in the plan's order.
+Runner = Callable[[CelebBuilder, BuildPlan], Iterable[ItemRows]]
+
+
+def export_work_items(builder: CelebBuilder, export_dir: Path, max_bytes: int, run: Runner) -> ExportedConfig:
+    """Plan the builder's config (or slice), have `run` make the rows of its work items, and export them.
+
+    The rows stream into the shards as they come (celeb_datasets.shards); the skip lines of planning and
+    of every item make the skip report; every item the sources name must be a row or a skip line.
+    """
+    export_dir = Path(export_dir)
+    name, config_name = registered_name(builder), builder.config.name
+    with tempfile.TemporaryDirectory(prefix="celeb-datasets-build-") as work:
+        skip_folder = Path(work)
+        plan = plan_build(builder, skip_folder)
+        row_ids: list[str] = []
+        rows = _recorded(run(_runner_copy(builder), plan), builder, plan, skip_folder, row_ids)
+        with staging_folder(export_dir, builder) as staging:
+            split_names = [split.name for split in plan.splits]
+            written = write_splits(rows, staging, builder.info.features, max_bytes, builder.config.slice, split_names)
+            kept_in = export_dir / f"skip_report.{config_name}.tsv"
+            report = finish_build(builder, plan.expected_items, row_ids, skip_folder, kept_in)
+            check_splits_written(written, f"{name}/{config_name}")
+            return install_export(export_dir, builder, staging, report)
+
+
+def _recorded(
+    results: Iterable[ItemRows], builder: CelebBuilder, plan: BuildPlan, skip_folder: Path, row_ids: list[str]
+) -> Iterator[tuple[str, pa.Table]]:
+    """Each item's rows as (split name, rows); its skip lines recorded into `skip_folder`, its row ids kept."""
+    skips = SkipLog(skip_folder, builder.SKIP_REPORT_COLUMNS)
+    id_column = builder.SKIP_REPORT_COLUMNS[0]
+    for result in results:
+        skips.add_lines(result.skips)
+        row_ids += result.rows.column(id_column).to_pylist()
+        yield plan.splits[result.split].name, result.rows
+
+
+def _runner_copy(builder: CelebBuilder) -> CelebBuilder:
+    """The builder as runners get it: without the list of every item's id (the driver's business alone)."""
+    copied = copy.copy(builder)
+    copied._expected_items = None
+    return copied
