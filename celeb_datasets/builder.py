@@ -46,6 +46,7 @@ from celeb_datasets.skips import (
     SkipLog,
     count_by_kind,
     finish_skip_report,
+    keep_skip_report,
     read_skip_report,
     skip_category,
     summarize_skips,
@@ -248,6 +249,12 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
         """The TSV of items left out or kept incomplete (id, ..., reason), after `download_and_prepare`."""
         return Path(datasets_internals.output_dir(self)) / SKIP_REPORT_FILE
 
+    @property
+    def refused_skip_report(self) -> Path:
+        """Where the skip report of a refused build is kept: beside the cache folder, which a refusal never creates."""
+        folder = str(datasets_internals.output_dir(self)).removesuffix(datasets_internals.INCOMPLETE_SUFFIX)
+        return Path(f"{folder}.{SKIP_REPORT_FILE}")
+
     # -----------------------------------------------------------------------------------------------
     # Preparing.
 
@@ -275,6 +282,7 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
                 raise
             raise storage_error(error, datasets_internals.output_dir(self)) from error
         report = self.skip_report
+        self.refused_skip_report.unlink(missing_ok=True)  # the report of an earlier, refused build
         counts = Counter(skip_category(row[self.SKIP_REPORT_COLUMNS[-1]]) for row in read_skip_report(report))
         self.skip_summary = self._summary(counts)
         left_out = any(kind not in self.KEPT_KINDS for kind in counts)
@@ -288,7 +296,10 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
         report, counts = finish_skip_report(datasets_internals.output_dir(self), self.SKIP_REPORT_COLUMNS)
         written = sum(split.num_examples or 0 for split in self.info.splits.values())
         if not written and self._expected_items:
-            raise CelebDatasetsError(f"{self._summary(counts)}. No row could be built. {self.NO_ROWS_HINT}".rstrip())
+            kept = keep_skip_report(report, self.refused_skip_report)
+            raise CelebDatasetsError(
+                f"{self._summary(counts, kept)}. No row could be built. {self.NO_ROWS_HINT}".rstrip()
+            )
         self._check_accounting(report)
 
     def _check_accounting(self, report: Path) -> None:
@@ -300,9 +311,9 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
             f"{self.PRETTY_NAME} {self.config.name}", self._expected_items, rows, read_skip_report(report), self
         )
 
-    def _summary(self, counts: Counter[str]) -> str:
+    def _summary(self, counts: Counter[str], report: Path | None = None) -> str:
         written = sum(split.num_examples or 0 for split in self.info.splits.values())
-        report = self.skip_report
+        report = report or self.skip_report
         left_out = Counter({kind: n for kind, n in counts.items() if kind not in self.KEPT_KINDS})
         summary = summarize_skips(f"{self.PRETTY_NAME} {self.config.name}", written, left_out, report)
         kept = Counter({kind: n for kind, n in counts.items() if kind in self.KEPT_KINDS})

@@ -30,7 +30,14 @@ from celeb_datasets.card import ExportedConfig
 from celeb_datasets.datasets_internals import get_writer_batch_size_from_features
 from celeb_datasets.errors import CelebDatasetsError, OptionError
 from celeb_datasets.hub import DEFAULT_MAX_SHARD_SIZE, install_export, new_staging, parquet_writer, registered_name
-from celeb_datasets.skips import SkipLog, count_by_kind, merge_skip_report, read_skip_report, summarize_skips
+from celeb_datasets.skips import (
+    SkipLog,
+    count_by_kind,
+    keep_skip_report,
+    merge_skip_report,
+    read_skip_report,
+    summarize_skips,
+)
 
 logger = logging.getLogger("celeb_datasets")
 
@@ -73,7 +80,11 @@ def export_with_ray(
             check_accounting(what, [clip.clip_id for clip in clips], rows_ids, read_skip_report(report), builder)
             if not rows_ids:
                 skipped = f"{sum(counts.values()):,} skipped ({count_by_kind(counts)})" if counts else "none named"
-                raise CelebDatasetsError(f"{what}: 0 written, {skipped}. No row could be built. {builder.NO_ROWS_HINT}")
+                # The report is in `work`, deleted on the way out: the refusal names a copy beside the export.
+                kept = keep_skip_report(report, export_dir / f"skip_report.{builder.config.name}.refused.tsv")
+                raise CelebDatasetsError(
+                    f"{what}: 0 written, {skipped}; skip report: {kept}. No row could be built. {builder.NO_ROWS_HINT}"
+                )
             kept = export_dir / f"skip_report.{builder.config.name}.tsv"
             logger.log(logging.WARNING if counts else logging.INFO, summarize_skips(what, len(rows_ids), counts, kept))
             part = builder.config.slice

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import logging
 import os
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -75,6 +76,20 @@ def finish_skip_report(folder: str | os.PathLike[str], columns: tuple[str, ...])
     if (folder / _PARTS_FOLDER).exists() or not report.exists():
         return merge_skip_report(folder, columns)
     return report, Counter(skip_category(row[columns[-1]]) for row in read_skip_report(report))
+
+
+def keep_skip_report(report: str | os.PathLike[str], kept: str | os.PathLike[str]) -> Path:
+    """Copy `report` to `kept` (replacing it whole) and return that path.
+
+    A refused build's report is written where the build was (datasets' `.incomplete` folder, deleted when
+    the refusal is raised): the refusal names this copy instead, which the user can still open.
+    """
+    kept = Path(kept)
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    partial = kept.with_name(f".{kept.name}.{os.getpid()}")
+    shutil.copyfile(report, partial)
+    os.replace(partial, kept)
+    return kept
 
 
 def read_skip_report(path: str | os.PathLike[str]) -> list[dict[str, str]]:

@@ -68,5 +68,10 @@ def test_no_usable_video_is_refused_as_by_the_builder(local_ray: object, tmp_pat
     for video in (download / "raw").iterdir():
         video.unlink()
     builder = CelebVHQ(config_name="clips", data_dir=str(download), cache_dir=str(tmp_path / "c"))
-    with pytest.raises(CelebDatasetsError, match=r"0 written, 6 skipped \(6 missing\)\. No row could be built"):
+    with pytest.raises(
+        CelebDatasetsError, match=r"0 written, 6 skipped \(6 missing\); skip report: .*No row could be"
+    ) as error:
         export_with_ray(builder, tmp_path / "ray")
+    kept = tmp_path / "ray" / "skip_report.clips.refused.tsv"
+    assert f"skip report: {kept}." in str(error.value)
+    assert len(kept.read_text().splitlines()) == 1 + 6
