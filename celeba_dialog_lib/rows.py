@@ -33,6 +33,7 @@ from celeba_dialog_lib.parsers import (
     parse_request_annotations,
     parse_request_lines,
     parse_requests,
+    whole_number,
 )
 
 
@@ -130,7 +131,7 @@ def refuse_folders_named_like_files(folder: SourceFolder, suffix: str) -> None:
 def check_hq_image_names(names: Sequence[str], source: str) -> None:
     """Refuse 1-based CelebA-HQ names (00001.jpg ...): CelebA-Dialog numbers its HQ images from 0.jpg."""
     stems = {name.removesuffix(".jpg") for name in names}
-    padded = sorted(stem for stem in stems if stem.isdigit() and len(stem) > 1 and stem.startswith("0"))
+    padded = sorted(stem for stem in stems if whole_number(stem) and len(stem) > 1 and stem.startswith("0"))
     one_based = "0" not in stems and str(len(stems)) in stems
     if padded or one_based:
         example = f"{padded[0]}.jpg" if padded else f"{len(stems)}.jpg"
@@ -144,7 +145,7 @@ def check_hq_image_names(names: Sequence[str], source: str) -> None:
 def image_order(name: str) -> tuple[int, str]:
     """Sort key of image file names: by number (0.jpg, 1.jpg, ..., 10.jpg), then by name."""
     stem = name.rsplit(".", 1)[0]
-    return (int(stem), name) if stem.isdigit() else (-1, name)
+    return (int(stem), name) if whole_number(stem) else (-1, name)
 
 
 @dataclasses.dataclass(frozen=True)

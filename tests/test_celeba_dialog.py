@@ -49,7 +49,7 @@ from celeba_dialog_lib.parsers import (
     parse_request_lines,
     parse_requests,
 )
-from celeba_dialog_lib.rows import check_hq_image_names
+from celeba_dialog_lib.rows import check_hq_image_names, image_order
 
 HEADER = "img_name Bangs Eyeglasses No_Beard Smiling Young"
 
@@ -363,6 +363,39 @@ def test_one_based_hq_names_are_refused_with_an_explanation_of_the_0_based_namin
 
 def test_0_based_hq_names_are_accepted() -> None:
     check_hq_image_names(["0.jpg", "1.jpg", "10.jpg", "29999.jpg"], "image")
+
+
+@pytest.mark.parametrize(
+    ("parse", "text", "message"),
+    [
+        (
+            parse_fine_grained,
+            f"{HEADER}\n0.jpg 2 0 \u00b2 3 1\n",
+            r"x\.txt, line 2: expected degrees 0\.\.5 in ASCII digits, found '\u00b2'",
+        ),
+        (
+            parse_hq_mapping,
+            "idx orig_idx orig_file\n\u00b2 119613 119614.jpg\n",
+            r"x\.txt, line 2: expected idx orig_idx",
+        ),
+        (parse_hq_mapping, "\u00b2 119613 119614.jpg\n", r"x\.txt, line 1: expected idx orig_idx"),
+        (parse_identities, "0.jpg 2880\n1.jpg 29\u00b37\n", r"x\.txt, line 2: expected an image name and its identity"),
+        (parse_request_annotations, '{"0.jpg": {"target_score": "\u00b2"}}', r"x\.txt: 0\.jpg: target_score: expected"),
+        (parse_attributes, f"\u00b2\n{' '.join(ATTRIBUTE_NAMES)}\n", r"x\.txt, line 1: expected the number of images"),
+    ],
+    ids=["degree", "mapping-index", "mapping-first-line", "identity", "target-score", "attribute-count"],
+)
+def test_a_superscript_digit_as_a_degree_or_number_is_an_error_naming_file_and_line(
+    parse: Callable[[str, str], object], text: str, message: str
+) -> None:
+    assert "\u00b2".isdigit()  # what made these a ValueError traceback: int() refuses what isdigit accepts
+
+    with pytest.raises(SourceFileError, match=message):
+        parse(text, "x.txt")
+
+
+def test_an_image_named_with_a_superscript_digit_sorts_without_error() -> None:
+    assert sorted(["10.jpg", "\u00b25.jpg", "2.jpg"], key=image_order) == ["\u00b25.jpg", "2.jpg", "10.jpg"]
 
 
 # ---------------------------------------------------------------------------------------------------
