@@ -15,12 +15,13 @@ or from the command line: `celeb-datasets prepare celeba_dialog --config hq --da
 Configs: `hq` (the 30,000 CelebA-HQ images with every label), `hq_masks` (the same plus CelebAMask-HQ's
 face-parsing masks), `standard` (the 202,599 aligned CelebA images with every label), and `hq_labels`,
 `standard_labels` (every label, no image bytes). Files are found by name anywhere under `data_dir`,
-inside folders or zip archives; images are copied from there into the Arrow shards as they are read.
+inside folders or zip archives (a zip inside a zip too, as a Google Drive folder download makes it);
+images are copied from there into the Arrow shards as they are read, JPEG or PNG as found. See
+docs/celeba_dialog.md for the layouts recognised and how masks are checked.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 from collections.abc import Iterator, Sequence
@@ -34,7 +35,7 @@ from celeb_datasets.builder import CelebBuilder, CelebBuilderConfig, arrow_table
 from celeb_datasets.errors import OptionError
 from celeb_datasets.options import option
 from celeb_datasets.skips import SkipLog
-from celeba_dialog_lib.files import FolderReader, SourceFolder
+from celeba_dialog_lib.files import FolderReaders
 from celeba_dialog_lib.labels import (
     ATTRIBUTE_NAMES,
     DEGREE_NAMES,
@@ -46,7 +47,7 @@ from celeba_dialog_lib.parsers import RequestAnnotation
 from celeba_dialog_lib.rows import (
     ImageRow,
     ImageShard,
-    image_names,
+    image_files,
     image_order,
     join_rows,
     named_images,
@@ -60,6 +61,7 @@ from celeba_dialog_lib.sources import (
     IMAGE_ROLES,
     MASK_ROLES,
     STANDARD_SOURCES,
+    ImageFolders,
     SourceSpec,
     folder_of,
     locate_sources,
@@ -129,8 +131,10 @@ KNOWN_DEFECTS = (
 
 # One sentence per feature for the dataset card (the card adds each feature's type and label names).
 FEATURE_DESCRIPTIONS = {
-    "image": "The original JPEG file, byte for byte (1024x1024 for `hq`, 178x218 for `standard`).",
-    "image_id": "The image's file name (0-based `0.jpg` ... for CelebA-HQ, `000001.jpg` ... for CelebA).",
+    "image": "The image file as found, byte for byte: JPEG (1024x1024 for `hq`, 178x218 for `standard`), or PNG "
+    "when built from CelebA's PNG release; its `path` is the file's name (`000001.png`).",
+    "image_id": "The image's name in the label files (0-based `0.jpg` ... for CelebA-HQ, `000001.jpg` ... for "
+    "CelebA), whatever the suffix of the file stored.",
     "celeba_file": "The CelebA image this CelebA-HQ image was made from (from CelebA-HQ-to-CelebA-mapping.txt).",
     "celeba_index": "The 0-based index of that CelebA image.",
     "identity": "CelebA's identity number of the person, None when no identity file was found.",
@@ -140,8 +144,9 @@ FEATURE_DESCRIPTIONS = {
     "attribute_captions": "One caption per fine-grained attribute; None where the source is empty or null.",
     "request": "A user's editing request for the image (from request*.json or request*.txt); None if absent.",
     "request_annotation": "The request's structure where the release annotates it; every field optional.",
-    "mask": "CelebAMask-HQ's colorized face-parsing PNG; `np.array(mask)` gives the label ids 0..18.",
-    "part_masks": "CelebAMask-HQ's binary mask (0 or 255) of each face part; None where the part is absent.",
+    "mask": "CelebAMask-HQ's colorized face-parsing PNG (512x512, palette); `np.array(mask)` gives the label ids "
+    "0..18. None where absent or unlike the release's (listed in the skip report).",
+    "part_masks": "CelebAMask-HQ's binary mask (0 or 255, 512x512) of each face part; None where the part is absent.",
 }
 
 
@@ -285,12 +290,16 @@ class CelebADialog(CelebBuilder):
     def _split_generators(self, dl_manager: datasets.DownloadManager) -> list[datasets.SplitGenerator]:
         skips = self.skip_log(dl_manager)
         skip_folder = None if skips.folder is None else str(skips.folder)
-        found = locate_sources(self.config.data_dir, self.config.sources, what=f"CelebA-Dialog {self.config.name}")
+        what = f"CelebA-Dialog {self.config.name}"
+        found = locate_sources(self.config.data_dir, self.config.sources, what=what)
         labels = read_part_labels(found, self.config.part)
-        images, masks, part_masks = (folder_of(found, role) for role in ("images", "masks", "part_masks"))
-        if images is not None:
-            image_ids = image_names(images, self.config.part)
-            universe = f"the image folder {images}"
+        images = found.get("images")
+        masks, part_masks = (folder_of(found, role) for role in ("masks", "part_masks"))
+        files = None
+        if isinstance(images, ImageFolders):
+            files = image_files(images, self.config.part, what)
+            image_ids = list(files)
+            universe = str(images)
         else:
             # Without images, the file that gives every image its split lists the images: the HQ mapping,
             # or CelebA's partition.
@@ -298,13 +307,13 @@ class CelebADialog(CelebBuilder):
             image_ids = sorted(listing, key=image_order)
             universe = labels.sources["mapping" if labels.celeba_files is not None else "partition"]
         self.expect_items(named_images(image_ids, labels))
-        rows = join_rows(image_ids, universe, labels, skips)
+        rows = join_rows(image_ids, universe, labels, skips, files)
         generators = []
         for split in SPLITS:
             split_rows = [row for row in rows if row.split == split]
             # Work items, each made into rows on its own (by any engine): shards of SHARD_IMAGES images.
             shards = [
-                ImageShard(tuple(split_rows[first : first + SHARD_IMAGES]), images, masks, part_masks)
+                ImageShard(tuple(split_rows[first : first + SHARD_IMAGES]), masks, part_masks)
                 for first in range(0, len(split_rows), SHARD_IMAGES)
             ]
             gen_kwargs = {"items": shards, "skip_folder": skip_folder}
@@ -316,24 +325,15 @@ class CelebADialog(CelebBuilder):
     ) -> Iterator[tuple[Key, pa.Table]]:
         features = self.info.features
         skips = SkipLog(skip_folder, SKIP_REPORT_COLUMNS)
-        with contextlib.ExitStack() as stack:
-            # One reader per folder for all the shards of this job: opening a zip reads its whole
-            # member list, which for 30,000 images costs as much as copying hundreds of them.
-            readers: dict[SourceFolder, FolderReader] = {}
-
-            def reader(folder: SourceFolder | None) -> FolderReader | None:
-                if folder is not None and folder not in readers:
-                    readers[folder] = stack.enter_context(folder.open_reader())
-                return None if folder is None else readers[folder]
-
+        # One reader per folder for all the shards of this job (see FolderReaders).
+        with FolderReaders() as readers:
             for shard_index, shard in enumerate(items):
                 if not (self.config.with_images or self.config.with_masks):
                     yield Key(shard_index, 0), image_rows_table(shard.rows, features)
                     continue
-                folders = (reader(shard.images), reader(shard.masks), reader(shard.part_masks))
                 for batch, first in enumerate(range(0, len(shard.rows), IMAGE_TABLE_ROWS)):
                     rows = shard.rows[first : first + IMAGE_TABLE_ROWS]
-                    rows, media = read_media(rows, *folders, self.config, skips)
+                    rows, media = read_media(rows, readers, shard.masks, shard.part_masks, self.config, skips)
                     yield Key(shard_index, batch), image_rows_table(rows, features, media)
 
 

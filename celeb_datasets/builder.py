@@ -284,6 +284,12 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
         """The TSV of items left out or kept incomplete (id, ..., reason), after `download_and_prepare`."""
         return Path(datasets_internals.output_dir(self)) / SKIP_REPORT_FILE
 
+    @property
+    def refused_skip_report(self) -> Path:
+        """Where the skip report of a refused build is kept: beside the cache folder, which a refusal never
+        creates (the build's own folder, datasets' `.incomplete`, is deleted when the refusal is raised)."""
+        return Path(f"{datasets_internals.prepared_dir(self)}.{SKIP_REPORT_FILE}")
+
     # -----------------------------------------------------------------------------------------------
     # Preparing.
 
@@ -311,6 +317,7 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
             if error.errno not in STORAGE_ERRNOS:
                 raise
             raise storage_error(error, datasets_internals.output_dir(self)) from error
+        self.refused_skip_report.unlink(missing_ok=True)  # the report of an earlier, refused build
         summary = self._built
         if summary is None:  # served from the cache: its report is summed up again
             summary = summarize_skip_report(self._what(), self._written(), self.skip_report, self.SKIP_KINDS)
@@ -333,6 +340,7 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
             kinds=self.SKIP_KINDS,
             no_rows_hint=self.NO_ROWS_HINT,
             report_shown=Path(datasets_internals.prepared_dir(self)) / SKIP_REPORT_FILE,
+            refused_report=self.refused_skip_report,
         )
 
     def _what(self) -> str:

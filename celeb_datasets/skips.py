@@ -17,6 +17,7 @@ import csv
 import dataclasses
 import logging
 import os
+import shutil
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -115,6 +116,20 @@ def finish_skip_report(folder: str | os.PathLike[str], columns: tuple[str, ...])
     return report
 
 
+def keep_skip_report(report: str | os.PathLike[str], kept: str | os.PathLike[str]) -> Path:
+    """Copy `report` to `kept` (replacing it whole) and return that path.
+
+    A refused build's report is written where the build was (datasets' `.incomplete` folder, deleted when
+    the refusal is raised): the refusal names this copy instead, which the user can still open.
+    """
+    kept = Path(kept)
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    partial = kept.with_name(f".{kept.name}.{os.getpid()}")
+    shutil.copyfile(report, partial)
+    os.replace(partial, kept)
+    return kept
+
+
 def read_skip_report(path: str | os.PathLike[str]) -> list[dict[str, str]]:
     """The rows of a skip report, as dicts keyed by its header."""
     with open(path, newline="", encoding="utf-8") as lines:
@@ -186,13 +201,16 @@ def finish_build(
     kinds: Sequence[SkipKind],
     no_rows_hint: str = "",
     report_shown: str | os.PathLike[str] | None = None,
+    refused_report: str | os.PathLike[str] | None = None,
 ) -> SkipSummary:
     """End a build, whatever engine made it: check it, and give its one-line summary (`skip_summary`).
 
     Raises CelebDatasetsError when a line of `report` has an undeclared kind; when the items the sources
     name (`expected_ids`; None: not checked) are not each exactly one row (`row_ids`) or one left-out line
     (the accounting check: a bug if it fails); and when no row could be built although items were named.
-    The summary names the report as `report_shown` (default: `report`), where the user will find it.
+    The summary names the report as `report_shown` (default: `report`), where the user will find it. A
+    build refused for having no row keeps its report at `refused_report` and names it, as the place where
+    the report was written may be gone by the time the user reads the message.
     """
     lines = read_skip_report(report)
     line_kinds = kinds_of_lines(lines, kinds, report)
@@ -203,7 +221,8 @@ def finish_build(
         check_accounting(what, expected, rows, left_out_ids)
         if expected and not rows:
             left_out, _ = _counts(line_kinds)
-            message = f"{what}: 0 written, {_skipped(left_out)}. No row could be built. {no_rows_hint}"
+            kept = "" if refused_report is None else f"; skip report: {keep_skip_report(report, refused_report)}"
+            message = f"{what}: 0 written, {_skipped(left_out)}{kept}. No row could be built. {no_rows_hint}"
             raise CelebDatasetsError(message.rstrip())
     return skip_summary(what, sum(rows.values()), line_kinds, report if report_shown is None else report_shown)
 

@@ -11,6 +11,11 @@ end-of-image marker; a PNG's chunks, each with its CRC, up to IEND (what PIL's `
 messages that say where). It finds truncated files, garbage and files that are not images. Damage
 inside the compressed pixels of a whole file needs `full_decode=True`, which decodes every pixel
 with PIL.
+
+Masks are also checked against what CelebAMask-HQ ships: `colorized_mask_problem` wants a 512x512
+palette ("P") PNG whose values are label ids 0..18, `part_mask_problem` a 512x512 PNG with at most two
+values, one of them 0. Format, size and mode come from the header; values need the pixels decoded
+(about half a millisecond for a 512x512 mask, see benchmarks/bench_mask_check.py).
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ import struct
 import zlib
 
 from PIL import Image
+
+from celeba_dialog_lib.labels import MASK_LABEL_NAMES
 
 JPEG_SIGNATURE = b"\xff\xd8"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -31,6 +38,11 @@ _JPEG_END_OF_IMAGE = 0xD9
 _JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
 # Frame headers SOF0-SOF15; C4 (DHT), C8 (reserved) and CC (DAC) share the range but are not frames.
 _JPEG_FRAMES = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+# How a problem found by decoding the pixels starts (the file is damaged, not merely unlike the release's).
+CANNOT_BE_DECODED = "cannot be decoded"
+# CelebAMask-HQ's masks: 512x512 PNGs (the face-parsing annotations were drawn at that size).
+MASK_SIZE = (512, 512)
 
 
 def image_problem(data: bytes, full_decode: bool = False) -> str | None:
@@ -127,10 +139,93 @@ def decode_problem(data: bytes) -> str | None:
         with Image.open(io.BytesIO(data)) as image:
             image.load()
     except Image.UnidentifiedImageError:
-        return "cannot be decoded: PIL does not recognise it as an image"
+        return f"{CANNOT_BE_DECODED}: PIL does not recognise it as an image"
     except (OSError, SyntaxError, ValueError, EOFError, struct.error, Image.DecompressionBombError) as error:
-        return f"cannot be decoded: {error}"
+        return f"{CANNOT_BE_DECODED}: {error}"
     return None
 
 
-__all__ = ["decode_problem", "image_problem", "jpeg_problem", "png_problem"]
+def colorized_mask_problem(data: bytes) -> str | None:
+    """What makes a whole PNG unlike CelebA-Dialog's colorized masks; None when it is like them.
+
+    They are 512x512 palette ("P") PNGs whose pixel values are the label ids 0..18 (MASK_LABEL_NAMES);
+    the palette only colours them for display and is not checked. Decodes the pixels once.
+    """
+    highest = len(MASK_LABEL_NAMES) - 1
+    with Image.open(io.BytesIO(data)) as image:
+        problem = _mask_header_problem(image) or _pixels_problem(image)
+        if problem is None and image.mode != "P":
+            rendering = " (a colour rendering of the labels?)" if image.mode in ("RGB", "RGBA") else ""
+            expected = f"a palette (P) PNG whose values are the label ids 0..{highest}"
+            problem = f"mode {image.mode}{rendering}, where {expected} is expected"
+        if problem is None and image.getextrema()[1] > highest:
+            problem = f"holds the value {image.getextrema()[1]}, where the label ids are 0..{highest}"
+    return problem
+
+
+def part_mask_problem(data: bytes, check_values: bool = True) -> str | None:
+    """What makes a whole PNG unlike CelebAMask-HQ's binary part masks; None when it is like them.
+
+    They are 512x512 PNGs with at most two values, one of them 0 (nonzero is the part). Their mode is not
+    documented, so any is accepted (a grey value, or a colour whose channels are 0). The values need the
+    pixels decoded, about as costly as the colorized mask's check for each of a face's dozen parts:
+    `check_values=False` checks the format and size alone (read from the header).
+    """
+    with Image.open(io.BytesIO(data)) as image:
+        problem = _mask_header_problem(image)
+        if problem is not None or not check_values or image.mode == "1":
+            return problem
+        problem = _pixels_problem(image)
+        if problem is not None:
+            return problem
+        values = _two_values(image)
+        bands = len(image.getbands()) - ("A" in image.getbands())
+    if values is None:
+        return "holds more than two values, where a binary part mask (0 and the part's value) is expected"
+    if len(values) == 2 and not any(_is_zero(value, bands) for value in values):
+        return f"holds the values {values[0]} and {values[1]}, where a binary part mask has 0 and the part's value"
+    return None
+
+
+def _two_values(image: Image.Image) -> list[int | tuple[int, ...]] | None:
+    """The one or two pixel values of a decoded image, lowest first; None when it has more."""
+    if image.mode != "L":
+        colours = image.getcolors(2)
+        return None if colours is None else sorted(value for _, value in colours)
+    # A grey image (the usual mask): its extrema, then whether any pixel lies between them. A lookup
+    # table and a bounding box are C loops, several times cheaper than counting every value.
+    low, high = image.getextrema()
+    between = image.point([0 if value in (low, high) else 255 for value in range(256)]).getbbox()
+    return None if between is not None else sorted({low, high})
+
+
+def _mask_header_problem(image: Image.Image) -> str | None:
+    if image.format != "PNG":
+        return f"a {image.format} file, where CelebAMask-HQ's masks are PNG"
+    if image.size != MASK_SIZE:
+        return f"{image.width}x{image.height}, where CelebAMask-HQ's masks are {MASK_SIZE[0]}x{MASK_SIZE[1]}"
+    return None
+
+
+def _pixels_problem(image: Image.Image) -> str | None:
+    """Why the pixels of an opened image cannot be decoded (None: they are, and are loaded)."""
+    try:
+        image.load()
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error) as error:
+        return f"{CANNOT_BE_DECODED}: {error}"
+    return None
+
+
+def _is_zero(value: int | tuple[int, ...], bands: int) -> bool:
+    return value == 0 if isinstance(value, int) else not any(value[:bands])
+
+
+__all__ = [
+    "CANNOT_BE_DECODED",
+    "colorized_mask_problem",
+    "decode_problem",
+    "image_problem",
+    "jpeg_problem",
+    "part_mask_problem",
+    "png_problem",
+]

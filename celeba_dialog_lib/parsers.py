@@ -51,6 +51,11 @@ class RequestAnnotation(NamedTuple):
     score_change_value: int | None = None
 
 
+def whole_number(text: str) -> bool:
+    """Whether `text` is a whole number written in ASCII digits (str.isdigit also accepts '²' and '٣')."""
+    return text.isascii() and text.isdigit()
+
+
 def _line_error(source: str, line: int, expected: str, found: object) -> SourceFileError:
     return SourceFileError(f"{source}, line {line}: expected {expected}, found {found!r}")
 
@@ -112,8 +117,13 @@ def parse_fine_grained(text: str, source: str = "combined_annotation_hq.txt") ->
 
 
 def _degree(value: str, source: str, line: int) -> int | None:
-    """A degree 0..5, or None for a value that marks "unlabeled" (anything but a whole number >= 0)."""
-    if not value.isdigit():
+    """A degree 0..5, or None for a value that marks "unlabeled" (anything but a whole number >= 0).
+
+    A digit that is not ASCII ('²') is no mark the release uses but an edited or mis-encoded file: an error.
+    """
+    if value.isdigit() and not value.isascii():
+        raise _line_error(source, line, "degrees 0..5 in ASCII digits", value)
+    if not whole_number(value):
         return None
     if int(value) not in DEGREES:
         raise _line_error(source, line, "degrees 0..5 (or a mark such as -1 for unlabeled)", value)
@@ -128,7 +138,7 @@ def parse_attributes(text: str, source: str = "CelebAMask-HQ-attribute-anno.txt"
     """
     lines = _table_lines(text)
     line, fields = next(lines, (1, []))
-    if len(fields) != 1 or not fields[0].isdigit():
+    if len(fields) != 1 or not whole_number(fields[0]):
         raise _line_error(source, line, "the number of images on the first line", " ".join(fields))
     announced = int(fields[0])
     line, names = next(lines, (2, []))
@@ -152,9 +162,10 @@ def parse_hq_mapping(text: str, source: str = "CelebA-HQ-to-CelebA-mapping.txt")
     """The CelebA image each CelebA-HQ image (`<idx>.jpg`) was made from; the header line is optional."""
     rows: dict[str, CelebAFile] = {}
     for index, (line, fields) in enumerate(_table_lines(text)):
-        if index == 0 and not fields[0].isdigit():
+        # Any digit, ASCII or not, starts a row: a row numbered '²' is an error below, not a header to skip.
+        if index == 0 and not fields[0][0].isdigit():
             continue
-        if len(fields) != 3 or not (fields[0].isdigit() and fields[1].isdigit()):
+        if len(fields) != 3 or not (whole_number(fields[0]) and whole_number(fields[1])):
             raise _line_error(source, line, "idx orig_idx orig_file (two integers and a file name)", " ".join(fields))
         origin = CelebAFile(int(fields[1]), fields[2])
         if origin.file != f"{origin.index + 1:06d}.jpg":
@@ -181,7 +192,7 @@ def parse_identities(text: str, source: str = "identity_CelebA-HQ.txt") -> dict[
     for index, (line, fields) in enumerate(_table_lines(text)):
         if index == 0 and not fields[0].endswith(".jpg"):
             continue
-        if len(fields) != 2 or not fields[1].isdigit():
+        if len(fields) != 2 or not whole_number(fields[1]):
             raise _line_error(source, line, "an image name and its identity number", " ".join(fields))
         _add_row(rows, source, line, fields[0], int(fields[1]))
     return rows
@@ -276,7 +287,7 @@ def parse_request_annotations(text: str, source: str = "request_annotated_hq.jso
 
         def score(key: str, entry: dict[str, Any] = entry, name: str = name) -> int | None:
             value = entry.get(key)
-            if isinstance(value, str) and value.isdigit():
+            if isinstance(value, str) and whole_number(value):
                 value = int(value)
             if value is None or (isinstance(value, int) and not isinstance(value, bool) and value in DEGREES):
                 return value
@@ -305,7 +316,7 @@ def index_masks(names: Iterable[str], source: str = "CelebAMask-HQ-mask-color-pa
     masks = {}
     for name in names:
         stem, _, extension = name.rpartition(".")
-        if extension == "png" and stem.isdigit():
+        if extension == "png" and whole_number(stem):
             masks[f"{int(stem)}.jpg"] = name
     return masks
 
@@ -322,7 +333,7 @@ def index_part_masks(
         if not name.endswith(".png"):
             continue
         number, _, part = PurePosixPath(name).stem.partition("_")
-        if not number.isdigit() or part not in MASK_PART_NAMES:
+        if not whole_number(number) or part not in MASK_PART_NAMES:
             raise SourceFileError(
                 f"{source}/{name}: expected a part mask named <5-digit image number>_<part>.png with a part "
                 f"among {', '.join(MASK_PART_NAMES)}"

@@ -41,4 +41,11 @@ UNREADABLE_MASK = SkipKind(
     meaning="A mask file fails the image check; that mask is None.",
 )
 
-SKIP_KINDS = (NO_IMAGE, NO_SPLIT, UNREADABLE, NO_LABEL, NO_MASK, UNREADABLE_MASK)
+UNEXPECTED_MASK = SkipKind(
+    "unexpected mask",
+    keeps_row=True,
+    meaning="A mask file is whole but unlike CelebAMask-HQ's (another size or mode, or label values outside "
+    "0..18); that mask is None.",
+)
+
+SKIP_KINDS = (NO_IMAGE, NO_SPLIT, UNREADABLE, NO_LABEL, NO_MASK, UNREADABLE_MASK, UNEXPECTED_MASK)

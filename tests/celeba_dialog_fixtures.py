@@ -109,16 +109,31 @@ def celeba_name(celeba_index: int) -> str:
 
 def jpeg_bytes(seed: int, width: int, height: int, quality: int = 90) -> bytes:
     """A JPEG of smooth colour gradients plus noise, different for every seed."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width]
-    base = np.stack([(x * rng.uniform(0.1, 1)) % 256, (y * rng.uniform(0.1, 1)) % 256, (x + y) % 256], axis=-1)
-    pixels = np.clip(base + rng.normal(0, 12, base.shape), 0, 255).astype(np.uint8)
     buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="JPEG", quality=quality)
+    Image.fromarray(_pixels(seed, width, height)).save(buffer, format="JPEG", quality=quality)
     return buffer.getvalue()
 
 
-def colorized_mask(index: int, size: int = 64) -> bytes:
+def png_bytes(seed: int, width: int, height: int) -> bytes:
+    """The picture of `jpeg_bytes(seed, ...)` as an RGB PNG (as in CelebA's PNG release)."""
+    buffer = io.BytesIO()
+    Image.fromarray(_pixels(seed, width, height)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def image_bytes(seed: int, width: int, height: int, suffix: str) -> bytes:
+    """A JPEG or PNG, as the file suffix (any case) says."""
+    return png_bytes(seed, width, height) if suffix.lower() == ".png" else jpeg_bytes(seed, width, height)
+
+
+def _pixels(seed: int, width: int, height: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    base = np.stack([(x * rng.uniform(0.1, 1)) % 256, (y * rng.uniform(0.1, 1)) % 256, (x + y) % 256], axis=-1)
+    return np.clip(base + rng.normal(0, 12, base.shape), 0, 255).astype(np.uint8)
+
+
+def colorized_mask(index: int, size: int = 512) -> bytes:
     """A palette PNG whose pixel values are label ids: every id 0..18 appears, in bands shifted by `index`."""
     y, x = np.mgrid[0:size, 0:size]
     labels = ((x + y + index) * len(MASK_PALETTE) // (2 * size)) % len(MASK_PALETTE)
@@ -129,13 +144,35 @@ def colorized_mask(index: int, size: int = 64) -> bytes:
     return buffer.getvalue()
 
 
-def part_mask(index: int, part_number: int, size: int = 64) -> bytes:
+def part_mask(index: int, part_number: int, size: int = 512) -> bytes:
     """A binary part mask (0 or 255, grayscale PNG) with a square that depends on the image and part."""
     pixels = np.zeros((size, size), dtype=np.uint8)
     corner = (index + 5 * part_number) % (size // 2)
     pixels[corner : corner + size // 2, corner : corner + size // 2] = 255
     buffer = io.BytesIO()
     Image.fromarray(pixels, mode="L").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def mask_as_rgb(mask: bytes) -> bytes:
+    """A colorized mask drawn in its colours as an RGB PNG (a colour rendering, not the release's palette PNG)."""
+    return png_of(Image.open(io.BytesIO(mask)).convert("RGB"))
+
+
+def mask_with_value(mask: bytes, value: int, rows: int = 4) -> bytes:
+    """A palette or grey mask with its first `rows` rows of pixels set to `value` (same mode and palette)."""
+    original = Image.open(io.BytesIO(mask))
+    pixels = np.array(original)
+    pixels[:rows] = value
+    image = Image.fromarray(pixels, mode=original.mode)
+    if original.mode == "P":
+        image.putpalette(original.getpalette())
+    return png_of(image)
+
+
+def png_of(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
     return buffer.getvalue()
 
 
@@ -228,6 +265,8 @@ def make_hq_download(
     optional: bool = True,
     drop_images: Sequence[int] = (),
     image_size: int = 64,
+    image_suffix: str = ".jpg",
+    image_folder: str = "image",
     replace: Mapping[str, bytes] | None = None,
 ) -> Path:
     """The CelebA-HQ part of CelebA-Dialog as downloaded, plus CelebA's list_eval_partition.txt.
@@ -238,15 +277,17 @@ def make_hq_download(
     zipped: images in image.zip (else the unzipped image/ folder); text_zipped: text/ as text.zip;
     one_based: name the images 00001.jpg ... like other CelebA-HQ copies; masks: the colorized mask
     archive (nested server path) and the binary masks; optional: requests and identities;
-    drop_images: leave these images out (their label rows stay); replace: files written instead of the
-    generated ones, by layout path (e.g. damaged `image/3.jpg` bytes), zipped where the layout zips them.
+    drop_images: leave these images out (their label rows stay); image_suffix: the images' suffix (".JPG"
+    as some unpackers leave it); image_folder: where the images are (`image/image` is one level too deep;
+    inside image.zip when zipped); replace: files written instead of the generated ones, by layout path
+    (e.g. damaged `image/3.jpg` bytes), zipped where the layout zips them.
     """
     indices = list(HQ_TO_CELEBA)
     files: dict[str, bytes] = {}
     for index in indices:
         if index not in drop_images:
-            name = f"{index + 1:05d}.jpg" if one_based else hq_name(index)
-            files[f"image/{name}"] = jpeg_bytes(index, image_size, image_size)
+            name = f"{index + 1:05d}" if one_based else str(index)
+            files[f"{image_folder}/{name}{image_suffix}"] = image_bytes(index, image_size, image_size, image_suffix)
     files["classification_label/combined_annotation_hq.txt"] = fine_grained_file(
         ((hq_name(index), values) for index, values in HQ_FINE_GRAINED.items()), separator="\t"
     ).encode()
@@ -286,13 +327,25 @@ def make_hq_download(
     return write_download(root, files | dict(replace or {}), archives)
 
 
-def make_standard_download(root: Path, *, zipped: bool = True, optional: bool = True) -> Path:
+def make_standard_download(
+    root: Path,
+    *,
+    zipped: bool = True,
+    optional: bool = True,
+    image_folder: str = "img_align_celeba",
+    image_suffix: str = ".jpg",
+) -> Path:
     """The standard part: CelebA's aligned images and label files, and CelebA-Dialog's standard files.
 
     000005.jpg's fine-grained row is "unlabeled" (-1 in every column); requests come as request.txt.
+    image_folder: where the images are (`img_align_celeba_png` for CelebA's PNG release, `img_celeba` for
+    its in-the-wild images, `img_align_celeba/img_align_celeba` as Kaggle's copy has them); zipped: in
+    `<first folder>.zip`; image_suffix: ".png" writes PNGs, ".JPG" upper-case names.
     """
     names = [name for split in STANDARD_SPLITS.values() for name in split]
-    files: dict[str, bytes] = {f"img_align_celeba/{name}": jpeg_bytes(int(name[:6]), 178, 218) for name in names}
+    files: dict[str, bytes] = {
+        f"{image_folder}/{name[:6]}{image_suffix}": image_bytes(int(name[:6]), 178, 218, image_suffix) for name in names
+    }
     files["list_attr_celeba.txt"] = attribute_file(
         [(name, standard_attributes(name)) for name in names], celeba_style=True
     ).encode()
@@ -308,8 +361,24 @@ def make_standard_download(root: Path, *, zipped: bool = True, optional: bool = 
         files["celeba_dialog/celeba_request/request.txt"] = "".join(
             f"{name}\t{text}\n" for name, text in STANDARD_REQUESTS.items()
         ).encode()
-    archives = {"img_align_celeba.zip": ("img_align_celeba", "img_align_celeba")} if zipped else {}
+    top = image_folder.split("/")[0]
+    archives = {f"{top}.zip": (top, top)} if zipped else {}
     return write_download(root, files, archives)
+
+
+def drive_zip(download: Path, zip_path: Path, compress_archives: bool = False) -> Path:
+    """`download` as Google Drive gives a folder download: one zip holding the folder, archives inside it.
+
+    The zips of the download become members of this zip, stored as they are unless `compress_archives`.
+    """
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(download.rglob("*")):
+            if path.is_file():
+                is_archive = path.suffix == ".zip"
+                compression = zipfile.ZIP_STORED if is_archive and not compress_archives else zipfile.ZIP_DEFLATED
+                member = f"{download.name}/{path.relative_to(download).as_posix()}"
+                archive.write(path, member, compress_type=compression)
+    return zip_path
 
 
 def make_large_hq_download(root: Path, jpegs: Sequence[Path], seed: int = 0) -> Path:

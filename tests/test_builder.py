@@ -175,8 +175,10 @@ def test_a_relative_data_dir_is_keyed_by_its_absolute_folder(tmp_path: Path, mon
 
 def test_a_refused_build_is_not_remembered_and_adding_videos_builds(tmp_path: Path) -> None:
     download = write_sample_download(tmp_path / "download")
-    with pytest.raises(CelebDatasetsError, match=r"No row could be built\. Put processed clips in processed/"):
+    with pytest.raises(CelebDatasetsError, match=r"No row could be built\. Put processed clips in processed/") as error:
         build(download, tmp_path / "cache", "clips")
+    report = Path(re.search(r"skip report: (\S+\.tsv)\. No row could be built", str(error.value)).group(1))
+    assert len(read_skip_report(report)) == 6  # it outlives the refused build, for the user to read
     write_sample_download(download, with_videos=True)
     builder = build(download, tmp_path / "cache", "clips")
     assert builder.as_dataset(split="train").num_rows == 6

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
+import struct
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,11 +23,15 @@ from celeba_dialog_fixtures import (
     STANDARD_SPLITS,
     attribute_file,
     colorized_mask,
+    drive_zip,
     hq_attributes,
     jpeg_bytes,
     make_hq_download,
     make_standard_download,
+    mask_as_rgb,
+    mask_with_value,
     part_mask,
+    png_bytes,
 )
 from PIL import Image
 
@@ -49,7 +55,7 @@ from celeba_dialog_lib.parsers import (
     parse_request_lines,
     parse_requests,
 )
-from celeba_dialog_lib.rows import check_hq_image_names
+from celeba_dialog_lib.rows import check_hq_image_names, image_order
 
 HEADER = "img_name Bangs Eyeglasses No_Beard Smiling Young"
 
@@ -363,6 +369,39 @@ def test_one_based_hq_names_are_refused_with_an_explanation_of_the_0_based_namin
 
 def test_0_based_hq_names_are_accepted() -> None:
     check_hq_image_names(["0.jpg", "1.jpg", "10.jpg", "29999.jpg"], "image")
+
+
+@pytest.mark.parametrize(
+    ("parse", "text", "message"),
+    [
+        (
+            parse_fine_grained,
+            f"{HEADER}\n0.jpg 2 0 \u00b2 3 1\n",
+            r"x\.txt, line 2: expected degrees 0\.\.5 in ASCII digits, found '\u00b2'",
+        ),
+        (
+            parse_hq_mapping,
+            "idx orig_idx orig_file\n\u00b2 119613 119614.jpg\n",
+            r"x\.txt, line 2: expected idx orig_idx",
+        ),
+        (parse_hq_mapping, "\u00b2 119613 119614.jpg\n", r"x\.txt, line 1: expected idx orig_idx"),
+        (parse_identities, "0.jpg 2880\n1.jpg 29\u00b37\n", r"x\.txt, line 2: expected an image name and its identity"),
+        (parse_request_annotations, '{"0.jpg": {"target_score": "\u00b2"}}', r"x\.txt: 0\.jpg: target_score: expected"),
+        (parse_attributes, f"\u00b2\n{' '.join(ATTRIBUTE_NAMES)}\n", r"x\.txt, line 1: expected the number of images"),
+    ],
+    ids=["degree", "mapping-index", "mapping-first-line", "identity", "target-score", "attribute-count"],
+)
+def test_a_superscript_digit_as_a_degree_or_number_is_an_error_naming_file_and_line(
+    parse: Callable[[str, str], object], text: str, message: str
+) -> None:
+    assert "\u00b2".isdigit()  # what made these a ValueError traceback: int() refuses what isdigit accepts
+
+    with pytest.raises(SourceFileError, match=message):
+        parse(text, "x.txt")
+
+
+def test_an_image_named_with_a_superscript_digit_sorts_without_error() -> None:
+    assert sorted(["10.jpg", "\u00b25.jpg", "2.jpg"], key=image_order) == ["\u00b25.jpg", "2.jpg", "10.jpg"]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -776,7 +815,7 @@ def test_an_unreadable_mask_is_none_with_its_reason_and_the_image_is_kept(tmp_pa
     assert lines["3.jpg"]["kind"] == "unreadable mask"
     assert report["3.jpg"] == (
         f"unreadable mask: {download / 'mask' / 'CelebAMask-HQ-mask-color-palette.zip'}/{MASK_ARCHIVE_FOLDER}/3.png: "
-        "truncated: chunk IDAT at byte 102 runs past the end (313 bytes)"
+        f"truncated: chunk IDAT at byte 102 runs past the end ({len(bad_mask):,} bytes)"
     )
     assert "kept with values listed in the report: 1 no label, 1 no mask, 1 unreadable mask" in builder.skip_summary
 
@@ -945,3 +984,453 @@ def test_hq_and_hq_masks_export_and_load_back_with_load_dataset_unchanged(
         for split in HQ_SPLITS:
             assert without_decoding(loaded[split]) == without_decoding(builder.as_dataset(split=split))
     assert "CelebA-Dialog" in (tmp_path / "export" / "README.md").read_text()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Downloads as users have them: other image releases, names' case, one folder deeper, Google Drive
+# zips, a half-extracted folder beside its zip
+
+
+def prepare(data_dir: Path, config: str, cache_dir: Path, *options: str) -> int:
+    """`celeb-datasets prepare celeba_dialog` (log lines at INFO, as a user sees them without --quiet)."""
+    arguments = ["--config", config, "--data-dir", str(data_dir), "--cache-dir", str(cache_dir), *options]
+    return command_line(["prepare", "celeba_dialog", *arguments])
+
+
+def images_by_id(builder: CelebADialog, splits: tuple[str, ...] = tuple(HQ_SPLITS)) -> dict[str, dict]:
+    return {
+        row["image_id"]: row["image"] for split in splits for row in without_decoding(builder.as_dataset(split=split))
+    }
+
+
+def test_celebas_png_release_builds_standard_storing_each_png_as_it_is_and_exports(
+    standard: CelebADialog, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from celeb_datasets.hub import export
+
+    download = make_standard_download(
+        tmp_path / "download", zipped=False, image_folder="img_align_celeba_png", image_suffix=".png"
+    )
+
+    with caplog.at_level(logging.INFO, logger="celeb_datasets"):
+        assert prepare(download, "standard", tmp_path / "cache") == 0
+
+    builder = build(download, "standard", tmp_path / "cache")
+    (row,) = without_decoding(builder.as_dataset(split="validation"))
+    assert row["image_id"] == "162771.jpg"
+    assert row["image"] == {"bytes": png_bytes(162771, 178, 218), "path": "162771.png"}
+    assert builder.as_dataset(split="validation")[0]["image"].format == "PNG"
+    for split in STANDARD_SPLITS:
+        labels = builder.as_dataset(split=split).remove_columns("image").to_list()
+        assert labels == standard.as_dataset(split=split).remove_columns("image").to_list()
+    assert "7 images found (CelebA's aligned and cropped images as PNG" in caplog.text
+    assert "7 image files are not named as in the labels (e.g. 000001.png for 000001.jpg)" in caplog.text
+    export(builder, tmp_path / "export")
+    loaded = datasets.load_dataset(str(tmp_path / "export"), "standard", split="validation")
+    assert loaded[0]["image"].format == "PNG"
+    assert without_decoding(loaded) == [row]
+
+
+@pytest.mark.parametrize(
+    ("config", "layout"),
+    [
+        ("hq", {"image_suffix": ".JPG", "zipped": False}),
+        ("hq", {"image_suffix": ".JPG", "zipped": True}),
+        ("hq", {"image_folder": "image/image", "zipped": False}),
+        ("hq", {"image_folder": "image/image", "zipped": True}),
+        ("standard", {"image_folder": "img_align_celeba/img_align_celeba", "zipped": False}),
+        ("standard", {"image_folder": "img_align_celeba/img_align_celeba", "zipped": True}),
+        ("standard", {"image_folder": "IMG_ALIGN_CELEBA", "image_suffix": ".Jpg", "zipped": False}),
+    ],
+    ids=["hq-upper-case", "hq-upper-case-zip", "hq-deeper", "hq-deeper-zip", "kaggle", "kaggle-zip", "all-cases"],
+)
+def test_images_are_found_whatever_their_case_and_one_folder_deeper(
+    hq: CelebADialog, standard: CelebADialog, tmp_path: Path, config: str, layout: dict
+) -> None:
+    make = make_hq_download if config == "hq" else make_standard_download
+    download = make(tmp_path / "download", **layout)
+
+    assert prepare(download, config, tmp_path / "cache", "--quiet") == 0
+
+    built = build(download, config, tmp_path / "cache")
+    reference = hq if config == "hq" else standard
+    splits = tuple(HQ_SPLITS if config == "hq" else STANDARD_SPLITS)
+    expected = {image_id: image["bytes"] for image_id, image in images_by_id(reference, splits).items()}
+    assert {image_id: image["bytes"] for image_id, image in images_by_id(built, splits).items()} == expected
+    suffix = layout.get("image_suffix", ".jpg")
+    assert {image["path"].rsplit(".", 1)[1] for image in images_by_id(built, splits).values()} == {suffix[1:]}
+    assert read_skip_report(built.skip_report) == read_skip_report(reference.skip_report)
+
+
+def without_images(download: Path, config: str) -> Path:
+    """Remove the images a fixture download holds for `config`."""
+    (download / ("image.zip" if config == "hq" else "img_align_celeba.zip")).unlink()
+    return download
+
+
+@pytest.mark.parametrize(
+    ("config", "found", "message"),
+    [
+        (
+            "standard",
+            "img_celeba/000001.jpg",
+            r"found CelebA's in-the-wild images \(not aligned nor cropped, in their original sizes\) at "
+            r"{download}/img_celeba, but its labels are for CelebA's aligned and cropped images \(178x218 JPEG, "
+            r"000001\.jpg \.\.\.\): get Img/img_align_celeba\.zip from the CelebA download",
+        ),
+        (
+            "standard",
+            "img_celeba.7z/img_celeba.7z.001",
+            r"found CelebA's in-the-wild images .* at {download}/img_celeba\.7z/img_celeba\.7z\.001, but its labels",
+        ),
+        (
+            "hq",
+            "img_align_celeba/000001.jpg",
+            r"found CelebA's aligned and cropped images \(178x218 JPEG, 000001\.jpg \.\.\.\) at "
+            r"{download}/img_align_celeba, but its labels are for CelebA-Dialog's CelebA-HQ images \(1024x1024 JPEG, "
+            r"0\.jpg \.\.\. 29999\.jpg\): get image\.zip from the CelebA-Dialog CelebA-HQ download",
+        ),
+        (
+            "standard",
+            "image/0.jpg",
+            r"found CelebA-Dialog's CelebA-HQ images .* at {download}/image, but its labels are for CelebA's aligned",
+        ),
+    ],
+    ids=["in-the-wild-for-standard", "in-the-wild-7z-for-standard", "aligned-for-hq", "hq-for-standard"],
+)
+def test_images_of_another_release_are_one_error_line_saying_which_was_found_and_which_is_needed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], config: str, found: str, message: str
+) -> None:
+    make = make_hq_download if config == "hq" else make_standard_download
+    download = without_images(make(tmp_path / "download", **({"masks": False} if config == "hq" else {})), config)
+    (download / found).parent.mkdir(parents=True, exist_ok=True)
+    (download / found).write_bytes(jpeg_bytes(1, 16, 16))
+
+    assert prepare(download, config, tmp_path / "cache", "--quiet") == 2
+
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert re.match(rf"error: CelebA-Dialog {config}: {message.format(download=re.escape(str(download)))}", error)
+
+
+def test_the_7z_parts_of_the_png_release_are_an_error_saying_to_extract_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    download = without_images(make_standard_download(tmp_path / "download"), "standard")
+    parts = download / "Img" / "img_align_celeba_png.7z"
+    parts.mkdir(parents=True)
+    for number in (1, 2):
+        (parts / f"img_align_celeba_png.7z.00{number}").write_bytes(b"7z\xbc\xaf\x27\x1c")
+
+    assert prepare(download, "standard", tmp_path / "cache", "--quiet") == 2
+
+    first = parts / "img_align_celeba_png.7z.001"
+    assert capsys.readouterr().err == (
+        f"error: {first}: a 7z archive, which cannot be read in place; it should hold the folder "
+        f"img_align_celeba_png: extract it under {download} (e.g. `7z x {first} -o{download}`) and run again\n"
+    )
+
+
+def test_with_both_of_celebas_releases_the_jpeg_one_is_read_and_the_png_one_named(
+    standard: CelebADialog, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    download = make_standard_download(tmp_path / "download")
+    make_standard_download(tmp_path / "png", zipped=False, image_folder="img_align_celeba_png", image_suffix=".png")
+    (tmp_path / "png" / "img_align_celeba_png").rename(download / "img_align_celeba_png")
+
+    with caplog.at_level(logging.INFO, logger="celeb_datasets"):
+        builder = build(download, "standard", tmp_path / "cache")
+
+    splits = tuple(STANDARD_SPLITS)
+    assert images_by_id(builder, splits) == images_by_id(standard, splits)
+    assert "CelebA's aligned and cropped images as PNG (178x218, 000001.png ...) is there too and is not read" in (
+        caplog.text
+    )
+
+
+def test_a_missing_label_file_names_the_archives_that_could_not_be_searched(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = make_hq_download(tmp_path / "CelebA-Dialog", masks=False)
+    (folder / "text" / "captions_hq.json").unlink()
+    download = tmp_path / "download"
+    download.mkdir()
+    drive = drive_zip(folder, download / "drive.zip", compress_archives=True)
+    (download / "more.7z").write_bytes(b"7z")
+
+    assert prepare(download, "hq_labels", tmp_path / "cache", "--quiet") == 2
+
+    error = capsys.readouterr().err
+    assert "the file captions_hq.json was not found anywhere under" in error
+    assert error.endswith(
+        f"; not searched, as they must be extracted first: {download / 'more.7z'} (a 7z archive: extract it, e.g. "
+        f"`7z x {download / 'more.7z'} -o{download}`); {drive}/CelebA-Dialog/image.zip (a zip compressed inside "
+        f"drive.zip: extract it, e.g. `unzip {drive} 'CelebA-Dialog/image.zip' -d {download}`)\n"
+    )
+
+
+def test_a_google_drive_folder_zip_is_read_in_place_with_the_archives_inside_it(
+    hq_masks: CelebADialog, tmp_path: Path
+) -> None:
+    folder = make_hq_download(tmp_path / "CelebA-Dialog")
+    download = tmp_path / "download"
+    download.mkdir()
+    drive_zip(folder, download / "CelebA-Dialog-20240101T000000Z-001.zip")
+
+    assert prepare(download, "hq_masks", tmp_path / "cache", "--quiet") == 0
+
+    built = build(download, "hq_masks", tmp_path / "cache")
+    assert [path.name for path in download.iterdir()] == ["CelebA-Dialog-20240101T000000Z-001.zip"]
+    for split in HQ_SPLITS:
+        assert without_decoding(built.as_dataset(split=split)) == without_decoding(hq_masks.as_dataset(split=split))
+
+
+def test_an_archive_compressed_inside_the_drive_zip_is_an_error_saying_to_extract_it_and_builds_once_extracted(
+    hq: CelebADialog, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = make_hq_download(tmp_path / "CelebA-Dialog", masks=False)
+    download = tmp_path / "download"
+    download.mkdir()
+    drive = drive_zip(folder, download / "CelebA-Dialog-20240101T000000Z-001.zip", compress_archives=True)
+
+    assert prepare(download, "hq", tmp_path / "cache", "--quiet") == 2
+
+    inner = "CelebA-Dialog/image.zip"
+    assert capsys.readouterr().err == (
+        f"error: {drive}/{inner}: a zip compressed inside {drive.name}, which cannot be read in place; it should "
+        f"hold the folder image: extract it under {download} (e.g. `unzip {drive} '{inner}' -d {download}`) "
+        "and run again\n"
+    )
+    with zipfile.ZipFile(drive) as archive:
+        archive.extract(inner, download)
+    assert prepare(download, "hq", tmp_path / "cache", "--quiet") == 0
+    assert images_by_id(build(download, "hq", tmp_path / "cache")) == images_by_id(hq)
+
+
+def half_extract(download: Path, count: int) -> list[str]:
+    """Extract the first `count` images of image.zip into image/, the last one cut short (an interrupted unzip)."""
+    with zipfile.ZipFile(download / "image.zip") as archive:
+        members = sorted(archive.namelist(), key=lambda name: image_order(Path(name).name))[:count]
+        for member in members:
+            archive.extract(member, download)
+    last = download / members[-1]
+    last.write_bytes(last.read_bytes()[:300])
+    return [Path(member).name for member in members]
+
+
+def test_a_half_extracted_folder_beside_its_zip_gives_each_image_from_where_it_is_whole_and_is_named(
+    hq: CelebADialog, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    download = make_hq_download(tmp_path / "download", masks=False)
+    extracted = half_extract(download, 5)
+    assert extracted == ["0.jpg", "1.jpg", "2.jpg", "3.jpg", "4.jpg"]
+
+    with caplog.at_level(logging.INFO, logger="celeb_datasets"):
+        assert prepare(download, "hq", tmp_path / "cache") == 0
+
+    assert images_by_id(build(download, "hq", tmp_path / "cache")) == images_by_id(hq)
+    folder, archive = download / "image", f"{download / 'image.zip'}/image"
+    assert "9 images found (CelebA-Dialog's CelebA-HQ images" in caplog.text
+    assert f"read from {folder} (5), {archive} (4)" in caplog.text
+    assert f"{folder} holds 5 of the 9 images of {archive} (an interrupted unzip or copy?)" in caplog.text
+    assert (
+        f"image 4.jpg: {folder}/4.jpg: truncated: segment FF C4 at byte 210 runs past the end (300 bytes); "
+        f"read from {archive}/4.jpg instead"
+    ) in caplog.text
+    warnings = [record for record in caplog.records if record.levelno == logging.WARNING]
+    assert len(warnings) == 2
+
+
+def test_images_read_while_a_copy_of_them_must_be_extracted_first_warn_of_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = make_hq_download(tmp_path / "CelebA-Dialog", masks=False)
+    download = tmp_path / "download"
+    download.mkdir()
+    drive = drive_zip(folder, download / "CelebA-Dialog-20240101T000000Z-001.zip", compress_archives=True)
+    with zipfile.ZipFile(drive) as archive:
+        archive.extract("CelebA-Dialog/image.zip", tmp_path / "unzipped")
+    half_extract(tmp_path / "unzipped" / "CelebA-Dialog", 3)
+    (tmp_path / "unzipped" / "CelebA-Dialog" / "image").rename(download / "image")
+
+    with caplog.at_level(logging.WARNING, logger="celeb_datasets"):
+        builder = build(download, "hq", tmp_path / "cache")
+
+    assert f"{drive}/CelebA-Dialog/image.zip may hold more images but is not read: " in caplog.text
+    assert f"The images are read from the image folder {download / 'image'}" in caplog.text
+    assert builder.skip_summary.startswith("CelebA-Dialog hq: 2 written, 7 skipped (6 no image, 1 unreadable)")
+
+
+def test_an_image_damaged_in_every_copy_is_left_out_naming_each_copy(tmp_path: Path) -> None:
+    download = make_hq_download(tmp_path / "download", masks=False, replace={"image/3.jpg": TRUNCATED_JPEG})
+    half_extract(download, 5)
+    (download / "image" / "4.jpg").write_bytes(jpeg_bytes(4, 64, 64))
+
+    builder = build(download, "hq", tmp_path / "cache")
+
+    report = {row["image_id"]: row["reason"] for row in read_skip_report(builder.skip_report)}
+    assert report["3.jpg"] == (
+        f"unreadable: {download / 'image' / '3.jpg'}: {BAD_IMAGES['truncated-jpeg'][1]}; "
+        f"{download / 'image.zip'}/image/3.jpg: {BAD_IMAGES['truncated-jpeg'][1]}"
+    )
+    assert builder.skip_summary.startswith("CelebA-Dialog hq: 8 written, 1 skipped (1 unreadable)")
+
+
+def test_two_files_for_one_image_give_the_jpeg_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    download = make_hq_download(tmp_path / "download", zipped=False, masks=False)
+    (download / "image" / "0.png").write_bytes(png_bytes(0, 64, 64))
+
+    with caplog.at_level(logging.WARNING, logger="celeb_datasets"):
+        builder = build(download, "hq", tmp_path / "cache")
+
+    assert images_by_id(builder)["0.jpg"] == {"bytes": jpeg_bytes(0, 64, 64), "path": "0.jpg"}
+    assert f"{download / 'image'}: 1 image(s) have several files (e.g. 0.jpg and 0.png): the JPEG is read" in (
+        caplog.text
+    )
+
+
+def test_a_folder_named_like_the_images_but_without_any_is_an_error_saying_what_it_holds(tmp_path: Path) -> None:
+    download = without_images(make_hq_download(tmp_path / "download", masks=False), "hq")
+    (download / "image").mkdir()
+    (download / "image" / "readme.txt").write_text("the images are elsewhere")
+
+    expected = (
+        f"{download / 'image'}: holds no image file (.jpg, .jpeg, .png): it holds 1 file(s) such as readme.txt; "
+        "it should hold CelebA-Dialog's CelebA-HQ images"
+    )
+    with pytest.raises(SourceFileError, match=re.escape(expected)):
+        build(download, "hq", tmp_path / "cache")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Masks checked against CelebAMask-HQ's
+
+
+COLORIZED_3 = "mask/CelebAMask-HQ-mask-color-palette/3.png"
+HAIR_3 = "CelebAMask-HQ-mask-anno/0/00003_hair.png"
+UNEXPECTED_MASKS = {
+    "colorized-256": (COLORIZED_3, colorized_mask(3, size=256), "256x256, where CelebAMask-HQ's masks are 512x512"),
+    "colorized-rgb": (
+        COLORIZED_3,
+        mask_as_rgb(colorized_mask(3)),
+        "mode RGB (a colour rendering of the labels?), where a palette (P) PNG whose values are the label ids "
+        "0..18 is expected",
+    ),
+    "colorized-label-25": (
+        COLORIZED_3,
+        mask_with_value(colorized_mask(3), 25),
+        "holds the value 25, where the label ids are 0..18",
+    ),
+    "part-256": (HAIR_3, part_mask(3, 3, size=256), "256x256, where CelebAMask-HQ's masks are 512x512"),
+}
+THREE_VALUED_PART_MASK = mask_with_value(part_mask(3, 3), 128, rows=8)
+
+
+@pytest.mark.parametrize(
+    ("path", "data", "problem", "media_check"),
+    [(*mask, "fast") for mask in UNEXPECTED_MASKS.values()]
+    + [
+        (
+            HAIR_3,
+            THREE_VALUED_PART_MASK,
+            "holds more than two values, where a binary part mask (0 and the part's value) is expected",
+            "full",
+        )
+    ],
+    ids=[*UNEXPECTED_MASKS, "part-three-values-full-check"],
+)
+def test_a_mask_unlike_celebamask_hqs_is_none_with_its_reason_and_the_row_is_kept(
+    hq_masks: CelebADialog, tmp_path: Path, path: str, data: bytes, problem: str, media_check: str
+) -> None:
+    download = make_hq_download(tmp_path / "download", replace={path: data})
+
+    builder = CelebADialog(
+        config_name="hq_masks", data_dir=str(download), cache_dir=str(tmp_path / "cache"), media_check=media_check
+    )
+    builder.download_and_prepare()
+
+    rows = {row["image_id"]: row for row in without_decoding(builder.as_dataset(split="train"))}
+    expected = {row["image_id"]: row for row in without_decoding(hq_masks.as_dataset(split="train"))}
+    if path == COLORIZED_3:
+        assert rows["3.jpg"]["mask"] is None
+        expected["3.jpg"]["mask"] = None
+        source = f"{download / 'mask' / 'CelebAMask-HQ-mask-color-palette.zip'}/{MASK_ARCHIVE_FOLDER}/3.png"
+    else:
+        assert rows["3.jpg"]["part_masks"]["hair"] is None
+        expected["3.jpg"]["part_masks"]["hair"] = None
+        source = f"{download / 'mask' / 'CelebAMask-HQ-mask-anno.zip'}/{HAIR_3}"
+    assert rows == expected
+    report = [row["reason"] for row in read_skip_report(builder.skip_report) if row["image_id"] == "3.jpg"]
+    assert report == [f"unexpected mask: {source}: {problem}"]
+    assert "kept with values listed in the report: 1 no label, 1 no mask, 1 unexpected mask" in builder.skip_summary
+
+
+def test_the_fast_check_stores_a_part_mask_of_the_right_size_without_decoding_its_values(tmp_path: Path) -> None:
+    download = make_hq_download(tmp_path / "download", replace={HAIR_3: THREE_VALUED_PART_MASK})
+
+    builder = build(download, "hq_masks", tmp_path / "cache")
+
+    row = next(row for row in without_decoding(builder.as_dataset(split="train")) if row["image_id"] == "3.jpg")
+    assert row["part_masks"]["hair"]["bytes"] == THREE_VALUED_PART_MASK
+
+
+def test_a_mask_whose_pixels_cannot_be_decoded_is_unreadable_not_unexpected(tmp_path: Path) -> None:
+    mask = colorized_mask(3)
+    start = mask.find(b"IDAT") - 4
+    (length,) = struct.unpack_from(">I", mask, start)
+    garbage = b"\x00" * length
+    crc = zlib.crc32(b"IDAT" + garbage).to_bytes(4, "big")
+    damaged = mask[: start + 8] + garbage + crc + mask[start + 12 + length :]
+    download = make_hq_download(tmp_path / "download", replace={COLORIZED_3: damaged})
+
+    builder = build(download, "hq_masks", tmp_path / "cache")
+
+    (reason,) = [row["reason"] for row in read_skip_report(builder.skip_report) if row["image_id"] == "3.jpg"]
+    assert reason.startswith(f"unreadable mask: {download / 'mask'}")
+    assert ": cannot be decoded: " in reason
+
+
+def test_under_on_missing_error_an_unexpected_mask_stops_the_build_naming_it(tmp_path: Path) -> None:
+    path, data, problem = UNEXPECTED_MASKS["colorized-256"]
+    download = make_hq_download(tmp_path / "download", replace={path: data})
+    builder = CelebADialog(config_name="hq_masks", data_dir=str(download), cache_dir=str(tmp_path), on_missing="error")
+
+    with pytest.raises(UnreadableMediaError, match=re.escape(f"/3.png (image 3.jpg): {problem}; replace it")):
+        builder.download_and_prepare()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Refusals name a skip report that still exists
+
+
+def test_a_refused_build_names_a_skip_report_the_user_can_still_open(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    download = make_hq_download(tmp_path / "download", zipped=False, masks=False)
+    for image in sorted((download / "image").iterdir()):
+        image.rename(image.with_name(f"{int(image.stem) + 100}.jpg"))
+
+    assert prepare(download, "hq", tmp_path / "cache", "--quiet") == 2
+
+    error = capsys.readouterr().err
+    assert re.match(r"error: CelebA-Dialog hq: 0 written, 18 skipped \(9 no image, 9 no split\); skip report: ", error)
+    report = Path(re.search(r"skip report: (\S+\.tsv)\. No row could be built", error).group(1))
+    assert report == build_refused(download, tmp_path / "cache").refused_skip_report
+    lines = read_skip_report(report)
+    assert len(lines) == 18
+    assert lines[0]["reason"].startswith("no image: rows in combined_annotation_hq.txt")
+
+
+def build_refused(download: Path, cache_dir: Path) -> CelebADialog:
+    return CelebADialog(config_name="hq", data_dir=str(download), cache_dir=str(cache_dir))
+
+
+def test_a_build_removes_the_report_of_a_refused_build_of_the_same_sources(hq_download: Path, tmp_path: Path) -> None:
+    builder = CelebADialog(config_name="hq", data_dir=str(hq_download), cache_dir=str(tmp_path))
+    builder.refused_skip_report.parent.mkdir(parents=True)
+    builder.refused_skip_report.write_text("image_id\treason\n")
+
+    builder.download_and_prepare()
+
+    assert not builder.refused_skip_report.exists()
+    assert builder.refused_skip_report.parent == Path(builder.cache_dir).parent

@@ -326,10 +326,12 @@ def test_clips_with_no_usable_video_at_all_is_an_error_saying_where_videos_go(tm
     shutil.copy(sample_annotation_file(), tmp_path / "celebvhq_info.json")
     builder = CelebVHQ(config_name="clips", data_dir=str(tmp_path), cache_dir=str(tmp_path / "cache"))
     # The same words as the Ray engine's (tests/test_ray_engine.py): both end a build with finish_build.
-    expected = r"^CelebV-HQ clips: 0 written, 6 skipped \(6 missing\)\. No row could be built\. Put "
-    expected += r".*raw/\{ytb_id\}\.mp4$"
+    expected = r"^CelebV-HQ clips: 0 written, 6 skipped \(6 missing\); skip report: .*\. No row could be built\. "
+    expected += r"Put .*raw/\{ytb_id\}\.mp4$"
     with pytest.raises(CelebDatasetsError, match=expected):
         builder.download_and_prepare()
+    # The report the refusal names is still there to be read (the build's own folder is gone).
+    assert len(read_skip_report(builder.refused_skip_report)) == 6
 
 
 def test_on_missing_error_stops_at_the_first_missing_video(download: Path, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from celeb_datasets.errors import CelebDatasetsError, SourceFileError
-from celeba_dialog_lib.files import DataFolder, SourceFile, SourceFolder
+from celeba_dialog_lib.files import DataFolder, FolderReaders, SourceFile, SourceFolder
 
 
 def write(path: Path, content: bytes = b"x") -> Path:
@@ -298,3 +298,108 @@ def test_sources_survive_pickling_for_worker_processes(tmp_path: Path) -> None:
 
     assert pickle.loads(pickle.dumps(folder)) == folder
     assert pickle.loads(pickle.dumps(file)) == file
+
+
+# ---------------------------------------------------------------------------------------------------
+# Archives inside archives, archives to extract first, every copy of a folder
+
+
+def zip_bytes(members: dict[str, bytes]) -> bytes:
+    buffer = __import__("io").BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def drive_download(path: Path, inner_compression: int = zipfile.ZIP_STORED) -> Path:
+    """A Google Drive folder download: a zip holding the folder, with `image.zip` inside it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    inner = zip_bytes({"image/0.jpg": b"zero", "image/1.jpg": b"one" * 500})
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(zipfile.ZipInfo("CelebA-Dialog/image.zip"), inner, compress_type=inner_compression)
+        archive.writestr("CelebA-Dialog/text/captions_hq.json", b'{"0.jpg": {}}')
+    return path
+
+
+def test_a_zip_stored_inside_a_zip_is_searched_and_read_in_place(tmp_path: Path) -> None:
+    drive = drive_download(tmp_path / "CelebA-Dialog-20240101T000000Z-001.zip")
+
+    download = DataFolder(tmp_path)
+    folder = download.find_folder("image")
+
+    assert folder == SourceFolder("image", f"{drive}/CelebA-Dialog/image.zip")
+    assert folder.list_files() == ["0.jpg", "1.jpg"]
+    with folder.open_reader() as reader:
+        assert reader.read("1.jpg") == b"one" * 500
+    assert folder.file("0.jpg").read_bytes() == b"zero"
+    assert download.find_file("captions_hq.json").read_text() == '{"0.jpg": {}}'
+    assert download.archives_to_extract() == []
+    assert list(tmp_path.iterdir()) == [drive]
+
+
+def test_a_zip_compressed_inside_a_zip_is_to_extract_and_finding_its_folder_says_so(tmp_path: Path) -> None:
+    drive = drive_download(tmp_path / "drive.zip", zipfile.ZIP_DEFLATED)
+    download = DataFolder(tmp_path)
+
+    (archive,) = download.archives_to_extract()
+
+    assert (archive.path, archive.folder) == (f"{drive}/CelebA-Dialog/image.zip", "image")
+    assert str(archive) == (
+        f"{drive}/CelebA-Dialog/image.zip (a zip compressed inside drive.zip: extract it, e.g. "
+        f"`unzip {drive} 'CelebA-Dialog/image.zip' -d {tmp_path}`)"
+    )
+    with pytest.raises(SourceFileError, match=r"image\.zip: a zip compressed inside drive\.zip, which cannot be read"):
+        download.find_folder("image")
+    assert download.find_folder("text") is not None
+
+
+def test_7z_rar_and_tar_archives_are_to_extract_named_by_their_first_part(tmp_path: Path) -> None:
+    for name in ("img_celeba.7z.001", "img_celeba.7z.002", "img_align_celeba_png.7z", "a.rar", "b.tar.gz", "c.txt"):
+        write(tmp_path / "Img" / name)
+    write_zip(tmp_path / "drive.zip", {"img_celeba.7z/img_celeba.7z.001": b"7z"})
+
+    archives = DataFolder(tmp_path).archives_to_extract()
+
+    assert [(Path(archive.path).name, archive.folder, archive.what) for archive in archives] == [
+        ("a.rar", "a", "a RAR archive"),
+        ("b.tar.gz", "b", "a tar archive"),
+        ("img_align_celeba_png.7z", "img_align_celeba_png", "a 7z archive"),
+        ("img_celeba.7z.001", "img_celeba", "a 7z archive"),
+        ("img_celeba.7z.001", "img_celeba", "a 7z archive inside drive.zip"),
+    ]
+    assert archives[3].command == f"7z x {tmp_path / 'Img' / 'img_celeba.7z.001'} -o{tmp_path}"
+    with pytest.raises(SourceFileError, match=r"a\.rar: a RAR archive, which cannot be read in place; it should hold"):
+        DataFolder(tmp_path).find_folder("a")
+
+
+def test_find_folders_gives_every_copy_best_first_whatever_the_case_of_their_names(tmp_path: Path) -> None:
+    write(tmp_path / "Image" / "0.JPG")
+    write(tmp_path / "deep" / "image" / "0.jpg")
+    write_zip(tmp_path / "image.zip", {"image/0.jpg": b"a", "image/image/1.jpg": b"b"})
+    drive_download(tmp_path / "drive.zip")
+
+    folders = DataFolder(tmp_path).find_folders("image")
+
+    assert folders == [
+        SourceFolder(str(tmp_path / "deep" / "image")),
+        SourceFolder(str(tmp_path / "Image")),
+        SourceFolder("image", str(tmp_path / "image.zip")),
+        SourceFolder("image/image", str(tmp_path / "image.zip")),
+        SourceFolder("image", f"{tmp_path / 'drive.zip'}/CelebA-Dialog/image.zip"),
+    ]
+    assert folders[3].list_files() == ["1.jpg"]
+    assert folders[2].subfolder("image") == folders[3]
+
+
+def test_folder_readers_read_from_several_folders_and_close_them(tmp_path: Path) -> None:
+    write(tmp_path / "image" / "0.jpg", b"disk")
+    write_zip(tmp_path / "image.zip", {"image/0.jpg": b"zipped"})
+    on_disk, zipped = DataFolder(tmp_path).find_folders("image")
+
+    with FolderReaders() as readers:
+        assert readers.read(on_disk, "0.jpg") == b"disk"
+        assert readers.read(zipped, "0.jpg") == b"zipped"
+        assert readers.read(zipped, "0.jpg") == b"zipped"
+        with pytest.raises(FileNotFoundError):
+            readers.read(zipped, "1.jpg")

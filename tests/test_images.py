@@ -7,11 +7,12 @@ import struct
 import zlib
 from collections.abc import Callable
 
+import numpy as np
 import pytest
-from celeba_dialog_fixtures import colorized_mask, jpeg_bytes, part_mask
+from celeba_dialog_fixtures import colorized_mask, jpeg_bytes, mask_as_rgb, mask_with_value, part_mask, png_of
 from PIL import Image
 
-from celeba_dialog_lib.images import image_problem
+from celeba_dialog_lib.images import colorized_mask_problem, image_problem, part_mask_problem
 
 JPEG = jpeg_bytes(1, 64, 48)
 PNG = colorized_mask(3)
@@ -132,3 +133,69 @@ def test_damage_inside_the_compressed_data_needs_the_full_decode(make: Callable[
 
     assert image_problem(data) is None
     assert image_problem(data, full_decode=True).startswith(expected)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Masks against CelebAMask-HQ's: 512x512 PNGs; colorized ones palette PNGs of label ids 0..18; part masks binary
+
+
+def grey_mask_of_labels() -> bytes:
+    """The label ids of a colorized mask as a grey (L) PNG, the form CelebAMask-HQ's own scripts write."""
+    return png_of(Image.fromarray(np.array(Image.open(io.BytesIO(colorized_mask(3)))), mode="L"))
+
+
+def part_mask_in(mode: str, values: tuple[int, int] = (0, 255)) -> bytes:
+    pixels = np.full((512, 512), values[0], dtype=np.uint8)
+    pixels[100:200, 100:200] = values[1]
+    return png_of(Image.fromarray(pixels, mode="L").convert(mode))
+
+
+def test_the_releases_masks_pass_their_checks() -> None:
+    assert colorized_mask_problem(colorized_mask(3)) is None
+    assert colorized_mask_problem(mask_with_value(colorized_mask(3), 18)) is None
+    assert part_mask_problem(part_mask(3, 1)) is None
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "RGB", "RGBA"])
+def test_a_binary_part_mask_passes_in_any_mode_as_its_mode_is_not_documented(mode: str) -> None:
+    assert part_mask_problem(part_mask_in(mode)) is None
+    assert part_mask_problem(part_mask_in(mode, (0, 0))) is None
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (colorized_mask(3, size=256), "256x256, where CelebAMask-HQ's masks are 512x512"),
+        (
+            mask_as_rgb(colorized_mask(3)),
+            "mode RGB (a colour rendering of the labels?), where a palette (P) PNG whose values are the label ids "
+            "0..18 is expected",
+        ),
+        (grey_mask_of_labels(), "mode L, where a palette (P) PNG whose values are the label ids 0..18 is expected"),
+        (mask_with_value(colorized_mask(3), 19), "holds the value 19, where the label ids are 0..18"),
+        (jpeg_bytes(3, 512, 512), "a JPEG file, where CelebAMask-HQ's masks are PNG"),
+    ],
+    ids=["256x256", "rgb-rendering", "grey-label-ids", "label-19", "jpeg"],
+)
+def test_a_colorized_mask_unlike_the_releases_is_named_with_what_differs(data: bytes, expected: str) -> None:
+    assert colorized_mask_problem(data) == expected
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (part_mask(3, 1, size=511), "511x511, where CelebAMask-HQ's masks are 512x512"),
+        (
+            mask_with_value(part_mask(3, 1), 7, rows=3),
+            "holds more than two values, where a binary part mask (0 and the part's value) is expected",
+        ),
+        (part_mask_in("L", (40, 255)), "holds the values 40 and 255, where a binary part mask has 0 and the part's"),
+    ],
+    ids=["511x511", "three-values", "no-zero"],
+)
+def test_a_part_mask_unlike_the_releases_is_named_with_what_differs(data: bytes, expected: str) -> None:
+    assert part_mask_problem(data).startswith(expected)
+
+
+def test_a_mask_whose_pixels_cannot_be_decoded_says_so() -> None:
+    assert colorized_mask_problem(png_with_damaged_pixels()).startswith("cannot be decoded: ")

@@ -72,10 +72,13 @@ def test_no_usable_video_is_refused_as_by_the_builder(local_ray: object, tmp_pat
         video.unlink()
     builder = CelebVHQ(config_name="clips", data_dir=str(download), cache_dir=str(tmp_path / "c"))
     # The builder's words (tests/test_celebv_hq.py): both end a build with skips.finish_build.
-    expected = r"^CelebV-HQ clips: 0 written, 6 skipped \(6 missing\)\. No row could be built\. "
-    expected += r"Put processed clips in processed/\{clip_id\}\.mp4 or raw videos in raw/\{ytb_id\}\.mp4$"
-    with pytest.raises(CelebDatasetsError, match=expected):
+    kept = tmp_path / "ray" / "skip_report.clips.refused.tsv"
+    expected = r"^CelebV-HQ clips: 0 written, 6 skipped \(6 missing\); skip report: (?P<kept>.*)\. No row could be "
+    expected += r"built\. Put processed clips in processed/\{clip_id\}\.mp4 or raw videos in raw/\{ytb_id\}\.mp4$"
+    with pytest.raises(CelebDatasetsError, match=expected) as error:
         RayEngine().export(builder, tmp_path / "ray", RaySettings())
+    assert f"skip report: {kept}." in str(error.value)
+    assert len(kept.read_text().splitlines()) == 1 + 6
 
 
 @pytest.mark.slow

@@ -79,6 +79,7 @@ def finish_build(
         kinds=builder.SKIP_KINDS,
         no_rows_hint=builder.NO_ROWS_HINT,
         report_shown=kept_in,
+        refused_report=kept_in.with_name(f"skip_report.{builder.config.name}.refused.tsv"),
     )
     summary.log()
     return report
