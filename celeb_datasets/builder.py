@@ -123,6 +123,9 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
     SKIP_REPORT_COLUMNS: ClassVar[tuple[str, ...]]
     # Kinds of skip-report lines whose row is kept (a value is None or odd); every other kind is left out.
     KEPT_KINDS: ClassVar[tuple[str, ...]] = ()
+    # Kinds of skip-report lines whose item a rerun may still get (a download left to retry): a cached
+    # build holding some is not served as complete (see `rebuilds_for_retries`).
+    RETRY_KINDS: ClassVar[tuple[str, ...]] = ()
     # What to do when a build has no row at all: where the media belong.
     NO_ROWS_HINT: ClassVar[str] = ""
     # Rows per Arrow record batch when the config stores media (megabytes per row).
@@ -167,6 +170,9 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
         # datasets sets options given to the builder after the config was made: check them again.
         self.config.validate()
         self.skip_summary: str | None = None
+        # After `download_and_prepare`: how many items of the build wait for a rerun, and what to do.
+        self.items_to_retry = 0
+        self.retry_summary: str | None = None
         self._expected_items: list[str] | None = None
         self.build_pid = os.getpid()
 
@@ -266,6 +272,16 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
         # be freed in a child, where joining its decoder threads (which were not forked) hangs forever.
         gc.collect()
         self.build_pid = os.getpid()
+        reusing = kwargs.get("download_mode") in (None, datasets.DownloadMode.REUSE_DATASET_IF_EXISTS)
+        if reusing and self._count_items_to_retry() and self.rebuilds_for_retries():
+            logger.warning(
+                "%s %s: the cached build left %s item(s) to retry: building again to retry them",
+                self.PRETTY_NAME, self.config.name, f"{self._count_items_to_retry():,}",
+            )  # fmt: skip
+            kwargs["download_mode"] = datasets.DownloadMode.REUSE_CACHE_IF_EXISTS
+        if kwargs.get("download_mode") not in (None, datasets.DownloadMode.REUSE_DATASET_IF_EXISTS):
+            # Built again: the cached build's split sizes (read from its info) are no longer what to expect.
+            self.info.splits = None
         try:
             super().download_and_prepare(*args, **kwargs)
         except datasets.exceptions.DatasetGenerationError as error:
@@ -279,6 +295,31 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
         self.skip_summary = self._summary(counts)
         left_out = any(kind not in self.KEPT_KINDS for kind in counts)
         logger.log(logging.WARNING if left_out else logging.INFO, self.skip_summary)
+        self.items_to_retry = sum(counts[kind] for kind in self.RETRY_KINDS)
+        self.retry_summary = None
+        if self.items_to_retry:
+            self.retry_summary = (
+                f"{self.PRETTY_NAME} {self.config.name}: {self.items_to_retry:,} item(s) wait for a download to retry "
+                f"(kind {', '.join(self.RETRY_KINDS)} in {report}): {self.retry_advice()}"
+            )
+            logger.warning(self.retry_summary)
+
+    def rebuilds_for_retries(self) -> bool:
+        """Whether a cached build with items to retry is built again by the same call (True), or served as it
+        is with a warning (False: building again would cost too much; `retry_advice` says what to do)."""
+        return True
+
+    def retry_advice(self) -> str:
+        """What to do about items left to retry, for the warning after a build."""
+        return "run the same command again to retry them (it builds again)"
+
+    def _count_items_to_retry(self) -> int:
+        """Items to retry in the cached build's skip report (0 when nothing is cached)."""
+        report = self.skip_report
+        if not self.RETRY_KINDS or not report.is_file():
+            return 0
+        reason = self.SKIP_REPORT_COLUMNS[-1]
+        return sum(skip_category(row[reason]) in self.RETRY_KINDS for row in read_skip_report(report))
 
     def _download_and_prepare(self, dl_manager: Any, verification_mode: Any, **prepare_split_kwargs: Any) -> None:
         # Runs inside datasets' `.incomplete` folder, which becomes the cache only when this returns.

@@ -223,6 +223,15 @@ def run_prepare(arguments: argparse.Namespace) -> int:
         files = len(rows.cache_files)
         print(f"{arguments.dataset}/{builder.config.name} {split}: {rows.num_rows:,} rows in {files} Arrow file(s)")
     print(f"cache: {builder.cache_dir}")
+    return _retry_exit_code(builder)
+
+
+def _retry_exit_code(builder: Any) -> int:
+    """1, with the builder's line on stderr, when the build left items to retry (a network problem must not
+    look like success); else 0."""
+    if getattr(builder, "retry_summary", None):
+        print(builder.retry_summary, file=sys.stderr)
+        return 1
     return 0
 
 
@@ -234,6 +243,7 @@ def run_export(arguments: argparse.Namespace) -> int:
     configs = config_names(arguments.dataset) if sample and not arguments.config else [arguments.config]
     overrides = _sample_overrides(arguments)
     max_shard_size = parse_byte_size("max_shard_size", arguments.max_shard_size)
+    exit_code = 0
     for config in configs:
         arguments.config = config
         builder = make_builder(arguments, **overrides)
@@ -247,6 +257,7 @@ def run_export(arguments: argparse.Namespace) -> int:
             # Preparing again is a no-op when the cache already holds this config.
             prepare_builder(builder, arguments)
             exported = export(builder, arguments.output, max_shard_size=max_shard_size)
+            exit_code = max(exit_code, _retry_exit_code(builder))
         for split in exported.splits:
             print(
                 f"{arguments.dataset}/{exported.name} {split.name}: {split.num_examples:,} rows in "
@@ -256,7 +267,7 @@ def run_export(arguments: argparse.Namespace) -> int:
         f"export folder: {arguments.output} (load it with datasets.load_dataset({str(arguments.output)!r}, "
         f"{exported.name!r}))"
     )
-    return 0
+    return exit_code
 
 
 def run_publish(arguments: argparse.Namespace) -> int:
