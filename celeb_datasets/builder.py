@@ -273,10 +273,11 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
         gc.collect()
         self.build_pid = os.getpid()
         reusing = kwargs.get("download_mode") in (None, datasets.DownloadMode.REUSE_DATASET_IF_EXISTS)
-        if reusing and self._count_items_to_retry() and self.rebuilds_for_retries():
+        waiting = self._count_items_to_retry() if reusing else 0
+        if waiting and self.rebuilds_for_retries():
             logger.warning(
                 "%s %s: the cached build left %s item(s) to retry: building again to retry them",
-                self.PRETTY_NAME, self.config.name, f"{self._count_items_to_retry():,}",
+                self.PRETTY_NAME, self.config.name, f"{waiting:,}",
             )  # fmt: skip
             kwargs["download_mode"] = datasets.DownloadMode.REUSE_CACHE_IF_EXISTS
         if kwargs.get("download_mode") not in (None, datasets.DownloadMode.REUSE_DATASET_IF_EXISTS):

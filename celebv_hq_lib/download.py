@@ -932,15 +932,8 @@ def wants_download(
     a done video whose file is gone or changed in size is fetched again; then to retry, never tried, or
     failed for good with `retry_failed`."""
     state = raw_video_state(data_dir, ytb_id, entry)
-    if state == CHANGED:
-        assert entry is not None
-        logger.warning(
-            "%s: %s is not the %s bytes downloaded %s (truncated or replaced): fetching it again",
-            ytb_id, entry.file, f"{entry.size:,}", entry.time,
-        )  # fmt: skip
-        return True
-    if state == KEPT:
-        return False
+    if state != ABSENT:
+        return state == CHANGED
     return entry is None or entry.state in (DONE, RETRY) or retry_failed
 
 
@@ -1016,6 +1009,14 @@ def _download_locked(
         for ytb_id, end in videos.items()
         if wants_download(ytb_id, entries.get(ytb_id), data_dir, retry_failed)
     }
+    for ytb_id in todo:
+        entry = entries.get(ytb_id)
+        if entry is not None and raw_video_state(data_dir, ytb_id, entry) == CHANGED:
+            size = (data_dir / entry.file).stat().st_size
+            logger.warning(
+                "%s: %s has %s bytes, not the %s downloaded %s (truncated or replaced): fetching it again",
+                ytb_id, entry.file, f"{size:,}", f"{entry.size:,}", entry.time,
+            )  # fmt: skip
     left = [entries.get(ytb_id) for ytb_id in videos if ytb_id not in todo]
     latest: dict[str, ManifestEntry] = {}
     queued_again: Counter[str] = Counter()
