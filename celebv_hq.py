@@ -38,7 +38,7 @@ from celebv_hq_lib.annotations import (
 from celebv_hq_lib.clips import VideoClips, plan_clips, video_clips
 from celebv_hq_lib.download import DownloadSettings
 from celebv_hq_lib.layout import ANNOTATION_FILE, HOMEPAGE, RAW_VIDEO_FOLDER, clip_source_paths
-from celebv_hq_lib.skip_kinds import SKIP_KINDS
+from celebv_hq_lib.skip_kinds import RETRY_KINDS, SKIP_KINDS
 from celebv_hq_lib.video import BoundingBox, EncoderSettings
 
 logger = logging.getLogger("celeb_datasets")
@@ -211,6 +211,7 @@ class CelebVHQ(CelebBuilder):
 
     SKIP_REPORT_COLUMNS = SKIP_REPORT_COLUMNS
     SKIP_KINDS = SKIP_KINDS
+    RETRY_KINDS = RETRY_KINDS
     NO_ROWS_HINT = (
         f"Put processed clips in processed/{{clip_id}}.mp4 or raw videos in {RAW_VIDEO_FOLDER}/{{ytb_id}}.mp4"
     )
@@ -225,6 +226,19 @@ class CelebVHQ(CelebBuilder):
         if config.with_video:
             return clip_source_paths(Path(data_dir), config.fetch)
         return [Path(data_dir) / ANNOTATION_FILE]
+
+    def rebuilds_for_retries(self) -> bool:
+        # With keep_raw=False the raw videos of the cached build are gone: building again would fetch
+        # every video again, so the same command serves the cache and says how to retry instead.
+        return self.config.keep_raw
+
+    def retry_advice(self) -> str:
+        if self.config.keep_raw:
+            return "run the same command again to retry them (it builds again, cutting from the raw videos kept)"
+        return (
+            "the same command serves this build as it is; add --force to build again and retry them, which "
+            "downloads every video again (keep_raw=false deleted them)"
+        )
 
     def _split_generators(self, dl_manager: datasets.DownloadManager) -> list[datasets.SplitGenerator]:
         skips = self.skip_log(dl_manager)

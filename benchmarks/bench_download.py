@@ -7,8 +7,8 @@ The videos come from the tests' loopback server (`tests/video_server.py`): each 
 with a video-only MP4 and an audio-only M4A (64x64, 10 fps, H.264 + AAC), which yt-dlp downloads and
 merges with imageio-ffmpeg's binary, as it would a YouTube video. Each run downloads every video into an
 empty folder, in a fresh process; the best of `--repeat` runs is kept.
-- ours: `download_videos` (one yt-dlp instance per video, in threads), checking each file with PyAV and
-  recording it in the manifest, at 1 and at 8 workers;
+- ours: `download_videos` (one yt-dlp instance per worker thread), checking each file with PyAV and
+  recording it in the manifest, at 1 and at 8 workers, with no pace (benchmarks/bench_pace.py measures it);
 - baseline: the release's way, one `yt-dlp` process per video, run one after the other, with the same
   format string and the same ffmpeg;
 - limit: fetching the same three files per video with http.client from 8 threads (no extraction, no merge).
@@ -41,7 +41,10 @@ from video_server import VideoServer  # noqa: E402
 def ours(folder: str, ids: list[str], seconds: float, url_template: str, workers: int) -> tuple[int, float]:
     from celebv_hq_lib.download import DownloadSettings, download_videos
 
-    settings = DownloadSettings(url_template=url_template, retries=0)
+    # No pace: this measures our machinery against the baseline's (bench_pace.py measures the pace).
+    settings = DownloadSettings(
+        url_template=url_template, retries=0, pace_min_sec=0, pace_max_sec=0, request_sleep_sec=0
+    )
     summary = download_videos(folder, dict.fromkeys(ids, seconds - 0.5), settings, workers=workers)
     return sum(entry.state == "done" for entry in summary.entries), 0.0
 
@@ -101,7 +104,7 @@ def main() -> None:
     arguments = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-download-"))
     server = VideoServer(work)
-    ids = [f"video{index:05d}" for index in range(arguments.videos)]
+    ids = [f"video{index:06d}" for index in range(arguments.videos)]  # 11 characters, as YouTube's
     for ytb_id in ids:
         server.add(ytb_id, arguments.seconds)
     try:

@@ -45,6 +45,7 @@ from celeb_datasets.skips import (
     SkipKind,
     SkipLog,
     SkipSummary,
+    count_kinds,
     finish_build,
     finish_skip_report,
     summarize_skip_report,
@@ -140,6 +141,9 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
     SKIP_REPORT_COLUMNS: ClassVar[tuple[str, ...]]
     # Every kind of line the dataset's skip report may hold (declared once in the dataset's package).
     SKIP_KINDS: ClassVar[tuple[SkipKind, ...]]
+    # Kinds whose item a rerun may still get (a download left to retry): a cached build holding some is not
+    # served as complete (see `rebuilds_for_retries`).
+    RETRY_KINDS: ClassVar[tuple[SkipKind, ...]] = ()
     # What to do when a build has no row at all: where the media belong.
     NO_ROWS_HINT: ClassVar[str] = ""
     # Rows per Arrow record batch when the config stores media (megabytes per row).
@@ -184,6 +188,9 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
         # datasets sets options given to the builder after the config was made: check them again.
         self.config.validate()
         self.skip_summary: str | None = None
+        # After `download_and_prepare`: how many items of the build wait for a rerun, and what to do.
+        self.items_to_retry = 0
+        self.retry_summary: str | None = None
         self._expected_items: list[str] | None = None
         self._built: SkipSummary | None = None
         self._planning_skip_folder: str | None = None
@@ -309,6 +316,17 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
         gc.collect()
         self.build_pid = os.getpid()
         self._built = None
+        reusing = kwargs.get("download_mode") in (None, datasets.DownloadMode.REUSE_DATASET_IF_EXISTS)
+        waiting = self._count_items_to_retry() if reusing else 0
+        if waiting and self.rebuilds_for_retries():
+            logger.warning(
+                "%s %s: the cached build left %s item(s) to retry: building again to retry them",
+                self.PRETTY_NAME, self.config.name, f"{waiting:,}",
+            )  # fmt: skip
+            kwargs["download_mode"] = datasets.DownloadMode.REUSE_CACHE_IF_EXISTS
+        if kwargs.get("download_mode") not in (None, datasets.DownloadMode.REUSE_DATASET_IF_EXISTS):
+            # Built again: the cached build's split sizes (read from its info) are no longer what to expect.
+            self.info.splits = None
         try:
             super().download_and_prepare(*args, **kwargs)
         except datasets.exceptions.DatasetGenerationError as error:
@@ -323,6 +341,34 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
             summary = summarize_skip_report(self._what(), self._written(), self.skip_report, self.SKIP_KINDS)
         self.skip_summary = summary.text
         summary.log()
+        self.note_items_to_retry(self.skip_report)
+
+    def note_items_to_retry(self, report: Path, shown: Path | None = None) -> None:
+        """Set `items_to_retry` and `retry_summary` from a finished build's skip report (any engine's; named as
+        `shown`, where the user finds it), and warn when some items wait for a rerun."""
+        self.items_to_retry = count_kinds(report, self.RETRY_KINDS)
+        self.retry_summary = None
+        if self.items_to_retry:
+            kinds = ", ".join(kind.name for kind in self.RETRY_KINDS)
+            self.retry_summary = (
+                f"{self.PRETTY_NAME} {self.config.name}: {self.items_to_retry:,} item(s) wait for a download to retry "
+                f"(kind {kinds} in {shown or report}): {self.retry_advice()}"
+            )
+            logger.warning(self.retry_summary)
+
+    def rebuilds_for_retries(self) -> bool:
+        """Whether a cached build with items to retry is built again by the same call (True), or served as it
+        is with a warning (False: building again would cost too much; `retry_advice` says what to do)."""
+        return True
+
+    def retry_advice(self) -> str:
+        """What to do about items left to retry, for the warning after a build."""
+        return "run the same command again to retry them (it builds again)"
+
+    def _count_items_to_retry(self) -> int:
+        """Items to retry in the cached build's skip report (0 when nothing is cached)."""
+        report = self.skip_report
+        return count_kinds(report, self.RETRY_KINDS) if report.is_file() else 0
 
     def _download_and_prepare(self, dl_manager: Any, verification_mode: Any, **prepare_split_kwargs: Any) -> None:
         # Runs inside datasets' `.incomplete` folder, which becomes the cache only when this returns.

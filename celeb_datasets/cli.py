@@ -225,6 +225,15 @@ def run_prepare(arguments: argparse.Namespace) -> int:
         files = len(rows.cache_files)
         print(f"{arguments.dataset}/{builder.config.name} {split}: {rows.num_rows:,} rows in {files} Arrow file(s)")
     print(f"cache: {builder.cache_dir}")
+    return _retry_exit_code(builder)
+
+
+def _retry_exit_code(builder: Any) -> int:
+    """1, with the builder's line on stderr, when the build left items to retry (a network problem must not
+    look like success); else 0."""
+    if getattr(builder, "retry_summary", None):
+        print(builder.retry_summary, file=sys.stderr)
+        return 1
     return 0
 
 
@@ -235,10 +244,12 @@ def run_export(arguments: argparse.Namespace) -> int:
     sample = getattr(arguments, "sample", None)
     configs = config_names(arguments.dataset) if sample and not arguments.config else [arguments.config]
     overrides = _sample_overrides(arguments)
+    exit_code = 0
     for config in configs:
         arguments.config = config
         builder = make_builder(arguments, **overrides)
         exported = engine.export(builder, arguments.output, settings)
+        exit_code = max(exit_code, _retry_exit_code(builder))
         for split in exported.splits:
             print(
                 f"{arguments.dataset}/{exported.name} {split.name}: {split.num_examples:,} rows in "
@@ -248,7 +259,7 @@ def run_export(arguments: argparse.Namespace) -> int:
         f"export folder: {arguments.output} (load it with datasets.load_dataset({str(arguments.output)!r}, "
         f"{exported.name!r}))"
     )
-    return 0
+    return exit_code
 
 
 def run_publish(arguments: argparse.Namespace) -> int:

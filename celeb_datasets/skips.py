@@ -227,6 +227,14 @@ def finish_build(
     return skip_summary(what, sum(rows.values()), line_kinds, report if report_shown is None else report_shown)
 
 
+def count_kinds(report: str | os.PathLike[str], kinds: Sequence[SkipKind]) -> int:
+    """How many lines of the skip report `report` are of one of `kinds`."""
+    if not kinds:
+        return 0
+    names = {kind.name for kind in kinds}
+    return sum(line.get("kind") in names for line in read_skip_report(report))
+
+
 def check_accounting(
     what: str, expected_ids: Iterable[str], row_ids: Iterable[str], left_out_ids: Iterable[str]
 ) -> None:

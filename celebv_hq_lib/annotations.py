@@ -21,7 +21,7 @@ from typing import Any
 
 from celeb_datasets.errors import MissingSourceError, SourceFileError
 from celeb_datasets.sourcefiles import decode_text, loads_json
-from celebv_hq_lib.layout import ANNOTATION_FILE
+from celebv_hq_lib.layout import ANNOTATION_FILE, clip_id_problem, youtube_id_problem
 from celebv_hq_lib.video import BoundingBox
 
 logger = logging.getLogger("celeb_datasets")
@@ -84,9 +84,10 @@ def read_annotation_file(path: str | os.PathLike[str]) -> list[ClipAnnotation]:
     """Parse `celebvhq_info.json` into validated clips, in file order.
 
     Raises SourceFileError naming the file, the clip and the field for malformed JSON, a duplicate
-    clip id, a missing field, a label vector of the wrong length or values, an unknown emotion, a box
-    outside [0, 1], or start >= end. Known defects of the real file (float noise, odd segments) are
-    kept as they are.
+    clip id, a `ytb_id` that is not a YouTube id (11 letters, digits, - or _), a clip id that is not
+    `{ytb_id}_{k}` or `{ytb_id}_{k}_{m}`, a missing field, a label vector of the wrong length or values,
+    an unknown emotion, a box outside [0, 1], or start >= end. Known defects of the real file (float
+    noise, odd segments) are kept as they are.
     """
     path = Path(path)
     try:
@@ -143,8 +144,13 @@ def parse_clip_record(
     if not isinstance(record, dict):
         raise fields.error("record", f"expected an object, found {type(record).__name__}")
     ytb_id = fields.get("ytb_id")
-    if not isinstance(ytb_id, str) or not ytb_id:
-        raise fields.error("ytb_id", f"expected a YouTube id, found {ytb_id!r}")
+    # Ids become file names (raw/{ytb_id}.mp4, processed/{clip_id}.mp4): only the release's forms pass.
+    problem = youtube_id_problem(ytb_id)
+    if problem is not None:
+        raise fields.error("ytb_id", problem)
+    problem = clip_id_problem(clip_id, ytb_id)
+    if problem is not None:
+        raise fields.error("clip id", problem)
     start_sec, end_sec = fields.number("duration", "start_sec"), fields.number("duration", "end_sec")
     if start_sec < 0:
         # The release has none: a negative time is a damaged or edited file, never a clip to cut.

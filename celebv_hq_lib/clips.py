@@ -9,6 +9,7 @@ skipping (with the reason) those that cannot be had. The builder and every engin
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal, Protocol
@@ -17,15 +18,27 @@ from celeb_datasets.errors import MissingSourceError, UnreadableMediaError
 from celeb_datasets.skips import SkipKind, SkipLog
 from celeb_datasets.slices import Slice, assign_slices
 from celebv_hq_lib.annotations import ClipAnnotation, read_annotation_file, segment_oddities
-from celebv_hq_lib.download import DownloadSettings, Manifest, download_video
+from celebv_hq_lib.download import (
+    CHANGED,
+    DONE,
+    FAILED,
+    DownloadSettings,
+    Manifest,
+    check_download_settings,
+    download_video,
+    fetch_session,
+    raw_video_state,
+)
 from celebv_hq_lib.layout import (
+    DOWNLOAD_LOCK_FILE,
     PROCESSED_CLIP_FOLDERS,
     RAW_VIDEO_EXTENSIONS,
     RAW_VIDEO_FOLDER,
     file_names,
     find_annotation_file,
 )
-from celebv_hq_lib.skip_kinds import MISSING, ODD_EMOTION_SEGMENT, UNREADABLE
+from celebv_hq_lib.session import FolderLock, SessionStopped, stop_message
+from celebv_hq_lib.skip_kinds import MISSING, ODD_EMOTION_SEGMENT, TO_RETRY, UNREADABLE
 from celebv_hq_lib.video import ClipRequest, EncoderSettings, cut_clips, video_problem
 
 
@@ -62,6 +75,9 @@ def plan_clips(config: ClipOptions, skips: SkipLog) -> tuple[list[ClipAnnotation
             skips.record(clip.clip_id, clip.ytb_id, kind=ODD_EMOTION_SEGMENT, reason=reason)
     if not config.with_video:
         return clips, []
+    if config.fetch:
+        # yt-dlp installed, cookies that parse: checked once, before any video is fetched.
+        check_download_settings(config.download_settings())
     videos = locate_videos(annotation_file.parent, clips, skips, on_missing=config.on_missing, fetch=config.fetch)
     return clips, videos
 
@@ -76,13 +92,15 @@ def clips_of_slice(clips: Sequence[ClipAnnotation], part: Slice) -> list[ClipAnn
 class VideoClips:
     """The clips of one YouTube video to write: each with its processed clip, or None to cut it from raw.
 
-    `fetch_into` is the data folder to download the raw video into when `raw_video` is None (fetch=True).
+    `fetch_into` is the data folder to download the raw video into when `raw_video` is None (fetch=True);
+    `fetch_session` names the build, whose videos share one download session per process.
     """
 
     ytb_id: str
     raw_video: str | None
     clips: tuple[tuple[ClipAnnotation, str | None], ...]
     fetch_into: str | None = None
+    fetch_session: str = ""
 
 
 def locate_videos(
@@ -97,6 +115,15 @@ def locate_videos(
     """
     downloads = Manifest(data_dir).read()
     folder_listings = {folder: file_names(data_dir / folder) for folder in (*PROCESSED_CLIP_FOLDERS, RAW_VIDEO_FOLDER)}
+    if fetch:
+        # A downloaded video whose file changed in size since (truncated, replaced) is fetched again.
+        folder_listings[RAW_VIDEO_FOLDER] = frozenset(
+            name
+            for name in folder_listings[RAW_VIDEO_FOLDER]
+            if (entry := downloads.get(Path(name).stem)) is None
+            or entry.state != DONE
+            or raw_video_state(data_dir, entry.ytb_id, entry) != CHANGED
+        )
     grouped: dict[str, list[tuple[ClipAnnotation, str | None]]] = {}
     raw_videos: dict[str, str | None] = {}
     for clip in clips:
@@ -119,14 +146,14 @@ def locate_videos(
             )
         if processed is None and raw_videos[clip.ytb_id] is None:
             download = downloads.get(clip.ytb_id)
-            if fetch and (download is None or download.state != "failed"):
+            if fetch and (download is None or download.state != FAILED):
                 grouped.setdefault(clip.ytb_id, []).append((clip, None))
                 continue
             reason = (
                 f"missing: neither {RAW_VIDEO_FOLDER}/{clip.ytb_id}.{{mp4,mkv,webm}} nor a processed "
                 f"{clip.clip_id}.mp4 in {data_dir}"
             )
-            if download is not None and download.state != "done":
+            if download is not None and download.state != DONE:
                 reason += f"; the download {download.failure()}"
             if on_missing == "error":
                 raise MissingSourceError(f"clip {clip.clip_id} (YouTube video {clip.ytb_id}): {reason}")
@@ -134,7 +161,10 @@ def locate_videos(
             continue
         grouped.setdefault(clip.ytb_id, []).append((clip, processed))
     fetch_into = str(data_dir) if fetch else None
-    return [VideoClips(ytb_id, raw_videos[ytb_id], tuple(group), fetch_into) for ytb_id, group in grouped.items()]
+    build = uuid.uuid4().hex if fetch else ""
+    return [
+        VideoClips(ytb_id, raw_videos[ytb_id], tuple(group), fetch_into, build) for ytb_id, group in grouped.items()
+    ]
 
 
 def video_clips(video: VideoClips, config: ClipOptions, skips: SkipLog) -> Iterator[tuple[ClipAnnotation, bytes, str]]:
@@ -178,9 +208,12 @@ def video_clips(video: VideoClips, config: ClipOptions, skips: SkipLog) -> Itera
 def fetch_raw_video(
     video: VideoClips, clips: Iterable[ClipAnnotation], config: ClipOptions, skips: SkipLog
 ) -> str | None:
-    """Download a video's raw file for its clips (fetch=True), through the data folder's manifest.
+    """Download a video's raw file for its clips (fetch=True), through the data folder's manifest, in the
+    build's download session (its pace and circuit breaker, shared by the build's workers).
 
-    Returns its path, or None after skipping every clip with the download's reason.
+    Returns its path, or None after skipping every clip with the download's reason: "missing" when the
+    video failed for good, TO_RETRY when a rerun may fetch it. Raises FolderBusyError while a `download`
+    runs on the folder, and SessionStopped when YouTube kept refusing the session.
     """
     if video.fetch_into is None:
         raise MissingSourceError(f"YouTube video {video.ytb_id}: no raw video and no data folder to fetch it into")
@@ -189,13 +222,24 @@ def fetch_raw_video(
     previous = manifest.read().get(video.ytb_id)
     last_end = max(clip.end_sec for clip in clips)
     settings = config.download_settings()
-    entry = download_video(
-        video.fetch_into, video.ytb_id, last_end, settings, manifest, previous.attempts if previous else 0
-    )
-    if entry.state == "done":
+    session = fetch_session(video.fetch_session, video.fetch_into, settings)
+    # Shared between the build's workers; a `download` on the same folder holds it exclusively.
+    try:
+        with FolderLock(Path(video.fetch_into) / DOWNLOAD_LOCK_FILE, exclusive=False):
+            entry = download_video(
+                video.fetch_into, video.ytb_id, last_end, settings, manifest, previous, session=session
+            )
+    except SessionStopped:
+        breaker = session.breaker
+        if breaker.stopped is None:
+            raise
+        message = stop_message(breaker.stopped, len(breaker.refusals))
+        raise SessionStopped(f"{message}. The build stopped; run the same command again later") from None
+    if entry.state == DONE:
         return str(Path(video.fetch_into) / entry.file)
+    kind = MISSING if entry.state == FAILED else TO_RETRY
     for clip in clips:
-        skip_clip(config, skips, clip, MISSING, f"missing: the download of {video.ytb_id} {entry.failure()}")
+        skip_clip(config, skips, clip, kind, f"{kind.name}: the download of {video.ytb_id} {entry.failure()}")
     return None
 
 

@@ -1,6 +1,7 @@
 """CelebV-HQ's own commands: `download` (the raw YouTube videos) and `status` (where a download stands).
 
-    celeb-datasets download celebv_hq --data-dir ~/CelebV-HQ --workers 2
+    celeb-datasets download celebv_hq --data-dir ~/CelebV-HQ --check     # what a long run needs, one line each
+    celeb-datasets download celebv_hq --data-dir ~/CelebV-HQ
     celeb-datasets status celebv_hq --data-dir ~/CelebV-HQ
 
 The download options are DownloadSettings' (the same a `fetch=true` build takes), as flags.
@@ -9,15 +10,21 @@ The download options are DownloadSettings' (the same a `fetch=true` build takes)
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from celeb_datasets.errors import OptionError
 from celeb_datasets.options import add_option_flags, given_options
 from celebv_hq_lib import download
 from celebv_hq_lib.annotations import read_annotation_file
 from celebv_hq_lib.layout import ANNOTATION_FILE, find_annotation_file
+from celebv_hq_lib.preflight import AUTO_CHECK_VIDEOS, preflight
+from celebv_hq_lib.session import stop_message
 
 logger = logging.getLogger("celeb_datasets")
 
@@ -31,8 +38,23 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     fetch.add_argument("--data-dir", type=Path, required=True, help=f"your download folder (with {ANNOTATION_FILE})")
     fetch.add_argument("--ids", type=Path, metavar="FILE", help="only these videos: one YouTube id or clip id a line")
     fetch.add_argument("--limit", type=int, metavar="N", help="at most N videos (after --ids)")
-    fetch.add_argument("--workers", type=int, default=1, metavar="N", help="parallel downloads (default 1)")
+    fetch.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="parallel downloads (default 1); they share the session's pace, so more help only while one "
+        "video takes longer to download than the pace allows between starts",
+    )
     fetch.add_argument("--retry-failed", action="store_true", help="also retry videos that failed for good")
+    fetch.add_argument(
+        "--check",
+        action="store_true",
+        help="only check what the download needs (yt-dlp, JavaScript runtime, cookies, ffmpeg, disk); exit 0 or 1",
+    )
+    fetch.add_argument(
+        "--skip-check", action="store_true", help=f"do not run the check before a run of {AUTO_CHECK_VIDEOS}+ videos"
+    )
     add_option_flags(fetch.add_argument_group("how videos are fetched"), download.DownloadSettings)
     fetch.set_defaults(run=run_download)
 
@@ -45,26 +67,79 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run_download(arguments: argparse.Namespace) -> int:
+    # Everything the user gave is checked here, before the first video is fetched.
     settings = download.DownloadSettings(**given_options(arguments, download.DownloadSettings))
     clips = read_annotation_file(find_annotation_file(arguments.data_dir))
     ids = None if arguments.ids is None else download.read_id_list(arguments.ids, clips)
     videos = download.select_videos(download.needed_ends(clips), ids, arguments.limit)
+    if arguments.workers < 1:
+        raise OptionError(f"--workers must be >= 1, not {arguments.workers}")
+    download.check_download_settings(settings)
+    if arguments.check or (len(videos) >= AUTO_CHECK_VIDEOS and not arguments.skip_check):
+        lines = preflight(arguments.data_dir, settings, _to_fetch(arguments.data_dir, videos, arguments.retry_failed))
+        failed = [line for line in lines if not line.ok]
+        if arguments.check:
+            print("\n".join(map(str, lines)))
+            return 1 if failed else 0
+        if failed:
+            print("\n".join(map(str, failed)), file=sys.stderr)
+            print("the check before a long download failed: fix the above, or pass --skip-check", file=sys.stderr)
+            return 1
 
     def report(entry: download.ManifestEntry) -> None:
         detail = f"{entry.size / 1e6:,.1f} MB, {entry.duration_sec:,.1f} s" if entry.state == "done" else entry.reason
         logger.info("%s %s: %s", entry.ytb_id, entry.state, detail)
 
     print(f"{len(videos):,} video(s) chosen; manifest: {download.Manifest(arguments.data_dir).path}", flush=True)
-    summary = download.download_videos(
-        arguments.data_dir, videos, settings, arguments.workers, arguments.retry_failed, on_finish=report
-    )
+    print(_pace_line(settings, arguments.workers), flush=True)
+    with _signals_interrupt():
+        summary = download.download_videos(
+            arguments.data_dir, videos, settings, arguments.workers, arguments.retry_failed, on_finish=report
+        )
     print(summary.line())
+    if summary.stopped is not None:
+        print(f"stopped: {stop_message(summary.stopped, summary.refusals)}", file=sys.stderr)
+        return 1
     left = sum(entry.state == download.RETRY for entry in summary.entries)
     if left:
         # Videos gone for good are normal; videos that may still come are not done: say so in the exit code.
         print(f"{left:,} video(s) may succeed later: run the same command again to retry them", file=sys.stderr)
         return 1
     return 0
+
+
+def _to_fetch(data_dir: Path, videos: dict[str, float], retry_failed: bool) -> dict[str, float]:
+    entries = download.Manifest(data_dir).read()
+    return {
+        ytb_id: end
+        for ytb_id, end in videos.items()
+        if download.wants_download(ytb_id, entries.get(ytb_id), data_dir, retry_failed)
+    }
+
+
+def _pace_line(settings: download.DownloadSettings, workers: int) -> str:
+    mean = (settings.pace_min_sec + settings.pace_max_sec) / 2
+    rate = f"about {3600 / mean:,.0f} an hour" if mean else "no limit"
+    return (
+        f"pace: one video start every {settings.pace_min_sec:g} to {settings.pace_max_sec:g} s ({rate}), "
+        f"shared by {workers} worker(s)"
+    )
+
+
+@contextlib.contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP end the download as Ctrl-C does: workers finish the video in hand, private
+    cookie copies are removed, and the command exits 130."""
+
+    def interrupt(number: int, frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(number).name)
+
+    previous = {number: signal.signal(number, interrupt) for number in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def run_status(arguments: argparse.Namespace) -> int:

@@ -48,4 +48,22 @@ ODD_EMOTION_SEGMENT = SkipKind(
     "kept as annotated.",
 )
 
-SKIP_KINDS = (MISSING, UNREADABLE, CORRUPT, RANGE_BEYOND_THE_VIDEO, UNSUPPORTED, UNUSABLE_BOX, ODD_EMOTION_SEGMENT)
+TO_RETRY = SkipKind(
+    "to retry",
+    keeps_row=False,
+    meaning="A fetch build could not download the clip's video for now (a network error, YouTube refusing "
+    "the session): running the same build again retries it.",
+)
+
+SKIP_KINDS = (
+    MISSING,
+    TO_RETRY,
+    UNREADABLE,
+    CORRUPT,
+    RANGE_BEYOND_THE_VIDEO,
+    UNSUPPORTED,
+    UNUSABLE_BOX,
+    ODD_EMOTION_SEGMENT,
+)
+# Kinds whose clips a rerun of the same build may still get: a cached build holding some is built again.
+RETRY_KINDS = (TO_RETRY,)

@@ -254,7 +254,7 @@ def download(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "aaaaaaaaaaa_1": make_record("aaaaaaaaaaa", 1.5, 3.0, bbox=(0.1, 0.9, 0.2, 0.6), emotion="happy"),
         "bbbbbbbbbbb_0": make_record("bbbbbbbbbbb", 0.5, 1.5),  # processed clip, no raw video
         "aaaaaaaaaaa_2": make_record("aaaaaaaaaaa", 3.5, 9.0),  # beyond the 4 s video
-        "c-c_cccccc_0": make_record("c-c_cccccc_", 0.0, 1.0),  # corrupt raw video
+        "c-c_cccccc__0": make_record("c-c_cccccc_", 0.0, 1.0),  # corrupt raw video
         "ddddddddddd_0": make_record("ddddddddddd", 0.0, 1.0),  # video taken down
         "aaaaaaaaaaa_3": make_record("aaaaaaaaaaa", 0.2, 0.6),
     }
@@ -298,14 +298,14 @@ def test_clips_config_holds_cut_and_processed_videos_with_their_labels(clips_bui
 
 def test_missing_unreadable_and_too_short_videos_land_in_the_skip_report(clips_builder: CelebVHQ) -> None:
     report = {row["clip_id"]: row for row in read_skip_report(clips_builder.skip_report)}
-    assert sorted(report) == ["aaaaaaaaaaa_2", "c-c_cccccc_0", "ddddddddddd_0"]
+    assert sorted(report) == ["aaaaaaaaaaa_2", "c-c_cccccc__0", "ddddddddddd_0"]
     assert report["ddddddddddd_0"]["ytb_id"] == "ddddddddddd"
     assert report["ddddddddddd_0"]["reason"].startswith("missing: neither raw/ddddddddddd.{mp4,mkv,webm}")
-    assert report["c-c_cccccc_0"]["reason"].startswith("unreadable: ")
+    assert report["c-c_cccccc__0"]["reason"].startswith("unreadable: ")
     assert report["aaaaaaaaaaa_2"]["reason"].startswith("range beyond the video: the clip ends at 9.00 s")
     assert {clip_id: line["kind"] for clip_id, line in report.items()} == {
         "ddddddddddd_0": "missing",
-        "c-c_cccccc_0": "unreadable",
+        "c-c_cccccc__0": "unreadable",
         "aaaaaaaaaaa_2": "range beyond the video",
     }
     assert clips_builder.skip_summary == (

@@ -2,13 +2,18 @@
 
 yt-dlp's generic extractor reads `/{ytb_id}.mpd` and sees a video-only MP4 and an audio-only M4A, so the
 release's format string (`bestvideo[ext=mp4]+bestaudio[ext=m4a]`) picks both and they are merged. Each
-video has a behaviour that the tests choose: served, 404, 403, 503 once, connection cut mid-file, slow.
+video has a behaviour that the tests choose: served, 404, 403, 503 once, connection cut mid-file, slow,
+audio only, no formats, held (its manifest waits for `release`). The whole server can also start
+refusing after N videos, as YouTube refuses a session (`refuse_after`): 429, the bot check, or 403 on
+the media only. It notes when each manifest was asked for (`manifest_times`), so that tests measure the
+pace where YouTube would.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import http.server
+import itertools
 import os
 import re
 import threading
@@ -38,7 +43,21 @@ _MPD = """<?xml version="1.0" encoding="UTF-8"?>
 </MPD>
 """
 
-BEHAVIOURS = ("ok", "404", "403", "503 once", "cut once", "cut always", "slow")
+_MPD_AUDIO_ONLY = _MPD.replace(
+    _MPD[_MPD.index('  <AdaptationSet mimeType="video/mp4"') : _MPD.index('  <AdaptationSet mimeType="audio/mp4"')], ""
+)
+_MPD_NO_FORMATS = _MPD[: _MPD.index(" <Period>")] + " <Period>\n </Period>\n</MPD>\n"
+
+BEHAVIOURS = ("ok", "404", "403", "503 once", "cut once", "cut always", "slow", "audio only", "no formats", "held")
+# How a refusing server answers (`refuse_after`): (status, reason phrase, what it refuses).
+REFUSALS = {
+    "429": (429, "Too Many Requests", "all"),
+    # YouTube's words; yt-dlp's generic extractor puts the reason phrase into its error message.
+    "bot check": (403, "Sign in to confirm you're not a bot", "all"),
+    "403 on media": (403, "Forbidden", "media"),
+}
+# Each duration's DASH files are made once per test session: encoding them is the costly part of a server.
+_DASH_FILES: dict[float, tuple[bytes, bytes]] = {}
 
 
 @dataclasses.dataclass
@@ -80,7 +99,13 @@ class VideoServer:
         self.most_raw_files_seen = 0
         # Added before every response: a network round trip (the benchmark's stand-in for YouTube's).
         self.latency_sec = 0.0
-        self._files: dict[float, tuple[bytes, bytes]] = {}
+        # (time.time(), ytb_id) of every manifest request, in order.
+        self.manifest_times: list[tuple[float, str]] = []
+        # After this many videos have been asked for, refuse as REFUSALS[refusal] says (None: never).
+        self.refuse_after: int | None = None
+        self.refusal = "429"
+        # Set to let the manifests of "held" videos go (a test holds a download in progress with it).
+        self.release = threading.Event()
         self._lock = threading.Lock()
         self._server = _Server(("127.0.0.1", 0), _handler(self))
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -93,18 +118,36 @@ class VideoServer:
     def add(self, ytb_id: str, duration_sec: float, behaviour: str = "ok") -> None:
         """Serve a video of `duration_sec` under `ytb_id` with one of BEHAVIOURS."""
         assert behaviour in BEHAVIOURS, behaviour
-        if duration_sec not in self._files:
-            self._files[duration_sec] = make_dash_files(self.folder, duration_sec)
-        self.videos[ytb_id] = ServedVideo(duration_sec, behaviour, *self._files[duration_sec])
+        if duration_sec not in _DASH_FILES:
+            _DASH_FILES[duration_sec] = make_dash_files(self.folder, duration_sec)
+        self.videos[ytb_id] = ServedVideo(duration_sec, behaviour, *_DASH_FILES[duration_sec])
 
     def note_request(self, path: str) -> int:
         """Count a request (returns how many this path has had, this one included)."""
         with self._lock:
             self.requests[path] += 1
+            if path.endswith(".mpd"):
+                self.manifest_times.append((time.time(), path[1:].removesuffix(".mpd")))
             if self.watched_raw_folder is not None and self.watched_raw_folder.is_dir():
                 finished = [name for name in os.listdir(self.watched_raw_folder) if name.endswith(".mp4")]
                 self.most_raw_files_seen = max(self.most_raw_files_seen, len(finished))
             return self.requests[path]
+
+    def refusing(self, part: str) -> tuple[int, str] | None:
+        """The (status, reason) to refuse a request for `part` with, or None to serve it."""
+        if self.refuse_after is None:
+            return None
+        status, reason, what = REFUSALS[self.refusal]
+        with self._lock:
+            videos_asked = len({ytb_id for _, ytb_id in self.manifest_times})
+        if videos_asked <= self.refuse_after or (what == "media" and part == "mpd"):
+            return None
+        return status, reason
+
+    def manifest_gaps(self) -> list[float]:
+        """Seconds between consecutive manifest requests (video starts), in order."""
+        times = sorted(when for when, _ in self.manifest_times)
+        return [later - earlier for earlier, later in itertools.pairwise(times)]
 
     def close(self) -> None:
         self._server.shutdown()
@@ -135,12 +178,18 @@ def _handler(server: VideoServer) -> type[http.server.BaseHTTPRequestHandler]:
             video = server.videos.get(match["id"]) if match else None
             if video is None:
                 return self.send_error(404, "Not Found")
+            refusal = server.refusing(match["part"])
+            if refusal is not None:
+                return self.send_error(*refusal)
             if video.behaviour in ("404", "403"):
                 return self.send_error(int(video.behaviour))
             if video.behaviour == "503 once" and match["part"] == "mpd" and count == 1:
                 return self.send_error(503, "Service Unavailable")
+            if video.behaviour == "held" and match["part"] == "mpd":
+                server.release.wait(timeout=120)
             if match["part"] == "mpd":
-                body = _MPD.format(ytb_id=match["id"], duration=video.duration_sec).encode()
+                template = {"audio only": _MPD_AUDIO_ONLY, "no formats": _MPD_NO_FORMATS}.get(video.behaviour, _MPD)
+                body = template.format(ytb_id=match["id"], duration=video.duration_sec).encode()
                 return self.send_body(body, "application/dash+xml")
             body = video.video if match["part"] == "video.mp4" else video.audio
             cut = video.behaviour == "cut always" or (video.behaviour == "cut once" and count == 1)

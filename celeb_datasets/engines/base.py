@@ -82,4 +82,5 @@ def finish_build(
         refused_report=kept_in.with_name(f"skip_report.{builder.config.name}.refused.tsv"),
     )
     summary.log()
+    builder.note_items_to_retry(report, shown=kept_in)
     return report
