@@ -1,7 +1,8 @@
 """Export prepared datasets in the Hugging Face Hub layout, publish them, and describe every config.
 
     >>> from celebv_hq import CelebVHQ
-    >>> from celeb_datasets.hub import export, publish
+    >>> from celeb_datasets.hub import export
+    >>> from celeb_datasets.publish import publish
     >>> builder = CelebVHQ(config_name="annotations", data_dir="path/to/CelebV-HQ")
     >>> builder.download_and_prepare()
     >>> export(builder, "celebv_hq_export")                  # celebv_hq_export/annotations/train-*.parquet
