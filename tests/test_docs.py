@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from celeb_datasets.registry import DATASETS, builder_class
 from celebv_hq import CelebVHQ
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+README = REPO_ROOT / "README.md"
 
 
 # --- the repository's docs -------------------------------------------------------------------------------
@@ -20,9 +22,59 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 def test_every_generated_part_of_the_docs_matches_the_code() -> None:
     files = documentation_files(REPO_ROOT)
-    assert REPO_ROOT / "docs" / "skip-reports.md" in files
+    assert README in files and REPO_ROOT / "docs" / "skip-reports.md" in files
     stale = stale_files(files)
     assert not stale, f"{', '.join(map(str, stale))}: out of date: run `celeb-datasets docs` at the repository root"
+
+
+def test_each_dataset_s_defects_features_and_skip_kinds_are_generated_somewhere_in_the_docs() -> None:
+    text = "".join(path.read_text() for path in documentation_files(REPO_ROOT))
+    used = set(re.findall(r"^<!-- generated: (.+?) -->$", text, flags=re.MULTILINE))
+    wanted = {f"{name} {part}" for name in DATASETS for part in ("known defects", "features", "options", "configs")}
+    assert wanted | {"skip kinds"} <= used
+
+
+def test_the_readme_stays_short() -> None:
+    assert len(README.read_text().splitlines()) <= 300
+
+
+def test_every_link_between_the_docs_points_to_a_file_and_heading_that_exist() -> None:
+    pages = [*documentation_files(REPO_ROOT), REPO_ROOT / "benchmarks" / "README.md"]
+    for page in pages:
+        for target, anchor in re.findall(r"\]\(([^)#:\s]*)(?:#([^)\s]*))?\)", page.read_text()):
+            linked = (page.parent / target).resolve() if target else page
+            assert linked.exists(), f"{page}: a link to {target}, which does not exist"
+            if anchor:
+                assert anchor in heading_anchors(linked), f"{page}: a link to {target}#{anchor}: no such heading"
+
+
+def heading_anchors(page: Path) -> set[str]:
+    """The anchors GitHub gives the headings of a Markdown page (lowercase, punctuation dropped, - for spaces)."""
+    text = re.sub(r"^```.*?^```", "", page.read_text(), flags=re.MULTILINE | re.DOTALL)
+    headings = re.findall(r"^#+ (.+)$", text, flags=re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}
+
+
+def test_the_readme_s_test_command_is_the_one_ci_runs() -> None:
+    block = README.read_text().split("## Set-up", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    install_and_sample, test_command = block.strip().splitlines()
+    assert "--sample" in install_and_sample
+    assert test_command in (REPO_ROOT / ".ci" / "run").read_text().splitlines()
+
+
+def test_the_install_holds_every_dataset_script_and_package_of_the_repository() -> None:
+    # docs/adding-a-dataset.md: a new script and package folder go into pyproject's py-modules and packages.
+    pyproject = (REPO_ROOT / "pyproject.toml").read_text()  # tomllib is Python 3.11+: the two lines are read here
+
+    def listed(key: str) -> set[str]:
+        return set(re.findall(r'"([^"]+)"', re.search(rf"^{key} = \[(.*)\]$", pyproject, re.MULTILINE)[1]))
+
+    scripts = {path.stem for path in REPO_ROOT.glob("*.py")}
+    packages = {path.parent.name for path in REPO_ROOT.glob("*/__init__.py") if path.parent.name != "tests"}
+    assert listed("py-modules") == scripts
+    assert listed("packages") == packages
+    for name in DATASETS:
+        assert builder_class(name).__module__ in scripts
 
 
 # --- rendering ---------------------------------------------------------------------------------------------
