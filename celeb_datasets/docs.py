@@ -65,9 +65,8 @@ def render(text: str, source: str = "<text>") -> str:
         if begin is None:
             continue
         start = index
-        while index < len(lines) and lines[index].rstrip("\n") != END:
-            if BEGIN.match(lines[index].rstrip("\n")):
-                break
+        # The old content runs to the end line; another begin line first means the end line is missing.
+        while index < len(lines) and lines[index].rstrip("\n") != END and not BEGIN.match(lines[index].rstrip("\n")):
             index += 1
         if index == len(lines) or lines[index].rstrip("\n") != END:
             raise CelebDatasetsError(
@@ -84,7 +83,12 @@ def render(text: str, source: str = "<text>") -> str:
 
 def stale_files(paths: Iterable[str | Path]) -> list[Path]:
     """The files among `paths` whose generated parts differ from what the code gives."""
-    return [Path(path) for path in paths if render(_read(path), str(path)) != _read(path)]
+    stale = []
+    for path in paths:
+        text = _read(path)
+        if render(text, str(path)) != text:
+            stale.append(Path(path))
+    return stale
 
 
 def write_docs(paths: Iterable[str | Path]) -> list[Path]:
