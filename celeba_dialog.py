@@ -127,6 +127,8 @@ KNOWN_DEFECTS = (
     "There is no official CelebA-HQ split: the `hq` splits are derived from CelebA's official split through "
     "the CelebA-HQ-to-CelebA mapping (24,183 / 2,993 / 2,824 images).",
     "CelebA's label noise (e.g. `male`) is inherited, and a few CelebAMask-HQ masks are wrong.",
+    "The key set of `request_annotated*.json` is not documented: unknown keys are ignored and every known key "
+    "is optional.",
 )
 
 # One sentence per feature for the dataset card (the card adds each feature's type and label names).

@@ -71,9 +71,12 @@ not use it to identify or harm the people it shows. See the terms on the homepag
 KNOWN_DEFECTS = (
     "Emotion segment times carry float noise (0.28000000000000114) and are kept as in the source.",
     "Some emotion segments have a negative end, 119 are zero-length, some leave gaps, and the last "
-    "often ends before the clip does; `emotion` of a multi-segment clip is derived (see below). Rows are "
-    "kept as annotated; the builder's skip report lists each segment with a negative time, no length, or "
-    "a time past the clip's end.",
+    "often ends before the clip does. Rows are kept as annotated; `emotion` of a multi-segment clip is derived "
+    "from them (the emotion covering the most time; a segment of no or negative length counts for nothing). "
+    "The skip report lists each segment with a negative time, no length, or a time more than a second past the "
+    "clip's end as `odd emotion segment` (the row is kept); gaps and an early last end are normal and not listed.",
+    "A time that is not a finite number (NaN, Infinity) cannot be right: it is an error naming the clip and "
+    "the field, not a row.",
     "347 clip pairs of one video overlap in time (mostly different people); about 7 are near "
     "duplicates; 3 pairs share video and times but differ in box.",
     "Hundreds of the YouTube videos are no longer available, so `clips` holds fewer rows than "
@@ -173,7 +176,7 @@ def celebv_hq_features(with_video: bool) -> datasets.Features:
         "version": datasets.Value("string"),
     }
     if with_video:
-        # decode=False: rows give {"bytes", "path"} without torch; see README for decoding.
+        # decode=False: rows give {"bytes", "path"} without torch; see docs/decoding.md.
         features["video"] = datasets.Video(decode=False)
         features["video_source"] = datasets.Value("string")
     return datasets.Features(features)

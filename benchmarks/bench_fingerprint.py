@@ -7,7 +7,7 @@ not change what listing it costs).
 
     python benchmarks/bench_fingerprint.py [--folder /tmp/celebvhq_fingerprint]
 
-Baselines: preparing `annotations` (README: about 3 s), which the fingerprint adds to on every
+Baselines: preparing `annotations` (benchmarks/README.md: about 3 s), which the fingerprint adds to on every
 builder creation; and the physical limits, reading the annotation file once and stat-ing every file.
 """
 
@@ -76,7 +76,7 @@ def main() -> None:
     started = time.perf_counter()
     folder = str(make_download(arguments.folder))
     print(f"download ready in {time.perf_counter() - started:.1f} s: {folder}")
-    annotations_prepare_sec = 3.00  # README, benchmarks/bench_celebv_hq.py annotations
+    annotations_prepare_sec = 3.00  # benchmarks/README.md, bench_celebv_hq.py annotations
     rows = [
         ("fingerprint `annotations` (hash the 20 MB file)", fingerprint_annotations, read_annotation_file),
         ("fingerprint `clips` (+ 49,510 media files listed)", fingerprint_clips, stat_every_file),

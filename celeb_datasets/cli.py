@@ -5,6 +5,7 @@
     celeb-datasets export celebv_hq --config annotations --data-dir ~/CelebV-HQ --output celebv_hq_export
     celeb-datasets publish celebv_hq_export --repo my-org/celebv-hq        # private unless --public
     celeb-datasets dataset-infos                               # rewrite dataset_infos.json
+    celeb-datasets docs                                        # rewrite the generated parts of the docs
     celeb-datasets prepare celebv_hq --help                    # every option of a dataset's configs
 
 A dataset's config options are flags of `prepare DATASET` and `export DATASET` (`--crf 18`, `--fetch`),
@@ -105,6 +106,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="write nothing; exit 1 if the file differs from what the builders give"
     )
     infos.set_defaults(run=run_dataset_infos)
+
+    docs = commands.add_parser(
+        "docs",
+        parents=[common],
+        help="rewrite the generated parts of README.md and docs/*.md (known defects, features, options) from the code",
+    )
+    docs.add_argument("files", nargs="*", type=Path, help="Markdown files (default: README.md and docs/*.md here)")
+    docs.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if a file's generated parts differ from the code"
+    )
+    docs.set_defaults(run=run_docs)
     for module in command_modules():
         module.add_commands(commands, common)
     return parser
@@ -295,6 +307,27 @@ def run_dataset_infos(arguments: argparse.Namespace) -> int:
         return 0
     arguments.output.write_text(text, encoding="utf-8")
     print(f"wrote {arguments.output}")
+    return 0
+
+
+def run_docs(arguments: argparse.Namespace) -> int:
+    from celeb_datasets.docs import documentation_files, stale_files, write_docs
+
+    files = arguments.files or documentation_files()
+    if not files:
+        raise CelebDatasetsError(
+            f"no README.md or docs/*.md in {Path.cwd()}: run it at the repository's root, or name the files"
+        )
+    if arguments.check:
+        stale = stale_files(files)
+        for path in stale:
+            print(f"{path} is out of date: run `celeb-datasets docs`", file=sys.stderr)
+        if stale:
+            return 1
+        print(f"{len(files)} file(s) up to date")
+        return 0
+    changed = write_docs(files)
+    print(f"rewrote {', '.join(map(str, changed))}" if changed else f"{len(files)} file(s) already up to date")
     return 0
 
 

@@ -200,18 +200,23 @@ def add_option_flags(parser: argparse.ArgumentParser, declaring: type, *, exclud
     Values are kept as written; `given_options` parses them, so a bad value is one OptionError line.
     """
     excluded = set(exclude)
-    # The class's own options first, then those it inherits (how media are encoded, how videos are fetched).
-    owners = [cls for cls in declaring.__mro__ if "__annotations__" in vars(cls)]
-    order = {name: index for index, cls in reversed(list(enumerate(owners))) for name in vars(cls)["__annotations__"]}
-    for name, spec in sorted(options_of(declaring).items(), key=lambda item: order.get(item[0], len(owners))):
-        if name in excluded:
+    for spec in options_in_order(declaring):
+        if spec.name in excluded:
             continue
         flags = [spec.flag, *("--" + alias.replace("_", "-") for alias in spec.aliases)]
         default = "none" if spec.default is None else str(spec.default).lower() if spec.kind is bool else spec.default
-        arguments: dict[str, Any] = {"dest": _FLAG_DEST + name, "default": None, "metavar": _metavar(spec)}
+        arguments: dict[str, Any] = {"dest": _FLAG_DEST + spec.name, "default": None, "metavar": _metavar(spec)}
         if spec.kind is bool:
             arguments |= {"nargs": "?", "const": "true"}
         parser.add_argument(*flags, help=f"{spec.help} (default: {default})", **arguments)
+
+
+def options_in_order(declaring: type) -> list[OptionSpec]:
+    """The options `declaring` declares, its own first, then those it inherits (how media are encoded, how
+    videos are fetched): the order of `--help` and of the documentation."""
+    owners = [cls for cls in declaring.__mro__ if "__annotations__" in vars(cls)]
+    order = {name: index for index, cls in reversed(list(enumerate(owners))) for name in vars(cls)["__annotations__"]}
+    return sorted(options_of(declaring).values(), key=lambda spec: order.get(spec.name, len(owners)))
 
 
 def given_options(arguments: argparse.Namespace, declaring: type) -> dict[str, Any]:

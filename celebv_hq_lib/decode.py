@@ -3,7 +3,7 @@
 The `video` feature is `datasets.Video(decode=False)`, so rows carry the MP4 file untouched and need
 neither torch nor ffmpeg to load. This decodes them with PyAV, which the package depends on anyway:
 
-    >>> from celeb_datasets.decode import decode_frames
+    >>> from celebv_hq_lib.decode import decode_frames
     >>> frames = decode_frames(row["video"], max_frames=16)   # uint8 array (frames, height, width, 3)
 
 With torchcodec installed, `dataset.cast_column("video", datasets.Video())` makes `datasets` decode

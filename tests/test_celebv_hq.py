@@ -230,7 +230,7 @@ def test_the_readme_split_by_youtube_video_keeps_each_videos_clips_on_one_side(t
     write_annotation_file(tmp_path, clips)
     builder = CelebVHQ(config_name="annotations", data_dir=str(tmp_path), cache_dir=str(tmp_path / "cache"))
     builder.download_and_prepare()
-    # The recipe of README.md, section "An identity-safe split", with 40% held out.
+    # The recipe of docs/celebv_hq.md, section "An identity-safe split", with 40% held out.
     rows = builder.as_dataset(split="train")
     videos = sorted(set(rows["ytb_id"]))
     random.Random(0).shuffle(videos)

@@ -164,7 +164,8 @@ def test_torchcodec_decodes_after_cast_column_where_installed(export_dir: Path) 
 
 
 def test_streaming_labels_with_columns_gives_those_columns_only(export_dir: Path) -> None:
-    # README: columns= makes the Parquet reader skip the video bytes (select_columns reads them first).
+    # docs/export-and-publish.md: columns= makes the Parquet reader skip the video bytes (select_columns reads
+    # them first).
     labels = ["clip_id", "emotion"]
     stream = datasets.load_dataset(str(export_dir), "clips", split="train", streaming=True, columns=labels)
     rows = list(stream)

@@ -17,11 +17,9 @@ from celeb_datasets.skips import (
     finish_build,
     merge_skip_report,
     read_skip_report,
-    skip_kinds_markdown,
 )
 from celeba_dialog import CelebADialog
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 GONE = SkipKind("gone", keeps_row=False, meaning="The item's file is gone.")
 ODD = SkipKind("odd", keeps_row=True, meaning="A value is odd; the row is kept.")
 COLUMNS = ("item_id", "kind", "reason")
@@ -200,7 +198,7 @@ def test_a_build_recording_an_undeclared_kind_is_refused_and_not_cached(
     assert not list((tmp_path / "cache").rglob("dataset_info.json"))
 
 
-# --- every dataset declares its kinds; the docs list them --------------------------------------------------
+# --- every dataset declares its kinds (docs/skip-reports.md lists them: tests/test_docs.py) --------------
 
 
 @pytest.mark.parametrize("name", list(DATASETS))
@@ -212,14 +210,3 @@ def test_each_dataset_declares_its_kinds_once_with_a_meaning(name: str) -> None:
     for kind in builder.SKIP_KINDS:
         assert kind.name and ":" not in kind.name and "\t" not in kind.name, kind
         assert kind.meaning.endswith("."), kind
-
-
-def test_the_skip_report_docs_list_every_declared_kind() -> None:
-    text = (REPO_ROOT / "docs" / "skip-reports.md").read_text()
-    begin, end = "<!-- kinds: generated from the declarations -->\n", "<!-- end of kinds -->"
-    listed = text[text.index(begin) + len(begin) : text.index(end)]
-    kinds = {name: builder_class(name).SKIP_KINDS for name in DATASETS}
-    assert listed == skip_kinds_markdown(kinds), (
-        "docs/skip-reports.md lists other kinds than the datasets declare: replace its generated part with "
-        "celeb_datasets.skips.skip_kinds_markdown({name: builder_class(name).SKIP_KINDS for name in DATASETS})"
-    )
