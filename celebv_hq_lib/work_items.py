@@ -18,22 +18,24 @@ The splitting rule (`split_video`):
   the set of clips, not on the order they are given in.
 
 Overlapping clips may be split apart. Both items then decode the overlap (the second starts with a seek
-into it), and the cost model counts that, so the rule above splits inside an overlap only when no split
-at a boundary between non-overlapping clips gives as few items at no more cost. Refusing to split there
-would leave whole chains of overlapping clips in one item: in the release, one chain costs about 6.5 core-
-minutes, as much as the largest video, so overlaps must be splittable to lift the bound.
+into it), and the cost model counts that, so a split inside an overlap is chosen only when every split
+with as few items that avoids it costs at least as much. Refusing to split inside overlaps would leave
+whole chains of overlapping clips in one item: in the release's largest video, 64 of its 89 clips form
+one chain, about 6.5 of its 8.4 core-minutes at 720p, so overlaps must be splittable.
 
-What an item cost is a model (`CostModel`, `pass_work`): core-seconds of one seek per seek the cutter
+What an item costs is modelled (`CostModel`, `pass_work`): core-seconds of one seek per seek the cutter
 makes, of decoding every source second it decodes (the clips' union and the short gaps between them), and
 of encoding every clip second (overlapping clips are each encoded), scaled by a factor for what the model
 leaves out, plus a fixed cost per item. The same model drives the scheduling simulation
 (`benchmarks/bench_schedule.py`), which measures what splitting costs over the release's real positions.
 
-A clip's bytes depend on the pass that cut it: the decoders carry state across a pass (an AAC decoder
-flushed at a seek does not give the bytes of a fresh one), so a clip cut alone can differ in its audio
-from the same clip cut after others. Engines that must give the same bytes must cut the same items: the
-items are a pure function of the clips, `seek_gap_sec`, the cost model and `max_item_cost`, so choose the
-maximum once per build and give it to every engine.
+A clip's bytes depend on the pass that cut it. Its pictures do not (tests/test_codec_sources.py), but
+its audio does in the last bits: the audio decoder carries state along a pass (an AAC decoder flushed at
+a seek gives slightly different samples from a fresh one; a clip reached by decoding through a gap starts
+from other state than one reached by a seek), so a clip cut alone can differ in its bytes from the same
+clip cut after others. Engines that must
+give the same bytes must cut the same items: the items are a pure function of the clips, `seek_gap_sec`,
+the cost model and `max_item_cost`, so choose those once per build and give them to every engine.
 
 Standard library only: nothing here knows videos, datasets or engines.
 """
