@@ -325,6 +325,7 @@ def main() -> None:
     parser.add_argument("--factor", type=float, help="the overhead factor, instead of measuring it with builds")
     parser.add_argument("--output", type=Path, default=OUTPUT)
     arguments = parser.parse_args()
+    load_before = os.getloadavg()[0]
     paths = {resolution: sources(resolution) for resolution in RESOLUTIONS}
     long_index = {}
     for container in sorted({spec[0] for spec in CODECS.values()}):
@@ -379,6 +380,10 @@ def main() -> None:
         )
         seek = ", ".join(f"{o['codec']} {o['seek'] / h264['seek']:.2f}x" for o in others)
         print(f"{resolution}: against H.264, decoding costs {decode}; a seek {seek}")
+    # CPU time does not count waiting for a core, but cores shared with other work (caches, hyperthreads)
+    # still run slower: say how busy the machine was.
+    load = (round(load_before, 1), round(os.getloadavg()[0], 1))
+    print(f"load average (1 min) at the start and the end: {load[0]} and {load[1]} on {os.cpu_count()} cores")
     command = "python benchmarks/bench_codecs.py" + (f" --repeat {arguments.repeat}" if arguments.repeat != 3 else "")
     command += " --no-ray" if arguments.no_ray else ""
     result = {
@@ -389,11 +394,13 @@ def main() -> None:
         "overhead_factor_from": factor_from,
         "task_start": round(task_start, 4),
         "task_start_from": task_source,
+        "load_average": {"start": load[0], "end": load[1], "cores": os.cpu_count()},
         "sources": measured,
     }
     arguments.output.parent.mkdir(parents=True, exist_ok=True)
     arguments.output.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"written to {arguments.output}")
+    shown = arguments.output.resolve()
+    print(f"written to {shown.relative_to(REPOSITORY) if shown.is_relative_to(REPOSITORY) else shown}")
     print(f"reproduce: {command}")
 
 
