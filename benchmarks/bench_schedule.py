@@ -1,20 +1,21 @@
 """How long cutting all of CelebV-HQ takes on a cluster: a scheduler simulated over the real clip positions.
 
     python benchmarks/bench_schedule.py [--costs benchmarks/data/codec_costs.json] [--plan-cores 1024] [--noise 0.25]
+    python benchmarks/bench_schedule.py --order annotation     # items in the annotation's order, not longest first
     python benchmarks/bench_schedule.py --decode 0.042 --seek 0.050 [--encode 0.225 --factor 1.30 --per-item 0]
 
 What is real: the positions of the release's 35,666 clips in their 13,844 YouTube videos (anonymised
 video ids, start and end; benchmarks/data/celebvhq_clip_positions.csv.gz, copied from the release's
-statistics). What is measured: the per-core costs in the JSON that bench_codecs.py writes (decoding and
-seeking per codec and resolution, opening a file, a Ray task's start; the clips' encoding and the
-overhead factor are bench_scale.py's). What is modelled: how long each work item takes (the cost model of
-celebv_hq_lib.work_items: seeks, decoded source seconds and encoded clip seconds of its one pass, times
-the overhead factor, plus a fixed cost per item: opening the file, with an MP4 index as long as a
-3-hour video's, its first frame and a task's start) and the scheduler.
+clip list). What is measured: the per-core costs in the JSON that bench_codecs.py writes (decoding and
+seeking per codec and resolution, opening a file, a Ray task's start, encoding a clip, and the overhead
+factor, the last two as bench_scale.py measures them). What is modelled: how long each work item takes
+(the cost model of celebv_hq_lib.work_items: seeks, decoded source seconds and encoded clip seconds of
+its one pass, times the overhead factor, plus a fixed cost per item: opening the file, with an MP4 index
+as long as a 3-hour video's, its first frame and a task's start) and the scheduler.
 
-The scheduler is greedy, longest first (LPT): items sorted by cost, each to the core that frees first;
-all cores of all machines are one pool (a cluster scheduler gives a task to any free core). Two ways to
-cut, for every shape of cluster:
+The scheduler is greedy, longest first (LPT): items sorted by cost, each to the core that frees first
+(`--order annotation`: in the order of the videos instead); all cores of all machines are one pool (a
+cluster scheduler gives a task to any free core). Two ways to cut, for every shape of cluster:
 - per video: one item per YouTube video, as the engines cut today;
 - split: `split_video` with one maximum item cost for every shape, chosen by `choose_max_item_cost` for
   `--plan-cores` (default 1,024: 16 machines of 64 cores), so that every engine and cluster cuts the
