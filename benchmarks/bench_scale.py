@@ -9,7 +9,7 @@
    1080p H.264 (30 fps, with its AAC audio), one seek (to a keyframe, then decoding up to the target,
    as the cutter does), and encoding one second of a 512x512 clip (libx264 medium, CRF 23, with AAC).
 3. Projection for all 35,666 clips from the real positions of the clips in their videos (the release's
-   totals and the quantiles of the gaps between clips of one video; see README). Ours decodes each
+   totals and the quantiles of the gaps between clips of one video; see benchmarks/README.md). Ours decodes each
    clip, the short gaps it decodes through (under `seek_gap_sec`, 5 s) and a keyframe interval's worth
    per seek (one per video and one per longer gap); the release's script runs one ffmpeg per clip that
    decodes the video from its start to the clip's end. Both encode the same 64.4 hours. Core-seconds
@@ -188,7 +188,7 @@ def main() -> None:
     project(costs, overhead)
 
 
-# The benchmark video's work per the cutter (see README, cutting): the clips and one 2 s gap decoded, 7 seeks.
+# The benchmark video's work per the cutter (see benchmarks/README.md, cutting): the clips and one 2 s gap decoded, 7 seeks.
 BENCH_DECODED_SEC = sum(end - start for start, end, *_ in CLIPS) + 2.0
 BENCH_SEEKS = 7
 # The largest video of the release has 89 clips; at most 20 s each (p99) and its last clip ends by 11,170 s.
