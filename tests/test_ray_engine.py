@@ -6,6 +6,7 @@ from pathlib import Path
 
 import datasets
 import pytest
+from celebv_hq_fixtures import add_overlapping_clip
 
 from celeb_datasets.cli import main
 from celeb_datasets.hub import export
@@ -33,6 +34,7 @@ def test_both_engines_give_the_same_export(local_ray: object, tmp_path: Path) ->
     download = make_celebv_hq_sample(tmp_path / "download", width=128, height=64)
     (download / "raw" / "HV150LwK8Kc.mp4").unlink()  # missing
     (download / "raw" / "I2hf-H8Xumk.mp4").write_bytes(b"\0" * 4096)  # corrupt
+    add_overlapping_clip(download)
     builder = CelebVHQ(config_name="clips", data_dir=str(download), cache_dir=str(tmp_path / "cache"))
     builder.download_and_prepare()
     export(builder, tmp_path / "datasets")
@@ -40,7 +42,7 @@ def test_both_engines_give_the_same_export(local_ray: object, tmp_path: Path) ->
     assert main([*arguments, "--output", str(tmp_path / "ray"), "--quiet"]) == 0
 
     by_ray, by_datasets = rows(tmp_path / "ray"), rows(tmp_path / "datasets")
-    assert len(by_ray) == 4 and by_ray == by_datasets  # video bytes included
+    assert len(by_ray) == 5 and by_ray == by_datasets  # video bytes included, two clips overlapping
     assert read_skip_report(tmp_path / "ray" / "skip_report.clips.tsv") == read_skip_report(builder.skip_report)
     card = lambda folder: (folder / "README.md").read_text()  # noqa: E731
     assert card(tmp_path / "ray") == card(tmp_path / "datasets")
