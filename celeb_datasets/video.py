@@ -731,16 +731,17 @@ class _ClipEncoder:
         return ClipResult(self.request.clip_id, video=self._buffer.getvalue())
 
 
-# libx264 derives two settings from the machine, and both change the bytes it writes, so both are fixed:
-# - its thread count, by default one per CPU the process may use: each count of frame threads gives its
-#   own stream (a frame's motion search only sees the rows of its references already encoded). Two is
-#   what the default gave on the 2-core machines our figures come from;
-# - its CPU features. With AVX-512, x264's macroblock-tree step (mbtree_propagate_list, AVX-512 version)
-#   handles 8 macroblocks at a time and, unlike its C and AVX2 versions, also spreads the lanes past the
-#   end of a row, which hold memory nothing wrote. Whenever a clip's width in macroblocks is not a
-#   multiple of 8 (almost every face square), its quantisers, and so its bytes, followed leftover heap
-#   contents: they changed between runs, processes and CPU counts (checked with glibc's MALLOC_PERTURB_).
-#   x264 is held to its AVX2 code there; SSSE3 to AVX2 machines write the same bytes as each other.
+# libx264 derives two settings from the machine, and both change the bytes it writes; both are fixed here.
+# - Threads: by default one per CPU the process may use, and each number of frame threads gives its own
+#   stream (a frame's motion search sees only the rows of its references already encoded). 2 is what the
+#   default gave on the 2-core machines of our figures.
+# - CPU features: x264's AVX-512 macroblock-tree propagation (mbtree_propagate_list) works on 8
+#   macroblocks at a time and, unlike its C and AVX2 versions, also spreads the lanes past the end of a
+#   row, which hold memory nothing wrote. For a clip whose width in macroblocks is not a multiple of 8
+#   (almost every face square), the quantisers, and so the bytes, followed whatever the heap held there,
+#   which the decoder's threads leave differently in each run (glibc's MALLOC_PERTURB_ shows it at will).
+#   Held to its AVX2 code, x264 writes the bytes SSSE3 to AVX2 machines write. (Turning the macroblock
+#   tree off instead costs about half as many bytes again at the same CRF.)
 _X264_THREADS = 2
 
 
