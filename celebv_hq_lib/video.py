@@ -16,7 +16,9 @@ cut upright, as ffmpeg shows it. Damage in a raw video skips only the clips it r
 
 from __future__ import annotations
 
+import functools
 import gc
+import importlib
 import io
 import math
 from collections import deque
@@ -669,7 +671,7 @@ class _ClipEncoder:
         self._video = self._output.add_stream("libx264", rate=video_stream.guessed_rate or video_stream.average_rate)
         self._video.width, self._video.height, self._video.pix_fmt = width, height, "yuv420p"
         self._video.time_base = self._video.codec_context.time_base = self._time_base
-        self._video.options = {"crf": str(settings.crf), "preset": settings.preset}
+        self._video.options = {"crf": str(settings.crf), "preset": settings.preset, "x264-params": _x264_params()}
         self._audio = None
         if audio_stream is not None:
             layout = audio_stream.layout.name
@@ -735,6 +737,39 @@ class _ClipEncoder:
             self._output.mux(self._audio.encode(None))
         self._output.close()
         return ClipResult(self.request.clip_id, video=self._buffer.getvalue())
+
+
+# libx264 derives two settings from the machine, and both change the bytes it writes; both are fixed here.
+# - Threads: by default one per CPU the process may use, and each number of frame threads gives its own
+#   stream (a frame's motion search sees only the rows of its references already encoded). 2 is what the
+#   default gave on the 2-core machines of our figures.
+# - CPU features: x264's AVX-512 macroblock-tree propagation (mbtree_propagate_list) works on 8
+#   macroblocks at a time and, unlike its C and AVX2 versions, also spreads the lanes past the end of a
+#   row, which hold memory nothing wrote. For a clip whose width in macroblocks is not a multiple of 8
+#   (almost every face square), the quantisers, and so the bytes, followed whatever the heap held there,
+#   which the decoder's threads leave differently in each run (glibc's MALLOC_PERTURB_ shows it at will).
+#   Held to its AVX2 code, x264 writes the bytes SSSE3 to AVX2 machines write. (Turning the macroblock
+#   tree off instead costs about half as many bytes again at the same CRF.)
+_X264_THREADS = 2
+
+
+@functools.cache
+def _x264_params() -> str:
+    """libx264's `x264-params`: the fixed thread count, and no AVX-512 code on a CPU that has it."""
+    if _cpu_has_avx512():
+        # Every CPU with AVX-512 has all of x264's "AVX2" set (AVX2, FMA3, BMI2 and what they extend).
+        return f"threads={_X264_THREADS}:asm=AVX2"
+    return f"threads={_X264_THREADS}"
+
+
+def _cpu_has_avx512() -> bool:
+    """Whether the CPU and OS offer the AVX-512 subsets x264 uses (F, CD, BW, DQ, VL: numpy's "AVX512_SKX")."""
+    for module in ("numpy._core._multiarray_umath", "numpy.core._multiarray_umath"):  # numpy 2, numpy 1
+        try:
+            return bool(importlib.import_module(module).__cpu_features__.get("AVX512_SKX"))
+        except (ImportError, AttributeError):
+            continue
+    return False
 
 
 def _crop_graph(

@@ -79,6 +79,19 @@ def write_sample_download(folder: Path, with_videos: bool = False) -> Path:
     return folder
 
 
+def add_overlapping_clip(download: Path) -> str:
+    """Add a clip overlapping M2Ohb0FAaJU_1, with another box, to a `make_celebv_hq_sample` download; its id.
+
+    Both clips are then cut from the frames of one decoding pass: a byte-exact comparison of two builds
+    covers clips that share decoded frames. The raw video already reaches past the new clip's end.
+    """
+    path = download / "celebvhq_info.json"
+    document = json.loads(path.read_text())
+    document["clips"]["M2Ohb0FAaJU_2"] = make_record("M2Ohb0FAaJU", 83.5, 86.9, bbox=(0.05, 0.95, 0.45, 0.95))
+    path.write_text(json.dumps(document))
+    return "M2Ohb0FAaJU_2"
+
+
 def prepared_builder(folder: Path, config: str) -> CelebVHQ:
     """A CelebV-HQ builder of `config` prepared from the sample download in `folder` (made if absent)."""
     data_dir = folder / "download"

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from celebv_hq_fixtures import add_overlapping_clip
 
 from celeb_datasets.skips import read_skip_report
 from celebv_hq import CelebVHQ
@@ -64,6 +65,7 @@ def test_a_killed_build_leaves_no_worker_and_a_rerun_equals_a_clean_build(tmp_pa
     download = make_celebv_hq_sample(tmp_path / "download", width=128, height=64)
     (download / "raw" / "HV150LwK8Kc.mp4").unlink()  # a missing video: skipped by the main process
     (download / "raw" / "I2hf-H8Xumk.mp4").write_bytes(b"\0" * 4096)  # unreadable: skipped by a worker
+    add_overlapping_clip(download)
     marker = tmp_path / "one video done"
     command = [sys.executable, "-c", SLOW_BUILD, str(download), str(tmp_path / "cache"), str(marker)]
     build = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -7,7 +7,7 @@ from pathlib import Path
 import datasets
 import pytest
 from celeba_dialog_fixtures import make_hq_download
-from celebv_hq_fixtures import write_sample_download
+from celebv_hq_fixtures import add_overlapping_clip, write_sample_download
 from export_helpers import export_files
 
 from celeb_datasets.cli import main
@@ -38,6 +38,7 @@ def test_both_engines_give_the_same_export(local_ray: object, tmp_path: Path) ->
     download = make_celebv_hq_sample(tmp_path / "download", width=128, height=64)
     (download / "raw" / "HV150LwK8Kc.mp4").unlink()  # missing
     (download / "raw" / "I2hf-H8Xumk.mp4").write_bytes(b"\0" * 4096)  # corrupt
+    add_overlapping_clip(download)
     builder = CelebVHQ(config_name="clips", data_dir=str(download), cache_dir=str(tmp_path / "cache"))
     builder.download_and_prepare()
     export(builder, tmp_path / "datasets")
@@ -45,7 +46,7 @@ def test_both_engines_give_the_same_export(local_ray: object, tmp_path: Path) ->
     assert main([*arguments, "--output", str(tmp_path / "ray"), "--quiet"]) == 0
 
     by_ray, by_datasets = rows(tmp_path / "ray"), rows(tmp_path / "datasets")
-    assert len(by_ray) == 4 and by_ray == by_datasets  # video bytes included
+    assert len(by_ray) == 5 and by_ray == by_datasets  # video bytes included, two clips overlapping
     assert read_skip_report(tmp_path / "ray" / "skip_report.clips.tsv") == read_skip_report(builder.skip_report)
     card = lambda folder: (folder / "README.md").read_text()  # noqa: E731
     assert card(tmp_path / "ray") == card(tmp_path / "datasets")

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import gc
 import io
+import json
 import math
+import os
 import random
 import re
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 from typing import NamedTuple
@@ -16,6 +20,7 @@ import numpy as np
 import pytest
 from video_fixtures import ffmpeg, overwrite, packet_position, remux, with_display_matrix, write_audio_only
 
+import celeb_datasets
 from celeb_datasets.errors import CelebDatasetsError, UnreadableMediaError
 from celebv_hq_lib.sample import read_frame_index, write_indexed_video
 from celebv_hq_lib.skip_kinds import CORRUPT, RANGE_BEYOND_THE_VIDEO, UNREADABLE, UNSUPPORTED, UNUSABLE_BOX
@@ -203,6 +208,87 @@ def test_encoder_settings_reject_impossible_values() -> None:
         EncoderSettings(crf=60)
     with pytest.raises(CelebDatasetsError, match="preset must be one of libx264's"):
         EncoderSettings(preset="fastest")
+
+
+# --- The same bytes on every run, process and CPU count --------------------------------------------------
+
+
+def box_for(window: CropWindow) -> BoundingBox:
+    """The face box whose official square is `window` on a WIDTH x HEIGHT frame."""
+    x, y, side = window.x, window.y, window.side
+    margin = 0.02  # the official widening, taken back
+    return BoundingBox(
+        y / HEIGHT + margin, (y + side) / HEIGHT - margin, x / WIDTH + margin, (x + side) / WIDTH - margin
+    )
+
+
+# Squares of odd and even chroma sides and offsets, none a multiple of 128 pixels wide (the widths x264's
+# AVX-512 macroblock-tree code got wrong), one tall enough for two x264 threads; all at preset medium
+# (macroblock tree on), several overlapping, so that they share decoded frames.
+SPREAD = [
+    (CropWindow(60, 10, 50), 0.0, 1.2),
+    (CropWindow(62, 10, 52), 0.2, 1.4),
+    (CropWindow(118, 34, 46), 0.4, 1.6),
+    (CropWindow(174, 46, 64), 0.4, 1.2),
+    (CropWindow(206, 96, 112), 0.8, 2.0),
+    (CropWindow(62, 90, 144), 1.0, 2.2),
+]
+CUT_AND_HASH = """
+import hashlib, json, os, sys
+cpus = json.loads(sys.argv[1])
+if cpus:
+    os.sched_setaffinity(0, cpus)
+from celebv_hq_lib.video import BoundingBox, ClipRequest, cut_clips
+requests = [ClipRequest(clip_id, start, end, BoundingBox(*box)) for clip_id, start, end, box in json.loads(sys.argv[3])]
+results = list(cut_clips(sys.argv[2], requests))
+assert all(r.video for r in results), [r.skip_reason for r in results]
+print(json.dumps({r.clip_id: hashlib.sha256(r.video).hexdigest() for r in results}))
+"""
+
+
+def test_clips_are_byte_identical_in_fresh_processes_whatever_their_cpus_and_leftover_memory(raw_video: Path) -> None:
+    windows = [window for window, _, _ in SPREAD]
+    assert [official_crop_window(box_for(window), WIDTH, HEIGHT) for window in windows] == windows
+    requests = [(f"clip_{k}", start, end, box_for(window)) for k, (window, start, end) in enumerate(SPREAD)]
+    # The children import the package this test imports (not an installed copy elsewhere).
+    package_root = str(Path(celeb_datasets.__file__).resolve().parents[1])
+    python_path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
+    all_cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    hashes = []
+    # glibc's MALLOC_PERTURB_ fills new and freed heap memory with a byte of its own: code that reads
+    # memory it never wrote then gives other bytes in each process, not only now and then.
+    for cpus, perturb in [(all_cpus, None), (all_cpus[-1:], "85"), (all_cpus, "170"), (all_cpus[:1], "255")]:
+        environment = {**os.environ, "PYTHONPATH": python_path}
+        environment.pop("MALLOC_PERTURB_", None)
+        if perturb:
+            environment["MALLOC_PERTURB_"] = perturb
+        arguments = [json.dumps(cpus), str(raw_video), json.dumps(requests)]
+        run = subprocess.run(
+            [sys.executable, "-c", CUT_AND_HASH, *arguments],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert run.returncode == 0, run.stderr
+        hashes.append(json.loads(run.stdout))
+    assert len(hashes[0]) == len(SPREAD)
+    different = {clip_id for run in hashes[1:] for clip_id in run if run[clip_id] != hashes[0][clip_id]}
+    assert not different, f"{sorted(different)} differ between processes"
+
+
+def test_libx264_is_given_a_fixed_thread_count_and_kept_off_its_avx512_code(raw_video: Path) -> None:
+    level = av.logging.get_level()
+    av.logging.set_level(av.logging.INFO)
+    try:
+        with av.logging.Capture() as logs:
+            [result] = cut_clips(str(raw_video), [ClipRequest("whole", 1.0, 1.2)], EncoderSettings(crop="none"))
+    finally:
+        av.logging.set_level(level)
+    capabilities = [message for _, name, message in logs if name == "libx264" and "cpu capabilities" in message]
+    assert capabilities and "AVX512" not in capabilities[0]
+    # x264 writes its settings into the stream: 2 threads whatever the CPU count (240 rows allow 3).
+    assert b" threads=2 lookahead_threads=2 " in result.video
 
 
 # --- Videos shown rotated: cut upright, as ffmpeg shows them -------------------------------------------
