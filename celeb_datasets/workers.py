@@ -48,18 +48,22 @@ def end_with_build(build_pid: int) -> None:
     threading.Thread(target=_watch, args=(build, siblings), name="end-with-build", daemon=True).start()
 
 
-def _watch(build: int, siblings: list[int]) -> None:
+def _watch(build: int, siblings: list[tuple[int, int]]) -> None:
+    _name_this_thread(_WATCHER_NAME)
     poller = select.poll()
     poller.register(build, select.POLLIN)
     poller.poll()  # returns when the build's process has exited
-    for sibling in siblings:
+    # Every watching worker runs this at once, and they end each other: the processes that watch nothing
+    # (datasets' queue manager, a worker not started yet) go first, or two workers ending each other
+    # first could leave them running.
+    for pid, sibling in sorted(siblings, key=lambda handle: _is_watching(handle[0])):
         with contextlib.suppress(OSError):
             signal.pidfd_send_signal(sibling, signal.SIGKILL)
     os._exit(1)
 
 
-def _sibling_handles(build_pid: int) -> list[int]:
-    """pidfds of the build's other forked processes (its children running this same program)."""
+def _sibling_handles(build_pid: int) -> list[tuple[int, int]]:
+    """(pid, pidfd) of the build's other forked processes (its children running this same program)."""
     handles = []
     try:
         own_command = Path("/proc/self/cmdline").read_bytes()
@@ -74,10 +78,31 @@ def _sibling_handles(build_pid: int) -> list[int]:
             continue  # already gone
         # Checked after the handle is held: it names this very process from now on.
         if _parent_of(pid) == build_pid and _command_of(pid) == own_command:
-            handles.append(handle)
+            handles.append((pid, handle))
         else:
             os.close(handle)
     return handles
+
+
+# The name of the watching thread, as the operating system shows it (/proc/PID/task/TID/comm).
+_WATCHER_NAME = "end-with-build"
+_PR_SET_NAME = 15
+
+
+def _name_this_thread(name: str) -> None:
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_NAME, name.encode()[:15], 0, 0, 0)
+
+
+def _is_watching(pid: int) -> bool:
+    """Whether process `pid` runs a watching thread (it then ends itself when the build ends)."""
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+        return any((task / "comm").read_text().strip() == _WATCHER_NAME[:15] for task in tasks)
+    except OSError:
+        return False
 
 
 def _parent_of(pid: int) -> int | None:
