@@ -56,7 +56,7 @@ def _watch(build: int, siblings: list[tuple[int, int]]) -> None:
     # Every watching worker runs this at once, and they end each other: the processes that watch nothing
     # (datasets' queue manager, a worker not started yet) go first, or two workers ending each other
     # first could leave them running.
-    for pid, sibling in sorted(siblings, key=lambda handle: _is_watching(handle[0])):
+    for _, sibling in sorted(siblings, key=lambda handle: _is_watching(handle[0])):
         with contextlib.suppress(OSError):
             signal.pidfd_send_signal(sibling, signal.SIGKILL)
     os._exit(1)
