@@ -363,7 +363,7 @@ def install_shards(
     fingerprint: SliceFingerprint | None,
 ) -> None:
     """Put the shards of `staging` in the config's folder in place of those the package wrote there for the
-    config (or for slice `part`), and record them (call under `folder_lock`; the caller writes the record).
+    config (or for slice `part`), and record them (call under `folder_lock`).
 
     Nothing else in the config folder is touched: a shard name the record does not hold is refused.
     """
@@ -398,6 +398,7 @@ def install_shards(
     else:
         config.slice_count = part.count
         config.slices[part.index] = fingerprint
+    write_record(export_dir, record)
 
 
 def _slice_index(shard: str) -> int | None:
@@ -453,30 +454,42 @@ def _keep_aside(path: Path) -> Path:
 
 
 def merged_skip_report(export_dir: Path, config_name: str, part: Slice | None, report: Path | None) -> str | None:
-    """Keep the build's skip report in the work folder, and give the text of the config's merged report
-    (every present slice's), or None when there is none. A whole export's report replaces the slices'."""
-    parts = export_dir / WORK_FOLDER / "skip_reports"
-    parts.mkdir(parents=True, exist_ok=True)
-    if part is None:
-        for old in parts.glob(f"{config_name}.*"):
-            old.unlink()
-    else:
-        (parts / f"{config_name}.slice-{part.index}-of-{part.count}.tsv").unlink(missing_ok=True)
+    """The text the config's merged skip report will have once the build's `report` is kept: the reports of
+    every present slice (a whole export's alone replaces them all); None when there is none. Nothing is
+    written: ExportFolderError for reports whose columns differ, before the export changes anything."""
+    own = _skip_report_part(config_name, part)
+    folder = export_dir / WORK_FOLDER / "skip_reports"
+    pieces = {}
+    if part is not None and folder.is_dir():
+        pieces = {piece.name: piece for piece in folder.glob(f"{config_name}.*tsv") if piece.name != own}
     if report is not None:
-        suffix = "" if part is None else f".slice-{part.index}-of-{part.count}"
-        shutil.copyfile(report, parts / f"{config_name}{suffix}.tsv")
+        pieces[own] = report
     header, rows = None, []
-    for piece in sorted(parts.glob(f"{config_name}.*tsv")):
+    for name, piece in sorted(pieces.items()):
         lines = piece.read_text(encoding="utf-8").splitlines(keepends=True)
         header = header or lines[0]
         if lines[0] != header:  # e.g. a slice exported by an older version, without the kind column
             found, expected = (line.rstrip("\n").replace("\t", ", ") for line in (lines[0], header))
             raise ExportFolderError(
-                f"{piece}: a skip report with the columns {found}, where the other slices' have {expected}: "
+                f"{folder / name}: a skip report with the columns {found}, where the other slices' have {expected}: "
                 f"export every slice of {config_name} again with this version"
             )
         rows += lines[1:]
     return None if header is None else header + "".join(sorted(rows))
+
+
+def keep_skip_report(export_dir: Path, config_name: str, part: Slice | None, report: Path | None) -> None:
+    """Keep the build's skip report in the work folder, as the report of the config or of slice `part`."""
+    folder = export_dir / WORK_FOLDER / "skip_reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob(f"{config_name}.*") if part is None else [folder / _skip_report_part(config_name, part)]:
+        old.unlink(missing_ok=True)
+    if report is not None:
+        shutil.copyfile(report, folder / _skip_report_part(config_name, part))
+
+
+def _skip_report_part(config_name: str, part: Slice | None) -> str:
+    return f"{config_name}.tsv" if part is None else f"{config_name}.slice-{part.index}-of-{part.count}.tsv"
 
 
 def skip_report_name(config_name: str) -> str:
@@ -500,6 +513,21 @@ def exported_configs(
                 exported, availability=availability(export_dir, record, name, builder, exported.num_examples)
             )
     return configs
+
+
+def check_shards_present(export_dir: Path, record: FolderRecord) -> None:
+    """Leave out of the record (with a warning) a config whose shards are all gone (its folder deleted);
+    ExportFolderError when only some of a config's shards are gone (the rest would pass for the config)."""
+    for name, config in sorted(record.configs.items()):
+        gone = [shard for shard in config.shards if not (export_dir / name / shard).is_file()]
+        if config.shards and len(gone) == len(config.shards):
+            logger.warning("%s: every shard of config %s is gone: the export no longer holds it", export_dir, name)
+            del record.configs[name]
+        elif gone:
+            raise ExportFolderError(
+                f"{export_dir / name / gone[0]} is gone ({len(gone)} of the {len(config.shards)} shards the package "
+                f"wrote for {name}): export {name} again, or delete the folder {export_dir / name} to drop it"
+            )
 
 
 def availability(

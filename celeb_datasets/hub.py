@@ -37,11 +37,13 @@ from celeb_datasets.export_folder import (
     check_cache_outside,
     check_export_path,
     check_folder_contents,
+    check_shards_present,
     check_slice,
     claim_folder,
     exported_configs,
     folder_lock,
     install_shards,
+    keep_skip_report,
     make_folder,
     merged_skip_report,
     read_record,
@@ -163,8 +165,12 @@ def install_export(export_dir: Path, builder: Any, staging: Path, skip_report: P
     fingerprint = slice_fingerprint(builder)
     with folder_lock(export_dir):
         record = claim_folder(export_dir, name)  # read again: other exports may have changed it
-        install_shards(export_dir, record, config_name, part, staging, fingerprint)
+        # Every refusal comes before the first change.
+        check_shards_present(export_dir, record)
+        check_slice(export_dir, config_name, record.configs.get(config_name), part, fingerprint)
         merged = merged_skip_report(export_dir, config_name, part, skip_report)
+        install_shards(export_dir, record, config_name, part, staging, fingerprint)
+        keep_skip_report(export_dir, config_name, part, skip_report)
         if merged is not None:
             write_own_file(export_dir, record, skip_report_name(config_name), merged)
         configs = exported_configs(export_dir, record, builder_type)
@@ -274,6 +280,7 @@ def configs_of_export(export_dir: Path) -> dict[str, ExportedConfig]:
         raise CelebDatasetsError(
             f"{export_dir} is not an export folder (no {EXPORT_MANIFEST}): run `celeb-datasets export` first"
         )
+    check_shards_present(export_dir, record)
     return exported_configs(export_dir, record, builder_class(record.dataset))
 
 

@@ -263,3 +263,21 @@ def test_what_an_export_holds_is_read_back_from_its_card_for_publishing(tmp_path
     config = ExportedConfig("annotations", exported.features, exported.splits, partial)
     text = card_text(CelebVHQ, "celebv_hq", {"annotations": config})
     assert configs_in_card(text)["annotations"].availability == partial
+
+
+def test_a_config_whose_shards_were_deleted_is_dropped_and_one_partly_deleted_refused(
+    download: Path, cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "export"
+    assert run_export(download, cache, folder, "--max-shard-size", "4000", config="clips") == 0
+    assert run_export(download, cache, folder) == 0
+    next((folder / "clips").glob("*.parquet")).unlink()
+    capsys.readouterr()
+    assert run_export(download, cache, folder) == 2
+    assert "shards the package wrote for clips): export clips again, or delete the folder" in one_error_line(capsys)
+    for shard in (folder / "clips").glob("*.parquet"):
+        shard.unlink()
+    assert run_export(download, cache, folder) == 0
+    assert "every shard of config clips is gone: the export no longer holds it" in caplog.text
+    assert "clips" not in json.loads((folder / EXPORT_MANIFEST).read_text())["configs"]
+    assert "config_name: clips" not in (folder / "README.md").read_text()

@@ -165,8 +165,10 @@ def test_a_slice_report_with_other_columns_is_refused_when_the_reports_are_merge
         r"annotations\.slice-1-of-2\.tsv: a skip report with the columns clip_id, ytb_id, reason, where the other "
         r"slices' have clip_id, ytb_id, kind, reason: export every slice of annotations again with this version"
     )
+    before = files_of(folder)
     with pytest.raises(CelebDatasetsError, match=expected):
         export(builder, folder)
+    assert files_of(folder) == before  # refused before anything changed
 
 
 def test_a_slice_is_refused_where_other_slicing_or_a_whole_export_is(
