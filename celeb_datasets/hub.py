@@ -9,8 +9,10 @@
     >>> publish("celebv_hq_export", "my-org/celebv-hq")       # private unless private=False
 
 An export folder holds one dataset, any number of its configs: `{config}/{split}-NNNNN-of-NNNNN.parquet`
-shards with the media bytes inside, and a `README.md` card listing every config. It loads as it is with
-`datasets.load_dataset(folder, config)`, and publishing it gives the same on the Hub.
+shards with the media bytes inside, and a `README.md` card listing every config and what it holds of
+the release. It loads as it is with `datasets.load_dataset(folder, config)`, and publishing it gives the
+same on the Hub. An export writes only into a new, empty or export folder, and changes only the files it
+wrote there (celeb_datasets.export_folder keeps the record).
 """
 
 from __future__ import annotations
