@@ -266,12 +266,11 @@ def card_data(parts: Sequence[CardPart]) -> DatasetCardData:
     for part in parts:
         descriptions = {config.name: config.description or "" for config in part.builder.BUILDER_CONFIGS}
         for name, config in part.configs.items():
-            entry: dict[str, Any] = {
-                "config_name": name,
-                # datasets gives it as the builder's `config.description` when the folder or repo is loaded.
-                "description": config_description(descriptions.get(name, ""), config.availability),
-                "data_files": [{"split": split.name, "path": f"{name}/{split.name}-*"} for split in config.splits],
-            }
+            entry: dict[str, Any] = {"config_name": name}
+            description = config_description(descriptions.get(name, ""), config.availability)
+            if description:  # datasets gives it as the builder's `config.description` when the folder is loaded
+                entry["description"] = description
+            entry["data_files"] = [{"split": split.name, "path": f"{name}/{split.name}-*"} for split in config.splits]
             if config.availability is not None:
                 held[name] = config.availability.to_yaml()
             if name == default:
