@@ -211,6 +211,8 @@ class CelebVHQ(CelebBuilder):
     FEATURE_DESCRIPTIONS = FEATURE_DESCRIPTIONS
     # Rows of the full-size release, for dataset_infos.json; `clips` holds what the user's videos give.
     SPLIT_SIZES = {"annotations": {"train": 35_666}, "clips": {"train": None}}
+    # Both configs have the release's 35,666 clips to hold (the card says how many an export holds).
+    RELEASE_SIZES = {"annotations": {"train": 35_666}, "clips": {"train": 35_666}}
 
     SKIP_REPORT_COLUMNS = SKIP_REPORT_COLUMNS
     SKIP_KINDS = SKIP_KINDS
@@ -229,6 +231,11 @@ class CelebVHQ(CelebBuilder):
         if config.with_video:
             return clip_source_paths(Path(data_dir), config.fetch)
         return [Path(data_dir) / ANNOTATION_FILE]
+
+    @classmethod
+    def slice_sources(cls, config: CelebVHQConfig, data_dir: str | None) -> list[Path]:
+        # Slices hold YouTube videos assigned from the annotation file alone (celeb_datasets.slices).
+        return [] if data_dir is None else [Path(data_dir) / ANNOTATION_FILE]
 
     def rebuilds_for_retries(self) -> bool:
         # With keep_raw=False the raw videos of the cached build are gone: building again would fetch

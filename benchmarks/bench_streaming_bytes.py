@@ -40,7 +40,7 @@ def bytes_read() -> int:
 def make_export(folder: Path, shards: int, rows_per_shard: int) -> Path:
     import pyarrow as pa
 
-    from celeb_datasets.hub import write_card
+    from celeb_datasets.card import write_card
     from celeb_datasets.shards import row_bytes, write_splits
     from celebv_hq import CelebVHQ, celebv_hq_features, clips_table
     from celebv_hq_lib.annotations import read_annotation_file

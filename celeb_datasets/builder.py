@@ -137,6 +137,9 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
     FEATURE_DESCRIPTIONS: ClassVar[dict[str, str]] = {}
     # Rows of the full-size release per config and split, for dataset_infos.json (None: depends on the download).
     SPLIT_SIZES: ClassVar[dict[str, dict[str, int | None]]] = {}
+    # Items the full release has per config and split, for the card's availability section, where they differ
+    # from SPLIT_SIZES (a config whose rows depend on the download still has the release's items to hold).
+    RELEASE_SIZES: ClassVar[dict[str, dict[str, int]]] = {}
 
     SKIP_REPORT_COLUMNS: ClassVar[tuple[str, ...]]
     # Every kind of line the dataset's skip report may hold (declared once in the dataset's package).
@@ -246,6 +249,16 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
         by size and modification time; folders by the same for every file under them.
         """
         return [] if data_dir is None else [Path(data_dir)]
+
+    @classmethod
+    def slice_sources(cls, config: Any, data_dir: str | None) -> list[Path]:
+        """The files from which a config built in slices assigns its items to slices (by their content).
+
+        Every slice of one export folder must come from the same content of these files: an export records
+        their fingerprint with each slice and refuses a slice whose fingerprint differs. By default, the
+        files of `source_paths`; a dataset whose slices follow one annotation file names that file alone.
+        """
+        return [path for path in cls.source_paths(config, data_dir) if path.is_file()]
 
     def _info(self) -> datasets.DatasetInfo:
         return datasets.DatasetInfo(
@@ -387,6 +400,7 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
             no_rows_hint=self.NO_ROWS_HINT,
             report_shown=Path(datasets_internals.prepared_dir(self)) / SKIP_REPORT_FILE,
             refused_report=self.refused_skip_report,
+            rows_required=self.config.slice is None,  # a slice's items may all be gone: its skip lines remain
         )
 
     def _what(self) -> str:

@@ -6,6 +6,10 @@ Parquet shards. Nothing here names a dataset's fields: what a card says about a 
 builder class (DESCRIPTION, CITATION, HOMEPAGE, LICENSE, KNOWN_DEFECTS, the configs' descriptions, and
 optionally PRETTY_NAME, LICENSE_NAME, TASK_CATEGORIES, TAGS and FEATURE_DESCRIPTIONS, a mapping of
 feature name to one sentence) and from the features themselves, so a new builder needs no card code.
+
+The card also says what the export holds of the release (`Availability`: rows, items left out by skip
+kind, the slices present), from the builder's release size (RELEASE_SIZES, else SPLIT_SIZES) and the
+export's skip report; celeb_datasets.hub computes it.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import dataclasses
 import re
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,25 +58,101 @@ class ExportedSplit:
 
 
 @dataclasses.dataclass(frozen=True)
+class Availability:
+    """What an exported config holds of the release, and why the rest is not there.
+
+    `rows` were exported; `left_out` counts the items left out by skip kind and `kept` the skip-report
+    lines of rows kept with a value listed (both from the export's merged skip report); `release_items`
+    is how many items the full release has for the config (None: the builder does not say). An export
+    in slices has `slice_count` and the `slices_present`; items of absent slices are counted nowhere.
+    """
+
+    rows: int
+    left_out: dict[str, int]
+    kept: dict[str, int]
+    release_items: int | None
+    slice_count: int | None = None
+    slices_present: tuple[int, ...] = ()
+
+    @property
+    def named(self) -> int:
+        """Items the sources of the exported builds name (every one is a row or left out)."""
+        return self.rows + sum(self.left_out.values())
+
+    @property
+    def slices_absent(self) -> tuple[int, ...]:
+        if self.slice_count is None:
+            return ()
+        return tuple(index for index in range(self.slice_count) if index not in self.slices_present)
+
+    @property
+    def partial(self) -> bool:
+        """Whether slices of the config are absent (the export holds only part of what its sources name)."""
+        return bool(self.slices_absent)
+
+    def slices_text(self) -> str:
+        """ "slices 0, 2 of 3 (absent: 1)", "slices 0 to 2 of 3" ("" for a whole export)."""
+        if self.slice_count is None:
+            return ""
+        if not self.partial:
+            return f"slices 0 to {self.slice_count - 1} of {self.slice_count}"
+        present = ", ".join(map(str, self.slices_present)) or "none"
+        return f"slices {present} of {self.slice_count} (absent: {', '.join(map(str, self.slices_absent))})"
+
+    def to_yaml(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "rows": self.rows,
+            "left_out": dict(self.left_out),
+            "kept": dict(self.kept),
+            "release_items": self.release_items,
+        }
+        if self.slice_count is not None:
+            entry["slices"] = {"count": self.slice_count, "present": list(self.slices_present)}
+        return entry
+
+    @classmethod
+    def from_yaml(cls, entry: Any) -> Availability | None:
+        """An Availability from `to_yaml`'s form; None for anything else (a card this package did not write)."""
+        try:
+            slices = entry.get("slices") or {}
+            return cls(
+                int(entry["rows"]),
+                {str(kind): int(count) for kind, count in (entry.get("left_out") or {}).items()},
+                {str(kind): int(count) for kind, count in (entry.get("kept") or {}).items()},
+                None if entry.get("release_items") is None else int(entry["release_items"]),
+                None if not slices else int(slices["count"]),
+                tuple(int(index) for index in slices.get("present", ())) if slices else (),
+            )
+        except (AttributeError, KeyError, TypeError, ValueError):
+            return None
+
+
+@dataclasses.dataclass(frozen=True)
 class ExportedConfig:
-    """One config folder of an export: features (from the shards' own schema) and splits."""
+    """One config folder of an export: features (from the shards' own schema), splits, and, when known,
+    what it holds of the release."""
 
     name: str
     features: datasets.Features
     splits: tuple[ExportedSplit, ...]
+    availability: Availability | None = None
 
     @property
     def num_examples(self) -> int:
         return sum(split.num_examples for split in self.splits)
 
 
-def read_exported_config(folder: Path) -> ExportedConfig:
-    """Describe the config folder `folder` from its Parquet shards' metadata (no row is read)."""
+def read_exported_config(folder: Path, shards: Iterable[str] | None = None) -> ExportedConfig:
+    """Describe the config folder `folder` from its Parquet shards' metadata (no row is read).
+
+    `shards` names the shards (default: every file named like one); FileNotFoundError when there is none.
+    """
+    names = sorted(path.name for path in folder.glob("*.parquet")) if shards is None else sorted(shards)
     by_split: dict[str, list[Path]] = {}
-    for path in sorted(folder.glob("*.parquet")):
-        match = SHARD_NAME.match(path.name)
+    for name in names:
+        match = SHARD_NAME.match(name)
         if match:
-            by_split.setdefault(match["split"], []).append(path)
+            by_split.setdefault(match["split"], []).append(folder / name)
     if not by_split:
         raise FileNotFoundError(f"{folder} holds no {{split}}-NNNNN-of-NNNNN.parquet shard")
     splits = []
@@ -105,6 +185,7 @@ def configs_in_card(card_text: str) -> dict[str, ExportedConfig]:
     holds. Entries that are not ours to read (no features or no splits) are left out."""
     data = DatasetCard(card_text).data.to_dict()
     entries = data.get("dataset_info") or []
+    held = data.get(AVAILABILITY_KEY) if isinstance(data.get(AVAILABILITY_KEY), dict) else {}
     configs = {}
     for entry in [entries] if isinstance(entries, dict) else entries:
         if not entry.get("features") or not entry.get("config_name"):
@@ -118,7 +199,8 @@ def configs_in_card(card_text: str) -> dict[str, ExportedConfig]:
             for split, size in zip(split_infos, file_bytes, strict=False)
         )
         if splits:  # a config without splits has no data files to list
-            configs[entry["config_name"]] = ExportedConfig(entry["config_name"], info.features, splits)
+            name = entry["config_name"]
+            configs[name] = ExportedConfig(name, info.features, splits, Availability.from_yaml(held.get(name)))
     return configs
 
 
@@ -133,6 +215,8 @@ class CardPart:
 
 # The card's YAML key naming each dataset's configs, so a repo holding several datasets is described whole.
 DATASETS_KEY = "celeb_datasets"
+# The card's YAML key holding each config's Availability, so publishing keeps it for configs not sent again.
+AVAILABILITY_KEY = "celeb_datasets_availability"
 
 
 def write_card(
@@ -149,16 +233,27 @@ def write_card(
     folder's README.md); examples use `repo_id` when known. `others` are other datasets the same repo
     holds: the card then describes each (description, configs, fields, terms and citation)."""
     configs = exported_configs(export_dir) if configs is None else configs
+    path = export_dir / CARD_FILE if path is None else path
+    path.write_text(card_text(builder, dataset_name, configs, repo_id, others=others), encoding="utf-8")
+    return path
+
+
+def card_text(
+    builder: type[datasets.DatasetBuilder],
+    dataset_name: str,
+    configs: dict[str, ExportedConfig],
+    repo_id: str | None = None,
+    *,
+    others: Sequence[CardPart] = (),
+) -> str:
+    """The card `write_card` writes: YAML and body for `configs` of `dataset_name` and the `others`."""
     # In the registry's order, so the repo's default config does not depend on which dataset came last.
     order = list(DATASETS)
     parts = sorted(
         [CardPart(dataset_name, builder, configs), *others],
         key=lambda part: order.index(part.dataset_name) if part.dataset_name in order else len(order),
     )
-    card = DatasetCard(f"---\n{card_data(parts).to_yaml()}\n---\n\n{card_body(parts, repo_id)}")
-    path = export_dir / CARD_FILE if path is None else path
-    path.write_text(str(card), encoding="utf-8")
-    return path
+    return str(DatasetCard(f"---\n{card_data(parts).to_yaml()}\n---\n\n{card_body(parts, repo_id)}"))
 
 
 def card_data(parts: Sequence[CardPart]) -> DatasetCardData:
@@ -167,12 +262,17 @@ def card_data(parts: Sequence[CardPart]) -> DatasetCardData:
     default = _default_config(first)
     config_entries = []
     info_entries = []
+    held = {}
     for part in parts:
+        descriptions = {config.name: config.description or "" for config in part.builder.BUILDER_CONFIGS}
         for name, config in part.configs.items():
-            entry: dict[str, Any] = {
-                "config_name": name,
-                "data_files": [{"split": split.name, "path": f"{name}/{split.name}-*"} for split in config.splits],
-            }
+            entry: dict[str, Any] = {"config_name": name}
+            description = config_description(descriptions.get(name, ""), config.availability)
+            if description:  # datasets gives it as the builder's `config.description` when the folder is loaded
+                entry["description"] = description
+            entry["data_files"] = [{"split": split.name, "path": f"{name}/{split.name}-*"} for split in config.splits]
+            if config.availability is not None:
+                held[name] = config.availability.to_yaml()
             if name == default:
                 entry["default"] = True
             config_entries.append(entry)
@@ -207,7 +307,26 @@ def card_data(parts: Sequence[CardPart]) -> DatasetCardData:
     )
     if len(parts) > 1:
         setattr(data, DATASETS_KEY, {part.dataset_name: list(part.configs) for part in parts})
+    if held:
+        setattr(data, AVAILABILITY_KEY, held)
     return data
+
+
+def config_description(description: str, availability: Availability | None) -> str:
+    """A config's description for the card's YAML: a partial export in slices says so first."""
+    if availability is None or not availability.partial:
+        return description
+    return f"PARTIAL: only {availability.slices_text()}. {description}".strip()
+
+
+def release_items(builder: type[datasets.DatasetBuilder], config_name: str) -> int | None:
+    """How many items the full release has for the config: the builder's RELEASE_SIZES ({config: {split:
+    count}}), else its SPLIT_SIZES when they give every split's count; None when neither says."""
+    for sizes in (getattr(builder, "RELEASE_SIZES", None) or {}, getattr(builder, "SPLIT_SIZES", None) or {}):
+        counts = sizes.get(config_name)
+        if counts and all(isinstance(count, int) for count in counts.values()):
+            return sum(counts.values())
+    return None
 
 
 def datasets_in_card(card_text: str) -> dict[str, list[str]]:
@@ -282,7 +401,18 @@ def dataset_sections(part: CardPart, repo_id: str | None, level: int) -> list[st
     for config in configs.values():
         rows = ", ".join(f"{split.name} {split.num_examples:,}" for split in config.splits)
         marker = " (default)" if config.name == default else ""
-        lines.append(f"| `{config.name}`{marker} | {descriptions.get(config.name) or ''} | {rows} |")
+        description = config_description(descriptions.get(config.name) or "", config.availability)
+        lines.append(f"| `{config.name}`{marker} | {description} | {rows} |")
+    held = [config for config in configs.values() if config.availability is not None]
+    if held:
+        lines += ["", f"{section} Availability", ""]
+        lines += [availability_line(config.name, config.availability, builder) for config in held]
+        if any(config.availability and config.availability.left_out for config in held):
+            lines += [
+                "",
+                "The export folder's `skip_report.{config}.tsv` lists every item left out with its reason "
+                "(it is not published).",
+            ]
     lines += ["", *_usage(where, configs, default, section), "", f"{section} Fields", ""]
     lines += _field_lines(builder, configs)
     for config in configs.values():
@@ -302,6 +432,37 @@ def dataset_sections(part: CardPart, repo_id: str | None, level: int) -> list[st
     if citation:
         lines += ["", f"{section} Citation", "", "```bibtex", citation.strip(), "```"]
     return lines
+
+
+def availability_line(config_name: str, availability: Availability, builder: type[datasets.DatasetBuilder]) -> str:
+    """One line of the card's Availability section: how many of the release's items the config holds, the
+    slices present, and by skip kind why the others are left out."""
+    columns = getattr(builder, "SKIP_REPORT_COLUMNS", None) or ("item_id",)
+    items = columns[0].removesuffix("_id") + "s"  # clip_id: clips, image_id: images
+    release = availability.release_items
+    line = f"- `{config_name}`: "
+    if availability.partial:
+        line += f"**partial**, only {availability.slices_text()}: the {items} of absent slices are counted nowhere. "
+    if release is not None and not availability.partial and availability.named == release:
+        if availability.rows == release:
+            line += f"all {release:,} {items} of the release"
+        else:
+            line += f"{availability.rows:,} of the release's {release:,} {items} ({availability.rows / release:.1%})"
+    else:
+        sources = "the slices present name" if availability.partial else "the sources name"
+        line += f"{availability.rows:,} of the {availability.named:,} {items} {sources}"
+        line += "" if release is None else f" (the release has {release:,})"
+    if availability.slice_count is not None and not availability.partial:
+        line += f", in {availability.slices_text()}"
+    line += f". Left out: {_by_kind(availability.left_out)}." if availability.left_out else "."
+    if availability.kept:
+        line += f" Kept with a value listed in the skip report: {_by_kind(availability.kept)}."
+    return line
+
+
+def _by_kind(counts: dict[str, int]) -> str:
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return ", ".join(f"{count:,} {kind}" for kind, count in ordered)
 
 
 def _usage(where: str, configs: dict[str, ExportedConfig], default: str, section: str = "##") -> list[str]:

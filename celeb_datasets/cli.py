@@ -168,7 +168,9 @@ def add_prepare_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 def add_export_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument(
-        "--output", type=Path, required=True, help="the export folder (one per dataset; configs accumulate in it)"
+        "--output",
+        required=True,
+        help="the export folder: new, empty, or an export of the same dataset (configs and slices accumulate in it)",
     )
     parser.add_argument(
         "--engine",
@@ -250,8 +252,13 @@ def _retry_exit_code(builder: Any) -> int:
 
 
 def run_export(arguments: argparse.Namespace) -> int:
+    from celeb_datasets.export_folder import check_cache_outside, check_export_path
+
     engine = ENGINES[arguments.engine]
     settings = engine_settings(engine, arguments)
+    # Checked before a builder is made: datasets creates its cache folder when a builder is made.
+    output = check_export_path(arguments.output)
+    check_cache_outside(output, arguments.cache_dir)
     # The sample is small: without --config, export every config of it.
     sample = getattr(arguments, "sample", None)
     configs = config_names(arguments.dataset) if sample and not arguments.config else [arguments.config]
@@ -260,18 +267,32 @@ def run_export(arguments: argparse.Namespace) -> int:
     for config in configs:
         arguments.config = config
         builder = make_builder(arguments, **overrides)
-        exported = engine.export(builder, arguments.output, settings)
+        exported = engine.export(builder, output, settings)
         exit_code = max(exit_code, _retry_exit_code(builder))
         for split in exported.splits:
             print(
                 f"{arguments.dataset}/{exported.name} {split.name}: {split.num_examples:,} rows in "
                 f"{len(split.shards)} Parquet shard(s), {split.file_bytes / 1e6:,.1f} MB"
             )
-    print(
-        f"export folder: {arguments.output} (load it with datasets.load_dataset({str(arguments.output)!r}, "
-        f"{exported.name!r}))"
-    )
+        _print_slices(arguments.dataset, exported, output)
+    print(f"export folder: {output} (load it with datasets.load_dataset({str(output)!r}, {exported.name!r}))")
     return exit_code
+
+
+def _print_slices(dataset: str, exported: Any, output: Path) -> None:
+    """For a config exported in slices: which slices the folder holds, and whether the config is whole."""
+    held = exported.availability
+    if held is None or held.slice_count is None:
+        return
+    if not exported.splits:
+        print(f"{dataset}/{exported.name}: this slice has no row (see {output}/skip_report.{exported.name}.tsv)")
+    if held.partial:
+        print(
+            f"{dataset}/{exported.name}: {output} holds {held.slices_text()}: a partial dataset until every "
+            "slice is exported into it"
+        )
+    else:
+        print(f"{dataset}/{exported.name}: {output} holds every slice ({held.slices_text()})")
 
 
 def run_publish(arguments: argparse.Namespace) -> int:

@@ -32,5 +32,10 @@ class StorageError(CelebDatasetsError):
     """Writing the build or export failed: a full disk, a path that is not a folder, no permission."""
 
 
+class ExportFolderError(CelebDatasetsError):
+    """The export folder is not one to export into (it holds other files, another dataset, or slices that
+    cannot be mixed with this one), or its path cannot be a folder."""
+
+
 class HubError(CelebDatasetsError):
     """The Hugging Face Hub could not be reached, or refused what was asked of it."""

@@ -37,6 +37,30 @@ def sources_fingerprint(paths: Iterable[str | os.PathLike[str]], *salt: str) -> 
     return digest.hexdigest()
 
 
+def content_fingerprint(paths: Iterable[str | os.PathLike[str]]) -> str:
+    """A short hex digest of the files at `paths` by their names and content alone, in the order given.
+
+    Where the files are does not count, unlike `sources_fingerprint`: one annotation file copied to two
+    nodes, or mounted at two paths, gives one digest. A path that is not a file counts as absent.
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    for path in paths:
+        name = os.path.basename(os.fspath(path))
+        content = _content_digest(os.fspath(path)) if os.path.isfile(path) else "absent"
+        digest.update(f"{name}\0{content}\n".encode())
+    return digest.hexdigest()
+
+
+def text_digest(text: str) -> str:
+    """A short hex digest of `text` (UTF-8), as `content_fingerprint` gives for a file holding it."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def file_digest(path: str | os.PathLike[str]) -> str:
+    """The digest `text_digest` gives for the text the file at `path` holds (OSError if it cannot be read)."""
+    return _content_digest(os.fspath(path))
+
+
 def _files(root: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
     """Every file under the folder `root` (following links), with its path relative to `root`, in name order."""
     stack = [""]

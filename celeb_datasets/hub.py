@@ -9,8 +9,10 @@
     >>> publish("celebv_hq_export", "my-org/celebv-hq")       # private unless private=False
 
 An export folder holds one dataset, any number of its configs: `{config}/{split}-NNNNN-of-NNNNN.parquet`
-shards with the media bytes inside, and a `README.md` card listing every config. It loads as it is with
-`datasets.load_dataset(folder, config)`, and publishing it gives the same on the Hub.
+shards with the media bytes inside, and a `README.md` card listing every config and what it holds of
+the release. It loads as it is with `datasets.load_dataset(folder, config)`, and publishing it gives the
+same on the Hub. An export writes only into a new, empty or export folder, and changes only the files it
+wrote there (celeb_datasets.export_folder keeps the record).
 """
 
 from __future__ import annotations
@@ -29,19 +31,34 @@ from typing import Any
 import datasets
 import pyarrow as pa
 
-from celeb_datasets.card import (
-    SHARD_NAME,
-    ExportedConfig,
-    exported_configs,
-    read_exported_config,
-    write_card,
-)
+from celeb_datasets.card import CARD_FILE, ExportedConfig, card_text
 from celeb_datasets.errors import CelebDatasetsError
+from celeb_datasets.export_folder import (
+    STAGING,
+    availability,
+    check_cache_outside,
+    check_export_path,
+    check_folder_contents,
+    check_shards_present,
+    check_slice,
+    claim_folder,
+    exported_configs,
+    folder_lock,
+    install_shards,
+    keep_skip_report,
+    make_folder,
+    merged_skip_report,
+    read_record,
+    remove_own_file,
+    skip_report_name,
+    slice_fingerprint,
+    write_own_file,
+    write_record,
+)
 from celeb_datasets.fingerprint import EXPORT_MARKER
 from celeb_datasets.options import parse_byte_size
 from celeb_datasets.registry import BUILDERS, builder_class
 from celeb_datasets.shards import check_splits_written, write_splits
-from celeb_datasets.slices import Slice
 
 logger = logging.getLogger("celeb_datasets")
 
@@ -69,44 +86,68 @@ def export(
 ) -> ExportedConfig:
     """Write the prepared config of `builder` into `export_dir` in the Hub layout, and the card.
 
-    The config's folder is replaced as a whole (its old shards go); other configs already in the folder
-    stay, and the card is rewritten to list them all. Shards hold at most `max_shard_size` of Arrow data
-    ("500MB", "2GB" or bytes; see celeb_datasets.shards for where they end) and carry the media bytes,
-    so the folder is self-contained. A builder of one slice (`slice="I/N"`) replaces only that slice's
-    shards, so N slices exported into one folder, in any order or at once, make the whole config. The
-    build's skip report is kept in the folder as `skip_report.{config}.tsv` (all slices merged).
+    `export_dir` is a new folder, an empty one, or an export folder of the same dataset; anything else
+    is refused (see celeb_datasets.export_folder: an export touches only the files it wrote). The shards
+    the package wrote for the config are replaced (other files in the config folder stay); other configs
+    already in the folder stay, and the card is rewritten to list them all. Shards hold at most
+    `max_shard_size` of Arrow data ("500MB", "2GB" or bytes; see celeb_datasets.shards for where they
+    end) and carry the media bytes, so the folder is self-contained. A builder of one slice
+    (`slice="I/N"`) replaces only that slice's shards, so N slices exported into one folder, in any order
+    or at once, make the whole config; a slice built from another annotation file or with other options
+    than those there is refused. The build's skip report is kept in the folder as
+    `skip_report.{config}.tsv` (all slices merged), and the card says what the export holds of the
+    release.
 
     This is the second step of the `datasets` engine (celeb_datasets.engines); other engines write the
-    same shards with the same steps (`staging_folder`, `write_splits`, `install_export`).
+    same shards with the same steps (`check_export_folder`, `staging_folder`, `write_splits`,
+    `install_export`).
 
-    Raises CelebDatasetsError when the builder was never prepared, or when the folder holds another
-    dataset's export.
+    Raises CelebDatasetsError when the builder was never prepared, and ExportFolderError (or OptionError,
+    for an empty path) when the folder is not one to export into.
     """
-    export_dir = Path(export_dir)
     max_bytes = parse_byte_size("max_shard_size", max_shard_size)
+    export_dir = check_export_folder(export_dir, builder)
     name = registered_name(builder)
     what = f"{name}/{builder.config.name}"
     splits = _prepared_splits(builder, name)
     with staging_folder(export_dir, builder) as staging:
         rows = _prepared_rows(builder, what, splits)
         written = write_splits(rows, staging, builder.info.features, max_bytes, builder.config.slice, splits)
-        check_splits_written(written, what)
+        check_splits_written(written, what, builder.config.slice)
         return install_export(export_dir, builder, staging, _skip_report_of(builder))
+
+
+def check_export_folder(export_dir: str | os.PathLike[str], builder: Any) -> Path:
+    """Check, before anything is built or written, that the builder's config (or slice) may be exported
+    into `export_dir`; the folder as a Path. Every engine calls it first.
+
+    Raises OptionError for an empty path; ExportFolderError for a path that cannot be a folder, a cache
+    folder inside it, a folder that is neither new, empty nor an export of the builder's dataset, and a
+    slice that cannot join the slices there.
+    """
+    path = check_export_path(export_dir)
+    check_cache_outside(path, getattr(builder, "cache_dir", None))
+    record = check_folder_contents(path, registered_name(builder))
+    if record is not None:
+        config_name, part = builder.config.name, builder.config.slice
+        check_slice(path, config_name, record.configs.get(config_name), part, slice_fingerprint(builder))
+    return path
 
 
 @contextlib.contextmanager
 def staging_folder(export_dir: Path, builder: Any) -> Iterator[Path]:
     """A fresh staging folder in `export_dir` (claimed for the builder's dataset) for the shards of one export.
 
-    Shards are written beside the config folder and swapped in by `install_export`, so an interrupted
-    export never leaves a config half-replaced; the folder is removed when the block ends. Its name says
-    which process on which host writes there.
+    Shards are written beside the config folder and moved in by `install_export`, so an interrupted
+    export leaves the config as it was; the folder is removed when the block ends. Its name says which
+    process on which host writes there. ExportFolderError for a folder that is not one to export into.
     """
-    export_dir.mkdir(parents=True, exist_ok=True)
-    with _folder_lock(export_dir):  # other exports into the folder may be starting too
-        _claim_folder(export_dir, registered_name(builder), builder)
+    export_dir = check_export_path(export_dir)
+    make_folder(export_dir)
+    with folder_lock(export_dir):  # other exports into the folder may be starting too
+        claim_folder(export_dir, registered_name(builder))
         remove_abandoned_staging(export_dir)
-        staging = Path(tempfile.mkdtemp(prefix=f".{builder.config.name}{_STAGING}{_process_tag()}.", dir=export_dir))
+        staging = Path(tempfile.mkdtemp(prefix=f".{builder.config.name}{STAGING}{_process_tag()}.", dir=export_dir))
     staging.chmod(0o755)  # mkdtemp's 0o700 would otherwise stay on the published folder
     try:
         yield staging
@@ -116,21 +157,43 @@ def staging_folder(export_dir: Path, builder: Any) -> Iterator[Path]:
 
 def install_export(export_dir: Path, builder: Any, staging: Path, skip_report: Path | None) -> ExportedConfig:
     """Put the shards in `staging` in place (the builder's config, or its slice), keep the skip report, and
-    rewrite the card; exports of other configs or slices finishing at the same moment wait their turn."""
+    rewrite the card; exports of other configs or slices finishing at the same moment wait their turn.
+
+    Only files the package wrote are replaced (see celeb_datasets.export_folder); a slice that cannot join
+    the slices in the folder is refused (ExportFolderError) and the folder is left as it was.
+    """
     config_name, part = builder.config.name, builder.config.slice
-    with _folder_lock(export_dir):
-        _move_into_place(staging, export_dir / config_name, part)
-        if skip_report is not None:
-            _keep_skip_report(skip_report, export_dir, config_name, part)
-        write_card(export_dir, type(builder), registered_name(builder))
-        exported = read_exported_config(export_dir / config_name)
+    name, builder_type = registered_name(builder), type(builder)
+    fingerprint = slice_fingerprint(builder)
+    with folder_lock(export_dir):
+        record = claim_folder(export_dir, name)  # read again: other exports may have changed it
+        # Every refusal comes before the first change.
+        check_shards_present(export_dir, record)
+        check_slice(export_dir, config_name, record.configs.get(config_name), part, fingerprint)
+        merged = merged_skip_report(export_dir, config_name, part, skip_report)
+        install_shards(export_dir, record, config_name, part, staging, fingerprint)
+        keep_skip_report(export_dir, config_name, part, skip_report)
+        if merged is not None:
+            write_own_file(export_dir, record, skip_report_name(config_name), merged)
+        configs = exported_configs(export_dir, record, builder_type)
+        if configs:
+            write_own_file(export_dir, record, CARD_FILE, card_text(builder_type, name, configs))
+        else:  # no config has rows yet (a slice whose every item was left out): no card to write
+            remove_own_file(export_dir, record, CARD_FILE)
+        write_record(export_dir, record)
+    exported = configs.get(config_name) or ExportedConfig(
+        config_name, builder.info.features, (), availability(export_dir, record, config_name, builder_type, 0)
+    )
+    held = exported.availability
+    splits = ", ".join(f"{s.name} {s.num_examples:,} rows in {len(s.shards)} shard(s)" for s in exported.splits)
     logger.info(
-        "exported %s/%s%s to %s: %s",
-        registered_name(builder),
+        "exported %s/%s%s to %s: %s%s",
+        name,
         config_name,
         "" if part is None else f" slice {part}",
         export_dir,
-        ", ".join(f"{s.name} {s.num_examples:,} rows in {len(s.shards)} shard(s)" for s in exported.splits),
+        splits or "no rows",
+        f"; the folder holds {held.slices_text()} of {config_name}" if held is not None and held.slice_count else "",
     )
     return exported
 
@@ -171,72 +234,6 @@ def _prepared_rows(builder: datasets.DatasetBuilder, what: str, splits: list[str
 _READ_BATCH_ROWS = 1_000
 
 
-@contextlib.contextmanager
-def _folder_lock(export_dir: Path) -> Iterator[None]:
-    """Hold the export folder's lock (a file lock, which also works between hosts on NFS)."""
-    import fcntl
-
-    (export_dir / _EXPORT_WORK).mkdir(parents=True, exist_ok=True)
-    with open(export_dir / _EXPORT_WORK / "lock", "a+") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def _move_into_place(staging: Path, target: Path, part: Slice | None) -> None:
-    """Replace the config folder `target` by `staging`, or only its shards of slice `part`."""
-    if part is None:
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
-        return
-    target.mkdir(exist_ok=True)
-    for shard in target.glob("*.parquet"):
-        match = SHARD_NAME.match(shard.name)
-        if match is None:
-            continue
-        if match["slices"] is None or int(match["slices"]) != part.count:
-            held = "a whole export" if match["slices"] is None else f"slices of {int(match['slices'])}"
-            raise CelebDatasetsError(
-                f"{target} holds {held} ({shard.name}): export slices of {part.count} into another folder, "
-                "or use the same number of slices"
-            )
-        if int(match["slice"]) == part.index:
-            shard.unlink()
-    for shard in staging.iterdir():
-        os.replace(shard, target / shard.name)
-
-
-def _keep_skip_report(report: Path, export_dir: Path, config_name: str, part: Slice | None) -> None:
-    """Copy the build's skip report into the folder, and merge the reports of all its slices."""
-    parts = export_dir / _EXPORT_WORK / "skip_reports"
-    parts.mkdir(parents=True, exist_ok=True)
-    if part is None:
-        for old in parts.glob(f"{config_name}.*"):
-            old.unlink()
-    suffix = "" if part is None else f".slice-{part.index}-of-{part.count}"
-    shutil.copyfile(report, parts / f"{config_name}{suffix}.tsv")
-    header, rows = None, []
-    for piece in sorted(parts.glob(f"{config_name}.*tsv")):
-        lines = piece.read_text(encoding="utf-8").splitlines(keepends=True)
-        header = header or lines[0]
-        if lines[0] != header:  # e.g. a slice exported by an older version, without the kind column
-            found, expected = (line.rstrip("\n").replace("\t", ", ") for line in (lines[0], header))
-            raise CelebDatasetsError(
-                f"{piece}: a skip report with the columns {found}, where the other slices' have {expected}: "
-                f"export every slice of {config_name} again with this version"
-            )
-        rows += lines[1:]
-    (export_dir / f"skip_report.{config_name}.tsv").write_text((header or "") + "".join(sorted(rows)), encoding="utf-8")
-
-
-# The export's own files: its lock and the skip reports of each export (never published).
-_EXPORT_WORK = ".celeb_datasets"
-_STAGING = ".staging."
-
-
 def _process_tag() -> str:
     return f"{socket.gethostname()}.{os.getpid()}"
 
@@ -249,8 +246,8 @@ def remove_abandoned_staging(export_dir: Path) -> list[Path]:
     """
     removed = []
     host = socket.gethostname()
-    for folder in export_dir.glob(f".*{_STAGING}*"):
-        made_on, _, rest = folder.name.split(_STAGING, 1)[1].rpartition(".")[0].rpartition(".")
+    for folder in export_dir.glob(f".*{STAGING}*"):
+        made_on, _, rest = folder.name.split(STAGING, 1)[1].rpartition(".")[0].rpartition(".")
         if made_on == host and rest.isdigit() and not _process_alive(int(rest)):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
@@ -268,33 +265,25 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def _claim_folder(export_dir: Path, name: str, builder: datasets.DatasetBuilder) -> None:
-    """Make `export_dir` an export folder of dataset `name`, refusing one that holds another dataset."""
-    export_dir.mkdir(parents=True, exist_ok=True)
-    manifest = export_dir / EXPORT_MANIFEST
-    if manifest.exists():
-        holds = json.loads(manifest.read_text(encoding="utf-8"))["dataset"]
-        if holds != name:
-            raise CelebDatasetsError(f"{export_dir} holds an export of {holds!r}: export {name!r} to another folder")
-    else:
-        known = {config.name for config in builder.BUILDER_CONFIGS}
-        strangers = [config for config in exported_configs(export_dir) if config not in known]
-        if strangers:
-            raise CelebDatasetsError(
-                f"{export_dir} already holds configs {strangers} that {name} does not have: use an empty folder"
-            )
-        partial = manifest.with_name(f"{manifest.name}.{_process_tag()}.partial")
-        partial.write_text(json.dumps({"dataset": name}) + "\n", encoding="utf-8")
-        os.replace(partial, manifest)
-
-
 def exported_dataset(export_dir: Path) -> str:
-    manifest = export_dir / EXPORT_MANIFEST
-    if not manifest.is_file():
+    """The dataset an export folder holds (CelebDatasetsError for a folder that is not an export)."""
+    record = read_record(export_dir)
+    if record is None:
         raise CelebDatasetsError(
             f"{export_dir} is not an export folder (no {EXPORT_MANIFEST}): run `celeb-datasets export` first"
         )
-    return json.loads(manifest.read_text(encoding="utf-8"))["dataset"]
+    return record.dataset
+
+
+def configs_of_export(export_dir: Path) -> dict[str, ExportedConfig]:
+    """The configs an export folder holds (those the package wrote shards for), each with its Availability."""
+    record = read_record(export_dir)
+    if record is None:
+        raise CelebDatasetsError(
+            f"{export_dir} is not an export folder (no {EXPORT_MANIFEST}): run `celeb-datasets export` first"
+        )
+    check_shards_present(export_dir, record)
+    return exported_configs(export_dir, record, builder_class(record.dataset))
 
 
 def dataset_infos() -> dict[str, dict[str, Any]]:

@@ -24,11 +24,10 @@ from celeb_datasets.card import (
     ExportedConfig,
     configs_in_card,
     datasets_in_card,
-    exported_configs,
     write_card,
 )
 from celeb_datasets.errors import CelebDatasetsError, HubError, OptionError
-from celeb_datasets.hub import exported_dataset
+from celeb_datasets.hub import configs_of_export, exported_dataset
 from celeb_datasets.registry import DATASETS, builder_class, config_names
 
 logger = logging.getLogger("celeb_datasets")
@@ -76,7 +75,7 @@ def publish(
 
     export_dir = Path(export_dir)
     name = exported_dataset(export_dir)
-    available = exported_configs(export_dir)
+    available = configs_of_export(export_dir)
     chosen = _chosen_configs(export_dir, name, available, configs)
     create_pr = _check_target(repo_id, revision, create_pr)
     token = token or get_token()

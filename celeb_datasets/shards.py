@@ -76,10 +76,18 @@ def write_splits(
     return written
 
 
-def check_splits_written(written: dict[str, int], what: str) -> None:
+def check_splits_written(written: dict[str, int], what: str, part: Slice | None = None) -> None:
     """Raise CelebDatasetsError when no split of the build `what` has a row; warn about the splits left
-    out because they have none."""
+    out because they have none. A slice (`part`) with no row is no error: it is exported as its skip
+    lines alone (every item of a slice may be gone while the others' are there), with a warning."""
     if not any(written.values()):
+        if part is not None:
+            logger.warning(
+                "%s slice %s: no row could be built, so it has no shard; its items are in the export's skip "
+                "report with the reason each was left out",
+                what, part,
+            )  # fmt: skip
+            return
         raise CelebDatasetsError(f"{what} has no rows to export (see its skip report)")
     empty = [split for split, rows in written.items() if not rows]
     if empty:

@@ -202,6 +202,7 @@ def finish_build(
     no_rows_hint: str = "",
     report_shown: str | os.PathLike[str] | None = None,
     refused_report: str | os.PathLike[str] | None = None,
+    rows_required: bool = True,
 ) -> SkipSummary:
     """End a build, whatever engine made it: check it, and give its one-line summary (`skip_summary`).
 
@@ -210,7 +211,8 @@ def finish_build(
     (the accounting check: a bug if it fails); and when no row could be built although items were named.
     The summary names the report as `report_shown` (default: `report`), where the user will find it. A
     build refused for having no row keeps its report at `refused_report` and names it, as the place where
-    the report was written may be gone by the time the user reads the message.
+    the report was written may be gone by the time the user reads the message. `rows_required=False`
+    (a slice of a build, whose every item may be gone) accepts a build with no row.
     """
     lines = read_skip_report(report)
     line_kinds = kinds_of_lines(lines, kinds, report)
@@ -219,7 +221,7 @@ def finish_build(
         expected = list(expected_ids)
         left_out_ids = [line[item_column] for line, kind in zip(lines, line_kinds, strict=True) if not kind.keeps_row]
         check_accounting(what, expected, rows, left_out_ids)
-        if expected and not rows:
+        if expected and not rows and rows_required:
             left_out, _ = _counts(line_kinds)
             kept = "" if refused_report is None else f"; skip report: {keep_skip_report(report, refused_report)}"
             message = f"{what}: 0 written, {_skipped(left_out)}{kept}. No row could be built. {no_rows_hint}"

@@ -315,6 +315,10 @@ def test_publishing_from_another_export_folder_keeps_the_configs_already_on_the_
     card = fake_hub.repos[repo_id].files()["README.md"]
     assert card_configs(card) == ["annotations", "clips"]
     assert "| `annotations` (default) | Every label of every clip, no video. | train 6 |" in card.decode()
+    # What the card says each config holds survives: `annotations` was not sent again, its figures were kept.
+    held = card.decode().split("## Availability")[1]
+    assert "- `annotations`: 6 of the 6 clips the sources name (the release has 35,666)." in held
+    assert "- `clips`: 6 of the 6 clips the sources name (the release has 35,666)." in held
     for config in ("annotations", "clips"):
         loaded = datasets.load_dataset(repo_id, config, split="train", token=hub_token)
         assert loaded.features == built[config].info.features

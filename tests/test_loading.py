@@ -145,6 +145,9 @@ def test_decode_frames_gives_rgb_arrays_in_order(export_dir: Path) -> None:
     frames = decode_frames(row["video"])
     assert frames.shape == (5, 64, 64, 3)
     assert frames.dtype.name == "uint8"
+    # The test clips draw their frame index (celebv_hq_lib.sample): read it from each frame's luma.
+    luma = frames.astype(float) @ [0.299, 0.587, 0.114]
+    assert [read_frame_index(frame) for frame in luma] == [0, 1, 2, 3, 4]
     assert decode_frames(row["video"], max_frames=2).shape[0] == 2
     assert decode_frames(row["video"]["bytes"]).shape == frames.shape
 

@@ -73,7 +73,7 @@ def test_no_usable_video_is_refused_as_by_the_builder(local_ray: object, tmp_pat
         video.unlink()
     builder = CelebVHQ(config_name="clips", data_dir=str(download), cache_dir=str(tmp_path / "c"))
     # The builder's words (tests/test_celebv_hq.py): both end a build with skips.finish_build.
-    kept = tmp_path / "ray" / "skip_report.clips.refused.tsv"
+    kept = tmp_path / "ray" / ".celeb_datasets" / "skip_report.clips.refused.tsv"  # not among the export's files
     expected = r"^CelebV-HQ clips: 0 written, 6 skipped \(6 missing\); skip report: (?P<kept>.*)\. No row could be "
     expected += r"built\. Put processed clips in processed/\{clip_id\}\.mp4 or raw videos in raw/\{ytb_id\}\.mp4$"
     with pytest.raises(CelebDatasetsError, match=expected) as error:
@@ -83,17 +83,23 @@ def test_no_usable_video_is_refused_as_by_the_builder(local_ray: object, tmp_pat
 
 
 @pytest.mark.slow
-def test_a_slice_that_names_no_clip_is_refused_as_export_refuses_it(local_ray: object, tmp_path: Path) -> None:
-    from celeb_datasets.errors import CelebDatasetsError
-
+def test_a_slice_that_names_no_clip_is_exported_as_present_without_shards_by_both_engines(
+    local_ray: object, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     download = make_celebv_hq_sample(tmp_path / "download", width=128, height=64)
-    # 10 slices of the sample's 6 YouTube videos: the last slices have none.
+    # 10 slices of the sample's 6 YouTube videos: the last slices have none, and count as present once exported
+    # (else 10 slices could never make the whole config).
     builder = CelebVHQ(config_name="clips", data_dir=str(download), cache_dir=str(tmp_path / "c"), slice="9/10")
     builder.download_and_prepare()
-    with pytest.raises(CelebDatasetsError, match=r"^celebv_hq/clips has no rows to export \(see its skip report\)$"):
-        export(builder, tmp_path / "datasets")
-    with pytest.raises(CelebDatasetsError, match=r"^celebv_hq/clips has no rows to export \(see its skip report\)$"):
-        RayEngine().export(builder, tmp_path / "ray", RaySettings())
+    for exported in (
+        export(builder, tmp_path / "datasets"),
+        RayEngine().export(builder, tmp_path / "ray", RaySettings()),
+    ):
+        assert exported.splits == () and exported.availability is not None
+        assert exported.availability.slices_present == (9,) and exported.availability.named == 0
+    assert caplog.text.count("celebv_hq/clips slice 9/10: no row could be built, so it has no shard") == 2
+    assert export_files(tmp_path / "datasets") == export_files(tmp_path / "ray")
+    assert not (tmp_path / "ray" / "clips").exists() and not (tmp_path / "ray" / "README.md").exists()
 
 
 def both_engines(builder_class: type, config: str, data_dir: Path, folder: Path, **settings: object) -> list[dict]:

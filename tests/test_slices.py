@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import shutil
-import threading
+import subprocess
+import sys
 from pathlib import Path
 
 import datasets
@@ -12,13 +15,16 @@ import pytest
 from celebv_hq_fixtures import write_sample_download
 
 from celeb_datasets.cli import main
-from celeb_datasets.errors import CelebDatasetsError, OptionError
-from celeb_datasets.hub import export
+from celeb_datasets.errors import CelebDatasetsError, ExportFolderError, OptionError
+from celeb_datasets.hub import EXPORT_MANIFEST, export, install_export, staging_folder
 from celeb_datasets.skips import read_skip_report
 from celeb_datasets.slices import Slice, assign_slices
 from celebv_hq import CelebVHQ
 from celebv_hq_lib.annotations import read_annotation_file
 from celebv_hq_lib.clips import clips_of_slice
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BARRIER_SCRIPT = Path(__file__).with_name("export_with_barrier.py")
 
 
 @pytest.mark.parametrize(("text", "expected"), [("0/8", Slice(0, 8)), ("7/8", Slice(7, 8)), ("0/1", Slice(0, 1))])
@@ -111,26 +117,38 @@ def test_slices_exported_into_one_folder_load_as_the_whole_export(
     assert all(name.startswith("train-slice0000") and name.endswith("of-00001.parquet") for name in shards)
 
 
-def test_slices_exported_at_once_give_the_whole_export(
+@pytest.mark.slow
+def test_slices_exported_at_once_by_separate_processes_give_the_whole_export(
     download: Path, whole: tuple[CelebVHQ, Path], tmp_path: Path
 ) -> None:
-    builders = [prepared(download, tmp_path / "cache", f"{index}/3") for index in range(3)]
+    # Three processes meet at a barrier inside the export folder's lock (tests/export_with_barrier.py): without
+    # the lock, all would read the folder's record before any writes it, and two slices would be lost.
+    for index in range(3):
+        prepared(download, tmp_path / "cache", f"{index}/3")  # each process exports from its cache
     folder = tmp_path / "export"
-    errors: list[BaseException] = []
-
-    def export_slice(builder: CelebVHQ) -> None:
-        try:
-            export(builder, folder)
-        except BaseException as error:  # reported by the assertion below
-            errors.append(error)
-
-    threads = [threading.Thread(target=export_slice, args=(builder,)) for builder in builders]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    arguments = ["export", "celebv_hq", "--config", "clips", "--data-dir", str(download), "--output", str(folder)]
+    arguments += ["--cache-dir", str(tmp_path / "cache"), "--quiet"]
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    processes = [
+        subprocess.Popen(
+            [sys.executable, str(BARRIER_SCRIPT), str(tmp_path / "barrier"), "3", *arguments, "--slice", f"{index}/3"],
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for index in range(3)
+    ]
+    outputs = [process.communicate(timeout=300) for process in processes]
+    assert [process.returncode for process in processes] == [0, 0, 0], outputs
+    assert len(list((tmp_path / "barrier").glob("record-read.*"))) == 3  # every process met the barrier
     assert rows(folder) == rows(whole[1])
+    record = json.loads((folder / EXPORT_MANIFEST).read_text())
+    assert sorted(record["configs"]["clips"]["slices"]["present"]) == ["0", "1", "2"]
+    assert "- `clips`: 5 of the 6 clips the sources name (the release has 35,666), in slices 0 to 2 of 3." in (
+        (folder / "README.md").read_text()
+    )
+    assert read_skip_report(folder / "skip_report.clips.tsv") == read_skip_report(whole[0].skip_report)
 
 
 def test_a_slice_report_with_other_columns_is_refused_when_the_reports_are_merged(
@@ -147,8 +165,10 @@ def test_a_slice_report_with_other_columns_is_refused_when_the_reports_are_merge
         r"annotations\.slice-1-of-2\.tsv: a skip report with the columns clip_id, ytb_id, reason, where the other "
         r"slices' have clip_id, ytb_id, kind, reason: export every slice of annotations again with this version"
     )
+    before = files_of(folder)
     with pytest.raises(CelebDatasetsError, match=expected):
         export(builder, folder)
+    assert files_of(folder) == before  # refused before anything changed
 
 
 def test_a_slice_is_refused_where_other_slicing_or_a_whole_export_is(
@@ -171,3 +191,115 @@ def test_the_command_line_exports_a_slice(download: Path, tmp_path: Path, capsys
     arguments = ["prepare", "celeba_dialog", "--data-dir", str(download), "--slice", "1/3", "--quiet"]
     assert main(arguments) == 2
     assert "option slice: config 'hq' is not built in slices" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------------
+# Slices that cannot mix, and what a folder of slices says it holds
+
+
+def export_slice(download: Path, folder: Path, cache: Path, part: str, *extra: str) -> int:
+    arguments = ["export", "celebv_hq", "--config", "clips", "--data-dir", str(download), "--slice", part]
+    return main([*arguments, "--output", str(folder), "--cache-dir", str(cache), "--quiet", *extra])
+
+
+def files_of(folder: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def test_a_slice_of_an_edited_annotation_file_is_refused_saying_what_differs(
+    download: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = shutil.copytree(download, tmp_path / "download")
+    folder, cache = tmp_path / "export", tmp_path / "cache"
+    assert export_slice(data, folder, cache, "0/2") == 0
+    before = files_of(folder)
+    document = json.loads((data / "celebvhq_info.json").read_text())
+    first = next(iter(document["clips"]))
+    document["clips"][first]["attributes"]["appearance"][0] = (
+        1 - document["clips"][first]["attributes"]["appearance"][0]
+    )
+    document["clips"]["M2Ohb0FAaJU_9"] = document["clips"]["M2Ohb0FAaJU_1"]  # a clip added
+    (data / "celebvhq_info.json").write_text(json.dumps(document))
+    capsys.readouterr()
+    assert export_slice(data, folder, cache, "1/2") == 2
+    expected = (
+        f"error: {folder / 'clips'}: slice 1/2 cannot join slice 0/2 there: celebvhq_info.json is not the one slice "
+        "0/2 was built from (edited since, or another copy). The slices of one folder must be built from the same "
+        "file with the same options: export every slice into a new folder"
+    )
+    assert capsys.readouterr().err.strip() == expected
+    assert files_of(folder) == before
+
+
+def test_a_slice_refused_when_it_is_put_in_place_leaves_the_folder_as_it_was(download: Path, tmp_path: Path) -> None:
+    # Two jobs start together (the folder holds no slice yet, so both pass the first check); the other file's
+    # slice is put in place first: this one is refused when it comes to put its shards in place.
+    edited = shutil.copytree(download, tmp_path / "edited")
+    document = json.loads((edited / "celebvhq_info.json").read_text())
+    del document["clips"]["HV150LwK8Kc_8"]
+    (edited / "celebvhq_info.json").write_text(json.dumps(document))
+    folder = tmp_path / "export"
+    late = prepared(download, tmp_path / "cache", "1/2")
+    with staging_folder(folder, late) as staging:
+        export(prepared(edited, tmp_path / "cache", "0/2"), folder)
+        before = files_of(folder)
+        (staging / "train-slice00001of00002-00000-of-00001.parquet").write_bytes(b"refused before it is read")
+        with pytest.raises(ExportFolderError, match=r"slice 1/2 cannot join slice 0/2 there: celebvhq_info\.json is"):
+            install_export(folder, late, staging, late.skip_report)
+    assert files_of(folder) == before
+
+
+def test_a_slice_with_other_options_that_define_rows_is_refused_naming_them(
+    download: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder, cache = tmp_path / "export", tmp_path / "cache"
+    assert export_slice(download, folder, cache, "0/2") == 0
+    capsys.readouterr()
+    assert export_slice(download, folder, cache, "1/2", "--crf", "30", "--media-check", "full") == 2
+    error = capsys.readouterr().err
+    assert "option crf is 30 here, 23 in slice 0/2; option media_check is 'full' here, 'fast' in slice 0/2" in error
+    assert export_slice(download, folder, cache, "1/2", "--seek-gap-sec", "2") == 0  # how, not what: it joins
+
+
+def test_a_partial_union_of_slices_says_so_in_the_output_the_card_and_the_loaded_description(
+    download: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder, cache = tmp_path / "export", tmp_path / "cache"
+    assert export_slice(download, folder, cache, "2/3") == 0
+    partial = f"celebv_hq/clips: {folder} holds slices 2 of 3 (absent: 0, 1): a partial dataset until every slice"
+    assert partial in capsys.readouterr().out
+    card = (folder / "README.md").read_text()
+    assert "- `clips`: **partial**, only slices 2 of 3 (absent: 0, 1): the clips of absent slices are counted" in card
+    loaded = datasets.load_dataset_builder(str(folder), "clips").config.description
+    assert loaded == "PARTIAL: only slices 2 of 3 (absent: 0, 1). Every label plus the clip's MP4 video."
+    assert export_slice(download, folder, cache, "0/3") == 0 and export_slice(download, folder, cache, "1/3") == 0
+    assert f"celebv_hq/clips: {folder} holds every slice (slices 0 to 2 of 3)" in capsys.readouterr().out
+    assert "partial" not in (folder / "README.md").read_text().lower()
+    assert (
+        datasets.load_dataset_builder(str(folder), "clips").config.description
+        == CelebVHQ.BUILDER_CONFIGS[1].description
+    )
+
+
+def test_a_slice_whose_every_video_is_missing_exports_its_skip_lines_with_a_warning(
+    download: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    data = shutil.copytree(download, tmp_path / "download")
+    gone = clips_of_slice(read_annotation_file(data / "celebvhq_info.json"), Slice(1, 2))
+    for clip in gone:
+        (data / "processed" / f"{clip.clip_id}.mp4").unlink(missing_ok=True)
+    folder, cache = tmp_path / "export", tmp_path / "cache"
+    assert export_slice(data, folder, cache, "1/2") == 0
+    assert "celebv_hq/clips slice 1/2: no row could be built, so it has no shard" in caplog.text
+    assert f"celebv_hq/clips: this slice has no row (see {folder}/skip_report.clips.tsv)" in capsys.readouterr().out
+    assert not (folder / "clips").exists()
+    assert export_slice(data, folder, cache, "0/2") == 0
+    merged = {line["clip_id"]: line["kind"] for line in read_skip_report(folder / "skip_report.clips.tsv")}
+    assert {clip.clip_id for clip in gone} <= set(merged) and set(merged.values()) == {"missing"}
+    rows_left = 6 - len(merged)
+    assert datasets.load_dataset(str(folder), "clips", split="train").num_rows == rows_left
+    card = (folder / "README.md").read_text()
+    expected = (
+        f"- `clips`: {rows_left} of the 6 clips the sources name (the release has 35,666), in slices 0 to 1 of 2."
+    )
+    assert f"{expected} Left out: {len(merged)} missing." in card

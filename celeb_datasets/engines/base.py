@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Protocol
 from celeb_datasets import skips
 from celeb_datasets.builder import CelebBuilder
 from celeb_datasets.card import ExportedConfig
+from celeb_datasets.export_folder import WORK_FOLDER
 from celeb_datasets.hub import DEFAULT_MAX_SHARD_SIZE
 from celeb_datasets.options import check_options, option, parse_byte_size
 from celeb_datasets.skips import merge_skip_report
@@ -79,7 +80,9 @@ def finish_build(
         kinds=builder.SKIP_KINDS,
         no_rows_hint=builder.NO_ROWS_HINT,
         report_shown=kept_in,
-        refused_report=kept_in.with_name(f"skip_report.{builder.config.name}.refused.tsv"),
+        # In the export folder's work folder: a refused build writes nothing among the export's own files.
+        refused_report=kept_in.parent / WORK_FOLDER / f"skip_report.{builder.config.name}.refused.tsv",
+        rows_required=builder.config.slice is None,  # a slice's items may all be gone: its skip lines remain
     )
     summary.log()
     builder.note_items_to_retry(report, shown=kept_in)

@@ -17,7 +17,7 @@ from celeb_datasets.builder import CelebBuilder
 from celeb_datasets.card import ExportedConfig
 from celeb_datasets.engines.base import EngineSettings
 from celeb_datasets.errors import OptionError
-from celeb_datasets.hub import export
+from celeb_datasets.hub import check_export_folder, export
 from celeb_datasets.options import option
 
 
@@ -50,6 +50,7 @@ class DatasetsEngine:
         )
 
     def export(self, builder: CelebBuilder, export_dir: Path, settings: DatasetsSettings) -> ExportedConfig:
-        """Prepare the config, then export it from the cache; what was exported."""
+        """Check the export folder, prepare the config, then export it from the cache; what was exported."""
+        export_dir = check_export_folder(export_dir, builder)  # before the build, which may take hours
         self.prepare(builder, settings)
         return export(builder, export_dir, max_shard_size=settings.max_shard_bytes)

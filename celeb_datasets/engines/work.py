@@ -38,7 +38,7 @@ from celeb_datasets.card import ExportedConfig
 from celeb_datasets.engines.base import finish_build
 from celeb_datasets.errors import CelebDatasetsError
 from celeb_datasets.generation import surfaced
-from celeb_datasets.hub import install_export, registered_name, staging_folder
+from celeb_datasets.hub import check_export_folder, install_export, registered_name, staging_folder
 from celeb_datasets.shards import check_splits_written, write_splits
 from celeb_datasets.skips import SkipLog, merge_skip_report, read_skip_report
 
@@ -125,10 +125,11 @@ Runner = Callable[[CelebBuilder, BuildPlan], Iterable[ItemRows]]
 def export_work_items(builder: CelebBuilder, export_dir: Path, max_bytes: int, run: Runner) -> ExportedConfig:
     """Plan the builder's config (or slice), have `run` make the rows of its work items, and export them.
 
-    The rows stream into the shards as they come (celeb_datasets.shards); the skip lines of planning and
-    of every item make the skip report; every item the sources name must be a row or a skip line.
+    The folder is checked first (celeb_datasets.hub.check_export_folder). The rows stream into the shards
+    as they come (celeb_datasets.shards); the skip lines of planning and of every item make the skip
+    report; every item the sources name must be a row or a skip line.
     """
-    export_dir = Path(export_dir)
+    export_dir = check_export_folder(export_dir, builder)
     name, config_name = registered_name(builder), builder.config.name
     with tempfile.TemporaryDirectory(prefix="celeb-datasets-build-") as work:
         skip_folder = Path(work)
@@ -140,7 +141,7 @@ def export_work_items(builder: CelebBuilder, export_dir: Path, max_bytes: int, r
             written = write_splits(rows, staging, builder.info.features, max_bytes, builder.config.slice, split_names)
             kept_in = export_dir / f"skip_report.{config_name}.tsv"
             report = finish_build(builder, plan.expected_items, row_ids, skip_folder, kept_in)
-            check_splits_written(written, f"{name}/{config_name}")
+            check_splits_written(written, f"{name}/{config_name}", builder.config.slice)
             return install_export(export_dir, builder, staging, report)
 
 
