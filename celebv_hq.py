@@ -17,7 +17,7 @@ import dataclasses
 import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import datasets
 import numpy as np
@@ -39,6 +39,7 @@ from celebv_hq_lib.clips import VideoClips, plan_clips, video_clips
 from celebv_hq_lib.download import DownloadSettings
 from celebv_hq_lib.layout import ANNOTATION_FILE, HOMEPAGE, RAW_VIDEO_FOLDER, clip_source_paths
 from celebv_hq_lib.skip_kinds import RETRY_KINDS, SKIP_KINDS
+from celebv_hq_lib.sources import refuse_raw_dir_as_download_target
 from celebv_hq_lib.video import BoundingBox, EncoderSettings
 
 logger = logging.getLogger("celeb_datasets")
@@ -114,6 +115,18 @@ class CelebVHQConfig(CelebBuilderConfig, EncoderSettings, DownloadSettings):
         True, "keep the raw videos a fetch build downloads (false: delete each once its clips are written)",
         defines_rows=False,
     )  # fmt: skip
+    # Copies kept elsewhere, used in place: their files key the cache (source_paths), not their names.
+    raw_dir: str | None = option(
+        None, "also take raw videos {ytb_id}.{mp4,mkv,webm} from this folder, at any depth (a torrent or shared "
+        "copy; only read: downloads go to DATA_DIR/raw)", defines_rows=False,
+    )  # fmt: skip
+    processed_dir: str | None = option(
+        None, "also take processed clips {clip_id}.mp4 from this folder, at any depth (only read)", defines_rows=False
+    )
+    on_mismatch: Literal["skip", "keep"] = option(
+        "skip", "a processed clip failing its checks (duration, square, size, audio, first frame) with no raw video "
+        "to cut it from: skip it (listed with what it failed) or keep it as it is",
+    )  # fmt: skip
 
     def validate(self) -> None:
         super().validate()
@@ -122,6 +135,7 @@ class CelebVHQConfig(CelebBuilderConfig, EncoderSettings, DownloadSettings):
             raise OptionError(f"seek_gap_sec must be >= 0, not {self.seek_gap_sec}")
         if self.fetch:
             self.download_settings()
+            refuse_raw_dir_as_download_target(self.data_dir, self.raw_dir)
 
     @property
     def stores_media(self) -> bool:
@@ -152,7 +166,8 @@ FEATURE_DESCRIPTIONS = {
     "multi_emotion": "Whether the clip has several emotion segments (the file's `sep_flag`).",
     "version": "The annotation version the file gives for the clip.",
     "video": "The clip's MP4 (H.264 + AAC), bytes stored in the shard; decode with PyAV or torchcodec.",
-    "video_source": '"processed" when the release\'s own clip was used, "raw" when cut from the YouTube video.',
+    "video_source": '"processed" when the release\'s own clip was used, "raw" when cut from the YouTube video, '
+    '"recut" when cut from it because the processed clip failed its checks (the skip report says what failed).',
 }
 
 
@@ -227,7 +242,10 @@ class CelebVHQ(CelebBuilder):
         if data_dir is None:
             return []
         if config.with_video:
-            return clip_source_paths(Path(data_dir), config.fetch)
+            copies = [config.raw_dir, config.processed_dir]
+            return clip_source_paths(Path(data_dir), config.fetch) + [
+                Path(folder).expanduser().absolute() for folder in copies if folder
+            ]
         return [Path(data_dir) / ANNOTATION_FILE]
 
     def rebuilds_for_retries(self) -> bool:
