@@ -209,10 +209,8 @@ def video_clips(video: VideoClips, config: ClipOptions, skips: SkipLog) -> Itera
             skips.record(clip.clip_id, clip.ytb_id, kind=KEPT_MISMATCHED, reason=reason)
             yield clip, Path(verdict.path).read_bytes(), "processed"
         else:
-            reason = (
-                f"{MISMATCHED.name}: {verdict.path}: {verdict.reason()} (no raw video to cut it from; "
-                "on_mismatch=keep stores it)"
-            )
+            no_raw = "no raw video to cut it from" if raw is None else f"its raw video cannot be read: {raw.problem}"
+            reason = f"{MISMATCHED.name}: {verdict.path}: {verdict.reason()} ({no_raw}; on_mismatch=keep stores it)"
             skip_clip(config, skips, clip, MISMATCHED, reason)
     if to_cut:
         yield from _cut_from_raw(video, to_cut, failed, config, skips)

@@ -204,3 +204,16 @@ def test_on_missing_error_stops_at_a_mismatched_clip_without_a_raw_video(copy: P
         (folder / "processed" / f"{clip_id}.mp4").write_bytes((copy / "processed" / f"{clip_id}.mp4").read_bytes())
     with pytest.raises(UnreadableMediaError, match=r"clip bbbbbbbbbbb_1 .*mismatched: .*audio: no audio stream"):
         build(folder, tmp_path / "cache", on_missing="error")
+
+
+def test_with_an_unreadable_raw_video_a_failing_processed_clip_is_skipped_saying_so(tmp_path: Path) -> None:
+    copy = write_defective_copy(tmp_path / "copy")
+    (copy / "raw" / "aaaaaaaaaaa.mp4").write_bytes(b"not a video" * 100)
+    builder = build(copy, tmp_path / "cache")
+    rows = builder.as_dataset(split="train")
+    assert "aaaaaaaaaaa_0" in rows["clip_id"]  # passes the checks it can have (no first frame to compare)
+    reasons = {line["clip_id"]: line["reason"] for line in read_skip_report(builder.skip_report)}
+    assert reasons["aaaaaaaaaaa_1"].endswith(
+        "(its raw video cannot be read: the file cannot be opened as a video: Invalid data found when processing "
+        "input; on_mismatch=keep stores it)"
+    )

@@ -108,3 +108,20 @@ def test_the_command_line_takes_video_split_as_a_flag(tmp_path: Path, capsys: py
     assert "annotations train: 4 rows" in out and "validation: 1 rows" in out and "test: 1 rows" in out
     assert main([*common, "--video-split", "80/20"]) == 2
     assert "error: option video_split: expected TRAIN/VALIDATION/TEST" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_ray_engine_gives_the_same_split_export(tmp_path: Path) -> None:
+    ray = pytest.importorskip("ray")
+    download = write_sample_download(tmp_path / "download", with_videos=True)
+    common = ["export", "celebv_hq", "--config", "clips", "--data-dir", str(download), "--quiet"]
+    common += ["--cache-dir", str(tmp_path / "cache"), "--video-split", "80/10/10"]
+    assert main([*common, "--output", str(tmp_path / "datasets")]) == 0
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        assert main([*common, "--output", str(tmp_path / "ray"), "--engine", "ray"]) == 0
+    finally:
+        ray.shutdown()
+    by_ray = export_files(tmp_path / "ray")
+    assert by_ray == export_files(tmp_path / "datasets")
+    assert {"clips/validation-00000-of-00001.parquet", "clips/test-00000-of-00001.parquet"} <= set(by_ray)
