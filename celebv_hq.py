@@ -16,8 +16,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Iterator, Sequence
+from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import datasets
 import numpy as np
@@ -39,6 +40,8 @@ from celebv_hq_lib.clips import VideoClips, plan_clips, video_clips
 from celebv_hq_lib.download import DownloadSettings
 from celebv_hq_lib.layout import ANNOTATION_FILE, HOMEPAGE, RAW_VIDEO_FOLDER, clip_source_paths
 from celebv_hq_lib.skip_kinds import RETRY_KINDS, SKIP_KINDS
+from celebv_hq_lib.sources import refuse_raw_dir_as_download_target
+from celebv_hq_lib.splits import VideoSplit, by_split
 from celebv_hq_lib.video import BoundingBox, EncoderSettings
 
 logger = logging.getLogger("celeb_datasets")
@@ -81,7 +84,11 @@ KNOWN_DEFECTS = (
     "duplicates; 3 pairs share video and times but differ in box.",
     "Hundreds of the YouTube videos are no longer available, so `clips` holds fewer rows than "
     "`annotations`; the skip report lists every clip left out and why.",
-    "There is no official split and no identity label: split by `ytb_id` to keep a video's clips together.",
+    "There is no official split and no identity label. Without the `video_split` option a config has one `train` "
+    "split; `video_split=80/10/10` gives `train`, `validation` and `test` by YouTube video (percentages of the "
+    "videos): a keyed BLAKE2b hash of each `ytb_id` decides its split, so a video's clips are never on two sides, "
+    "and adding or losing videos never moves a clip from one split to another. The same person can still appear "
+    "in several videos.",
 )
 
 
@@ -114,6 +121,22 @@ class CelebVHQConfig(CelebBuilderConfig, EncoderSettings, DownloadSettings):
         True, "keep the raw videos a fetch build downloads (false: delete each once its clips are written)",
         defines_rows=False,
     )  # fmt: skip
+    # Copies kept elsewhere, used in place: their files key the cache (source_paths), not their names.
+    raw_dir: str | None = option(
+        None, "also take raw videos {ytb_id}.{mp4,mkv,webm} from this folder, at any depth (a torrent or shared "
+        "copy; only read: downloads go to DATA_DIR/raw)", defines_rows=False,
+    )  # fmt: skip
+    processed_dir: str | None = option(
+        None, "also take processed clips {clip_id}.mp4 from this folder, at any depth (only read)", defines_rows=False
+    )
+    on_mismatch: Literal["skip", "keep"] = option(
+        "skip", "a processed clip failing its checks (duration, square, size, audio, first frame) with no raw video "
+        "to cut it from: skip it (listed with what it failed) or keep it as it is",
+    )  # fmt: skip
+    video_split: VideoSplit | None = option(
+        None, "train/validation/test splits by YouTube video, percentages T/V/T of the videos (e.g. 80/10/10), "
+        "decided by a hash of the video id; none: one train split",
+    )  # fmt: skip
 
     def validate(self) -> None:
         super().validate()
@@ -122,6 +145,7 @@ class CelebVHQConfig(CelebBuilderConfig, EncoderSettings, DownloadSettings):
             raise OptionError(f"seek_gap_sec must be >= 0, not {self.seek_gap_sec}")
         if self.fetch:
             self.download_settings()
+            refuse_raw_dir_as_download_target(self.data_dir, self.raw_dir)
 
     @property
     def stores_media(self) -> bool:
@@ -152,7 +176,8 @@ FEATURE_DESCRIPTIONS = {
     "multi_emotion": "Whether the clip has several emotion segments (the file's `sep_flag`).",
     "version": "The annotation version the file gives for the clip.",
     "video": "The clip's MP4 (H.264 + AAC), bytes stored in the shard; decode with PyAV or torchcodec.",
-    "video_source": '"processed" when the release\'s own clip was used, "raw" when cut from the YouTube video.',
+    "video_source": '"processed" when the release\'s own clip was used, "raw" when cut from the YouTube video, '
+    '"recut" when cut from it because the processed clip failed its checks (the skip report says what failed).',
 }
 
 
@@ -229,7 +254,10 @@ class CelebVHQ(CelebBuilder):
         if data_dir is None:
             return []
         if config.with_video:
-            return clip_source_paths(Path(data_dir), config.fetch)
+            copies = [config.raw_dir, config.processed_dir]
+            return clip_source_paths(Path(data_dir), config.fetch) + [
+                Path(folder).expanduser().absolute() for folder in copies if folder
+            ]
         return [Path(data_dir) / ANNOTATION_FILE]
 
     @classmethod
@@ -255,15 +283,19 @@ class CelebVHQ(CelebBuilder):
         clips, videos = plan_clips(self.config, skips)
         self.expect_items([clip.clip_id for clip in clips])
         # Work items, each made into rows on its own (by any engine): a YouTube video's clips for `clips`,
-        # tables of labels for `annotations`.
-        items: list[VideoClips] | list[tuple[ClipAnnotation, ...]] = videos
-        if not self.config.with_video:
-            items = [
-                tuple(clips[first : first + ANNOTATION_TABLE_ROWS])
-                for first in range(0, len(clips), ANNOTATION_TABLE_ROWS)
-            ]
-        gen_kwargs = {"items": items, "skip_folder": skips.folder and str(skips.folder)}
-        return [datasets.SplitGenerator(name=datasets.Split.TRAIN, gen_kwargs=gen_kwargs)]
+        # tables of labels for `annotations`; each split (`video_split`) takes whole videos.
+        split = self.config.video_split
+        parts: dict[str, list[VideoClips]] | dict[str, list[tuple[ClipAnnotation, ...]]]
+        if self.config.with_video:
+            parts = by_split(videos, split, attrgetter("ytb_id"))
+        else:
+            clips_by_split = by_split(clips, split, attrgetter("ytb_id"))
+            parts = {name: annotation_tables(part) for name, part in clips_by_split.items()}
+        skip_folder = skips.folder and str(skips.folder)
+        return [
+            datasets.SplitGenerator(name=name, gen_kwargs={"items": items, "skip_folder": skip_folder})
+            for name, items in parts.items()
+        ]
 
     def _generate_tables(
         self, items: Sequence[VideoClips] | Sequence[tuple[ClipAnnotation, ...]], skip_folder: str | None = None
@@ -276,6 +308,12 @@ class CelebVHQ(CelebBuilder):
                     yield Key(index, row), table
             else:
                 yield Key(index, 0), clips_table(item, features)
+
+
+def annotation_tables(clips: Sequence[ClipAnnotation]) -> list[tuple[ClipAnnotation, ...]]:
+    """The work items of `annotations`: the clips in runs of ANNOTATION_TABLE_ROWS, in order."""
+    rows = ANNOTATION_TABLE_ROWS
+    return [tuple(clips[first : first + rows]) for first in range(0, len(clips), rows)]
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from celeb_datasets.errors import MissingSourceError, UnreadableMediaError
 from celeb_datasets.skips import SkipKind, SkipLog
 from celeb_datasets.slices import Slice, assign_slices
 from celebv_hq_lib.annotations import ClipAnnotation, read_annotation_file, segment_oddities
+from celebv_hq_lib.checks import check_processed_clips, raw_video_facts
 from celebv_hq_lib.download import (
     CHANGED,
     DONE,
@@ -29,17 +30,19 @@ from celebv_hq_lib.download import (
     fetch_session,
     raw_video_state,
 )
-from celebv_hq_lib.layout import (
-    DOWNLOAD_LOCK_FILE,
-    PROCESSED_CLIP_FOLDERS,
-    RAW_VIDEO_EXTENSIONS,
-    RAW_VIDEO_FOLDER,
-    file_names,
-    find_annotation_file,
-)
+from celebv_hq_lib.layout import DOWNLOAD_LOCK_FILE, RAW_VIDEO_FOLDER, find_annotation_file
 from celebv_hq_lib.session import FolderLock, SessionStopped, stop_message
-from celebv_hq_lib.skip_kinds import MISSING, ODD_EMOTION_SEGMENT, TO_RETRY, UNREADABLE
-from celebv_hq_lib.video import ClipRequest, EncoderSettings, cut_clips, video_problem
+from celebv_hq_lib.skip_kinds import (
+    KEPT_MISMATCHED,
+    MISMATCHED,
+    MISSING,
+    ODD_EMOTION_SEGMENT,
+    RECUT,
+    TO_RETRY,
+    UNREADABLE,
+)
+from celebv_hq_lib.sources import find_video_sources
+from celebv_hq_lib.video import ClipRequest, EncoderSettings, cut_clips
 
 
 class ClipOptions(Protocol):
@@ -53,6 +56,9 @@ class ClipOptions(Protocol):
     fetch: bool
     keep_raw: bool
     slice: Slice | None
+    raw_dir: str | None
+    processed_dir: str | None
+    on_mismatch: Literal["skip", "keep"]
 
     def encoder_settings(self) -> EncoderSettings: ...
 
@@ -78,7 +84,15 @@ def plan_clips(config: ClipOptions, skips: SkipLog) -> tuple[list[ClipAnnotation
     if config.fetch:
         # yt-dlp installed, cookies that parse: checked once, before any video is fetched.
         check_download_settings(config.download_settings())
-    videos = locate_videos(annotation_file.parent, clips, skips, on_missing=config.on_missing, fetch=config.fetch)
+    videos = locate_videos(
+        annotation_file.parent,
+        clips,
+        skips,
+        on_missing=config.on_missing,
+        fetch=config.fetch,
+        raw_dir=config.raw_dir,
+        processed_dir=config.processed_dir,
+    )
     return clips, videos
 
 
@@ -104,46 +118,42 @@ class VideoClips:
 
 
 def locate_videos(
-    data_dir: Path, clips: Sequence[ClipAnnotation], skips: SkipLog, on_missing: str = "skip", fetch: bool = False
+    data_dir: Path,
+    clips: Sequence[ClipAnnotation],
+    skips: SkipLog,
+    on_missing: str = "skip",
+    fetch: bool = False,
+    raw_dir: str | None = None,
+    processed_dir: str | None = None,
 ) -> list[VideoClips]:
-    """Find each clip's video in the download folder, grouped by YouTube video in first-seen order.
+    """Find each clip's video, grouped by YouTube video in first-seen order.
 
-    A processed clip `{clip_id}.mp4` (in processed/, 35666/, videos/ or the folder itself) wins over a
-    raw video `raw/{ytb_id}.{mp4,mkv,webm}`. A clip with neither is skipped as missing (or an error),
-    with the download manifest's reason when its video failed to download; with `fetch`, it is kept to be
+    A processed clip `{clip_id}.mp4` (in processed/, 35666/, videos/ or the folder itself, then anywhere
+    under `processed_dir`) wins over a raw video (`raw/{ytb_id}.{mp4,mkv,webm}`, then anywhere under
+    `raw_dir`: celebv_hq_lib.sources). A clip with neither is skipped as missing (or an error), with the
+    download manifest's reason when its video failed to download; with `fetch`, it is kept to be
     downloaded by `video_clips` unless the manifest says its video failed for good.
     """
     downloads = Manifest(data_dir).read()
-    folder_listings = {folder: file_names(data_dir / folder) for folder in (*PROCESSED_CLIP_FOLDERS, RAW_VIDEO_FOLDER)}
+    sources = find_video_sources(data_dir, raw_dir, processed_dir, frozenset(clip.clip_id for clip in clips))
+    downloaded = sources.downloaded_raw_videos
     if fetch:
         # A downloaded video whose file changed in size since (truncated, replaced) is fetched again.
-        folder_listings[RAW_VIDEO_FOLDER] = frozenset(
-            name
-            for name in folder_listings[RAW_VIDEO_FOLDER]
-            if (entry := downloads.get(Path(name).stem)) is None
+        downloaded = {
+            ytb_id: path
+            for ytb_id, path in downloaded.items()
+            if (entry := downloads.get(ytb_id)) is None
             or entry.state != DONE
             or raw_video_state(data_dir, entry.ytb_id, entry) != CHANGED
-        )
+        }
     grouped: dict[str, list[tuple[ClipAnnotation, str | None]]] = {}
     raw_videos: dict[str, str | None] = {}
     for clip in clips:
-        processed = next(
-            (
-                str(data_dir / folder / f"{clip.clip_id}.mp4")
-                for folder in PROCESSED_CLIP_FOLDERS
-                if f"{clip.clip_id}.mp4" in folder_listings[folder]
-            ),
-            None,
-        )
+        processed_path = sources.processed_clip(clip.clip_id)
+        processed = None if processed_path is None else str(processed_path)
         if clip.ytb_id not in raw_videos:
-            raw_videos[clip.ytb_id] = next(
-                (
-                    str(data_dir / RAW_VIDEO_FOLDER / f"{clip.ytb_id}{extension}")
-                    for extension in RAW_VIDEO_EXTENSIONS
-                    if f"{clip.ytb_id}{extension}" in folder_listings[RAW_VIDEO_FOLDER]
-                ),
-                None,
-            )
+            raw_path = downloaded.get(clip.ytb_id) or sources.shared_raw_videos.get(clip.ytb_id)
+            raw_videos[clip.ytb_id] = None if raw_path is None else str(raw_path)
         if processed is None and raw_videos[clip.ytb_id] is None:
             download = downloads.get(clip.ytb_id)
             if fetch and (download is None or download.state != FAILED):
@@ -153,6 +163,9 @@ def locate_videos(
                 f"missing: neither {RAW_VIDEO_FOLDER}/{clip.ytb_id}.{{mp4,mkv,webm}} nor a processed "
                 f"{clip.clip_id}.mp4 in {data_dir}"
             )
+            for option, folder in (("raw_dir", raw_dir), ("processed_dir", processed_dir)):
+                if folder is not None:
+                    reason += f" nor under {option} {folder}"
             if download is not None and download.state != DONE:
                 reason += f"; the download {download.failure()}"
             if on_missing == "error":
@@ -168,24 +181,46 @@ def locate_videos(
 
 
 def video_clips(video: VideoClips, config: ClipOptions, skips: SkipLog) -> Iterator[tuple[ClipAnnotation, bytes, str]]:
-    """Each clip of one YouTube video with its MP4 bytes: processed clips as they are, others cut."""
-    to_cut = {}
-    for clip, processed in video.clips:
-        if processed is None:
+    """Each clip of one YouTube video with its MP4 bytes and where they come from (`video_source`).
+
+    A processed clip that passes its checks (celebv_hq_lib.checks: readable, duration, square, size, audio,
+    first frame against the raw video when it is there) is stored as it is ("processed"); a clip without
+    one is cut from the raw video ("raw"). A processed clip that fails them is cut from the raw video when
+    there is one or the build fetches it ("recut", listed in the skip report), else skipped with what it
+    failed, or stored as it is under `on_mismatch="keep"` (an unreadable file is never stored).
+    """
+    to_cut = {clip.clip_id: clip for clip, processed in video.clips if processed is None}
+    processed_clips = [(clip, processed) for clip, processed in video.clips if processed is not None]
+    # The raw video's header (its length, whether it has sound), read only when processed clips are checked.
+    raw = raw_video_facts(video.raw_video) if video.raw_video is not None and processed_clips else None
+    can_recut = raw.problem is None if raw is not None else video.fetch_into is not None
+    failed: dict[str, str] = {}  # clip id: what its processed clip failed, for clips cut again
+    for verdict in check_processed_clips(processed_clips, raw, full_decode=config.media_check == "full"):
+        clip = verdict.clip
+        if not verdict.problems:
+            yield clip, Path(verdict.path).read_bytes(), "processed"
+        elif can_recut:
             to_cut[clip.clip_id] = clip
-            continue
-        try:
-            data = Path(processed).read_bytes()
-        except OSError as error:  # e.g. a folder named like the clip
-            skip_clip(config, skips, clip, UNREADABLE, f"unreadable: {processed}: {error.strerror}")
-            continue
-        problem = video_problem(data, full_decode=config.media_check == "full")
-        if problem is None:
-            yield clip, data, "processed"
+            failed[clip.clip_id] = f"the processed clip {verdict.path} failed: {verdict.reason()}"
+        elif not verdict.readable:
+            skip_clip(config, skips, clip, UNREADABLE, f"unreadable: {verdict.path}: {verdict.problems[0].measured}")
+        elif config.on_mismatch == "keep":
+            reason = f"{KEPT_MISMATCHED.name}: {verdict.path}: {verdict.reason()} (no raw video; on_mismatch=keep)"
+            skips.record(clip.clip_id, clip.ytb_id, kind=KEPT_MISMATCHED, reason=reason)
+            yield clip, Path(verdict.path).read_bytes(), "processed"
         else:
-            skip_clip(config, skips, clip, UNREADABLE, f"unreadable: {processed}: {problem}")
-    if not to_cut:
-        return
+            no_raw = "no raw video to cut it from" if raw is None else f"its raw video cannot be read: {raw.problem}"
+            reason = f"{MISMATCHED.name}: {verdict.path}: {verdict.reason()} ({no_raw}; on_mismatch=keep stores it)"
+            skip_clip(config, skips, clip, MISMATCHED, reason)
+    if to_cut:
+        yield from _cut_from_raw(video, to_cut, failed, config, skips)
+
+
+def _cut_from_raw(
+    video: VideoClips, to_cut: dict[str, ClipAnnotation], failed: dict[str, str], config: ClipOptions, skips: SkipLog
+) -> Iterator[tuple[ClipAnnotation, bytes, str]]:
+    """Cut `to_cut` from the video's raw file (fetched first when absent); `failed` names the clips whose
+    processed clip failed its checks, which come out as "recut"."""
     raw_video = video.raw_video
     if raw_video is None:
         raw_video = fetch_raw_video(video, to_cut.values(), config, skips)
@@ -195,8 +230,16 @@ def video_clips(video: VideoClips, config: ClipOptions, skips: SkipLog) -> Itera
     try:
         for result in cut_clips(raw_video, requests, config.encoder_settings(), seek_gap_sec=config.seek_gap_sec):
             clip = to_cut[result.clip_id]
+            processed_failure = failed.get(clip.clip_id)
             if result.video is None:
-                skip_clip(config, skips, clip, result.skip_kind, f"{result.skip_reason} ({raw_video})")
+                reason = f"{result.skip_reason} ({raw_video})"
+                if processed_failure is not None:
+                    reason += f"; {processed_failure}"
+                skip_clip(config, skips, clip, result.skip_kind, reason)
+            elif processed_failure is not None:
+                reason = f"{RECUT.name}: {processed_failure}; cut from {raw_video} instead"
+                skips.record(clip.clip_id, clip.ytb_id, kind=RECUT, reason=reason)
+                yield clip, result.video, "recut"
             else:
                 yield clip, result.video, "raw"
     finally:

@@ -1,7 +1,9 @@
-"""CelebV-HQ's own commands: `download` (the raw YouTube videos) and `status` (where a download stands).
+"""CelebV-HQ's own commands: `download` (the raw YouTube videos), `verify` (a copy, clip by clip) and
+`status` (where a download stands).
 
     celeb-datasets download celebv_hq --data-dir ~/CelebV-HQ --check     # what a long run needs, one line each
-    celeb-datasets download celebv_hq --data-dir ~/CelebV-HQ
+    celeb-datasets download celebv_hq --data-dir ~/CelebV-HQ [--raw-dir /mnt/torrent]
+    celeb-datasets verify celebv_hq --data-dir ~/CelebV-HQ [--raw-dir R] [--processed-dir P] [--workers 2]
     celeb-datasets status celebv_hq --data-dir ~/CelebV-HQ
 
 The download options are DownloadSettings' (the same a `fetch=true` build takes), as flags.
@@ -25,12 +27,14 @@ from celebv_hq_lib.annotations import read_annotation_file
 from celebv_hq_lib.layout import ANNOTATION_FILE, find_annotation_file
 from celebv_hq_lib.preflight import AUTO_CHECK_VIDEOS, preflight
 from celebv_hq_lib.session import stop_message
+from celebv_hq_lib.sources import find_video_sources, refuse_raw_dir_as_download_target
+from celebv_hq_lib.verify import REPORT_FILE, SUMMARY_FILE, read_summary, verify_copy
 
 logger = logging.getLogger("celeb_datasets")
 
 
 def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
-    """Add `download` and `status` to the command line's subcommands."""
+    """Add `download`, `verify` and `status` to the command line's subcommands."""
     fetch = commands.add_parser(
         "download", parents=[common], help="fetch the raw YouTube videos into DATA_DIR/raw with yt-dlp (resumable)"
     )
@@ -38,6 +42,12 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     fetch.add_argument("--data-dir", type=Path, required=True, help=f"your download folder (with {ANNOTATION_FILE})")
     fetch.add_argument("--ids", type=Path, metavar="FILE", help="only these videos: one YouTube id or clip id a line")
     fetch.add_argument("--limit", type=int, metavar="N", help="at most N videos (after --ids)")
+    fetch.add_argument(
+        "--raw-dir",
+        type=Path,
+        metavar="FOLDER",
+        help="your copy of raw videos (a torrent; only read): videos found there at any depth are not fetched",
+    )
     fetch.add_argument(
         "--workers",
         type=int,
@@ -58,12 +68,58 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     add_option_flags(fetch.add_argument_group("how videos are fetched"), download.DownloadSettings)
     fetch.set_defaults(run=run_download)
 
+    verify = commands.add_parser(
+        "verify",
+        parents=[common],
+        help="check every processed clip and raw video against the annotation file, without building; "
+        "write a QC report (exit 1 if it lists problems)",
+    )
+    verify.add_argument("dataset", choices=["celebv_hq"], help="the dataset")
+    verify.add_argument("--data-dir", type=Path, required=True, help=f"your download folder (with {ANNOTATION_FILE})")
+    add_copy_arguments(verify)
+    verify.add_argument(
+        "--report-dir",
+        type=Path,
+        metavar="FOLDER",
+        help=f"where {REPORT_FILE} and {SUMMARY_FILE} go (default: the download folder; never a folder of videos)",
+    )
+    verify.add_argument(
+        "--media-check",
+        choices=["fast", "full"],
+        default="fast",
+        help="fast (default): read each clip's structure and each raw video's header; full: decode every frame "
+        "of each clip and read each raw video to its end",
+    )
+    verify.add_argument(
+        "--no-first-frames",
+        action="store_true",
+        help="do not compare each processed clip's first frame with a cut of its raw video",
+    )
+    verify.add_argument("--workers", type=int, default=1, metavar="N", help="processes sharing the videos (default 1)")
+    verify.set_defaults(run=run_verify)
+
     status = commands.add_parser(
-        "status", parents=[common], help="videos done / failed by reason / pending, buildable clips, bytes on disk"
+        "status",
+        parents=[common],
+        help="videos done / failed by reason / pending, buildable clips, bytes on disk, the last verify",
     )
     status.add_argument("dataset", choices=["celebv_hq"], help="the dataset")
     status.add_argument("--data-dir", type=Path, required=True, help="your download folder")
+    add_copy_arguments(status)
+    status.add_argument(
+        "--report-dir", type=Path, metavar="FOLDER", help="where verify wrote its report (default: the download folder)"
+    )
     status.set_defaults(run=run_status)
+
+
+def add_copy_arguments(parser: argparse.ArgumentParser) -> None:
+    """--raw-dir and --processed-dir: the user's copies of the videos, searched at any depth, only read."""
+    parser.add_argument(
+        "--raw-dir", type=Path, metavar="FOLDER", help="your copy of raw videos {ytb_id}.{mp4,mkv,webm} (only read)"
+    )
+    parser.add_argument(
+        "--processed-dir", type=Path, metavar="FOLDER", help="your copy of processed clips {clip_id}.mp4 (only read)"
+    )
 
 
 def run_download(arguments: argparse.Namespace) -> int:
@@ -71,7 +127,14 @@ def run_download(arguments: argparse.Namespace) -> int:
     settings = download.DownloadSettings(**given_options(arguments, download.DownloadSettings))
     clips = read_annotation_file(find_annotation_file(arguments.data_dir))
     ids = None if arguments.ids is None else download.read_id_list(arguments.ids, clips)
-    videos = download.select_videos(download.needed_ends(clips), ids, arguments.limit)
+    ends = download.needed_ends(clips)
+    if arguments.raw_dir is not None:
+        # Downloads go to DATA_DIR/raw, never into the user's copy: videos it holds are not fetched.
+        refuse_raw_dir_as_download_target(arguments.data_dir, str(arguments.raw_dir))
+        copied = find_video_sources(arguments.data_dir, arguments.raw_dir).shared_raw_videos
+        ends = {ytb_id: end for ytb_id, end in ends.items() if ytb_id not in copied}
+        print(f"{len(copied):,} video(s) found under --raw-dir {arguments.raw_dir}: not fetched", flush=True)
+    videos = download.select_videos(ends, ids, arguments.limit)
     if arguments.workers < 1:
         raise OptionError(f"--workers must be >= 1, not {arguments.workers}")
     download.check_download_settings(settings)
@@ -142,8 +205,43 @@ def _signals_interrupt() -> Iterator[None]:
             signal.signal(number, handler)
 
 
+def run_verify(arguments: argparse.Namespace) -> int:
+    def progress(done: int, total: int) -> None:
+        if done == total or done % 500 == 0:
+            logger.info("verified %s of %s videos", f"{done:,}", f"{total:,}")
+
+    summary = verify_copy(
+        arguments.data_dir,
+        arguments.raw_dir,
+        arguments.processed_dir,
+        report_dir=arguments.report_dir,
+        full=arguments.media_check == "full",
+        compare_first_frames=not arguments.no_first_frames,
+        workers=arguments.workers,
+        progress=progress,
+    )
+    print("\n".join(summary.lines()))
+    # Like a test run: problems found are not an error of the command, but not success either.
+    return 1 if summary.clips_with_problems else 0
+
+
 def run_status(arguments: argparse.Namespace) -> int:
     clips = read_annotation_file(find_annotation_file(arguments.data_dir))
     print(f"CelebV-HQ download in {arguments.data_dir} (manifest: {download.Manifest(arguments.data_dir).path})")
     print("\n".join(download.download_status(arguments.data_dir, clips).lines()))
+    if arguments.raw_dir is not None or arguments.processed_dir is not None:
+        sources = find_video_sources(arguments.data_dir, arguments.raw_dir, arguments.processed_dir)
+        buildable = sum(
+            sources.processed_clip(clip.clip_id) is not None or sources.raw_video(clip.ytb_id) is not None
+            for clip in clips
+        )
+        print(
+            f"clips that can be built with your copies too: {buildable:,} of {len(clips):,} "
+            f"({len(sources.shared_raw_videos):,} raw videos under --raw-dir)"
+        )
+    summary = read_summary(arguments.report_dir or arguments.data_dir)
+    if summary is None:
+        print(f"not verified yet: celeb-datasets verify celebv_hq --data-dir {arguments.data_dir}")
+    else:
+        print("\n".join(summary.lines()))
     return 0

@@ -48,6 +48,26 @@ ODD_EMOTION_SEGMENT = SkipKind(
     "kept as annotated.",
 )
 
+MISMATCHED = SkipKind(
+    "mismatched",
+    keeps_row=False,
+    meaning="A processed clip does not match its annotation (its duration, square, size, audio or first frame: "
+    "the reason lists what was measured and expected) and there is no raw video to cut it from; "
+    "`on_mismatch=keep` stores such clips instead.",
+)
+RECUT = SkipKind(
+    "recut",
+    keeps_row=True,
+    meaning="A processed clip failed its checks or could not be read, so the row's video was cut from the raw "
+    'video instead (`video_source` "recut"); the reason says what the processed clip failed.',
+)
+KEPT_MISMATCHED = SkipKind(
+    "kept mismatched",
+    keeps_row=True,
+    meaning="A processed clip does not match its annotation and there is no raw video: `on_mismatch=keep` "
+    'stored it as it is (`video_source` "processed"); the reason says what it failed.',
+)
+
 TO_RETRY = SkipKind(
     "to retry",
     keeps_row=False,
@@ -63,6 +83,9 @@ SKIP_KINDS = (
     RANGE_BEYOND_THE_VIDEO,
     UNSUPPORTED,
     UNUSABLE_BOX,
+    MISMATCHED,
+    RECUT,
+    KEPT_MISMATCHED,
     ODD_EMOTION_SEGMENT,
 )
 # Kinds whose clips a rerun of the same build may still get: a cached build holding some is built again.

@@ -195,7 +195,11 @@ def _error_text(error: Exception) -> str:
     return getattr(error, "strerror", None) or str(error)
 
 
-def video_problem(data: bytes, full_decode: bool = False) -> str | None:
+def video_problem(
+    data: bytes,
+    full_decode: bool = False,
+    inspect: Callable[[av.container.InputContainer, av.VideoFrame], None] | None = None,
+) -> str | None:
     """What makes a video file (its bytes) unfit to store as a clip, in one line; None when it is fit.
 
     The default checks cost far less than decoding: the file opens and has a video stream; every
@@ -203,12 +207,17 @@ def video_problem(data: bytes, full_decode: bool = False) -> str | None:
     there (as many as an MP4's index lists, reaching the duration the file declares); the first video
     frame decodes. They find truncated files (index first or last), garbage and files without video.
     `full_decode` also decodes every video and audio frame, which finds damage inside the coded data.
+    `inspect`, when given, is called with the open file and its first video frame once the file passed,
+    so that more checks (celebv_hq_lib.checks) need not open and decode it again.
     """
     try:
         with av.open(io.BytesIO(data)) as container:
             if not container.streams.video:
                 return "the file has no video stream"
-            _check_packets(container, len(data), full_decode)
+            first_frame = _check_packets(container, len(data), full_decode)
+            if inspect is not None:
+                inspect(container, first_frame)
+            del first_frame
     except UnreadableMediaError as problem:
         return str(problem)
     except (av.FFmpegError, OSError) as error:
@@ -216,8 +225,9 @@ def video_problem(data: bytes, full_decode: bool = False) -> str | None:
     return None
 
 
-def _check_packets(container: av.container.InputContainer, size: int, full_decode: bool) -> None:
-    """Read every packet once, decoding the first video frame (or every frame): raise at the first problem."""
+def _check_packets(container: av.container.InputContainer, size: int, full_decode: bool) -> av.VideoFrame:
+    """Read every packet once, decoding the first video frame (or every frame): raise at the first problem.
+    Returns the first video frame."""
     streams = [stream for stream in container.streams if stream.type in ("video", "audio")]
     video = container.streams.video[0]
     # Seconds per tick as floats: Fraction arithmetic on every packet would cost more than the check.
@@ -225,7 +235,7 @@ def _check_packets(container: av.container.InputContainer, size: int, full_decod
     counts = dict.fromkeys(streams, 0)
     ends = dict.fromkeys(streams, 0.0)
     longest_packet = 0.0
-    first_frame_decoded = False
+    first_frame: av.VideoFrame | None = None
     try:
         for packet in container.demux(streams):
             stream = packet.stream
@@ -236,16 +246,18 @@ def _check_packets(container: av.container.InputContainer, size: int, full_decod
                 counts[stream] += 1
                 ends[stream] = max(ends[stream], time + duration)
                 longest_packet = max(longest_packet, duration)
-            if full_decode or (stream is video and not first_frame_decoded):
+            if full_decode or (stream is video and first_frame is None):
                 decoded = _decode_checked(packet)
-                first_frame_decoded = first_frame_decoded or (stream is video and decoded > 0)
+                if stream is video and first_frame is None and decoded:
+                    first_frame = decoded[0]
     except av.FFmpegError as error:
         raise UnreadableMediaError(
             f"the file cannot be read after {max(ends.values()):.2f} s: {_error_text(error)}"
         ) from None
-    if not first_frame_decoded:
+    if first_frame is None:
         raise UnreadableMediaError(f"no video frame can be decoded from its {counts[video]} video packets")
     _check_all_packets_there(container, counts, ends, longest_packet)
+    return first_frame
 
 
 def _check_packet(packet: av.Packet, size: int, time: float) -> None:
@@ -258,8 +270,8 @@ def _check_packet(packet: av.Packet, size: int, time: float) -> None:
         raise UnreadableMediaError(f"the {packet.stream.type} packet at {time:.2f} s is incomplete or damaged")
 
 
-def _decode_checked(packet: av.Packet) -> int:
-    """Decode one packet; the number of frames it gave. Raises at a decoding error or a damaged frame."""
+def _decode_checked(packet: av.Packet) -> list[av.AudioFrame | av.VideoFrame]:
+    """Decode one packet; the frames it gave. Raises at a decoding error or a damaged frame."""
     try:
         frames = packet.decode()
     except av.FFmpegError as error:
@@ -271,7 +283,7 @@ def _decode_checked(packet: av.Packet) -> int:
     for frame in frames:
         if frame.is_corrupt:
             raise UnreadableMediaError(f"the {packet.stream.type} frame at {frame.time:.2f} s is damaged")
-    return len(frames)
+    return frames
 
 
 def _check_all_packets_there(

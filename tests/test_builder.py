@@ -33,7 +33,6 @@ from celeb_datasets.skips import read_skip_report
 from celeba_dialog import CelebADialog
 from celebv_hq import CelebVHQ
 from celebv_hq_lib.annotations import read_annotation_file
-from celebv_hq_lib.sample import write_indexed_video
 
 # --- options are parsed and checked by their declared types -----------------------------------------
 
@@ -307,9 +306,7 @@ def _run_build(download: Path, cache: Path, **popen: Any) -> subprocess.Complete
 
 @pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare to mount a small disk")
 def test_a_disk_filling_up_while_writing_is_one_storage_error_line(tmp_path: Path) -> None:
-    download = write_sample_download(tmp_path / "download")
-    for clip_id in sample_clips():  # processed clips of about 80 KB each
-        write_indexed_video(download / "processed" / f"{clip_id}.mp4", duration_sec=2, width=320, height=240)
+    download = write_sample_download(tmp_path / "download", with_videos=True)  # processed clips of 60 to 160 KB
     disk = tmp_path / "small disk"
     disk.mkdir()
     # A 256 KB disk of its own (a tmpfs in a private mount namespace): the build's metadata fits, its rows do not.

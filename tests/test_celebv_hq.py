@@ -13,7 +13,13 @@ from typing import Any
 import av
 import datasets
 import pytest
-from celebv_hq_fixtures import make_record, sample_clips, sample_document, write_annotation_file
+from celebv_hq_fixtures import (
+    make_record,
+    sample_clips,
+    sample_document,
+    write_annotation_file,
+    write_processed_clip,
+)
 from video_fixtures import overwrite, packet_position
 
 import celebv_hq
@@ -260,7 +266,7 @@ def download(tmp_path_factory: pytest.TempPathFactory) -> Path:
     }
     write_annotation_file(folder, clips)
     write_indexed_video(folder / "raw" / "aaaaaaaaaaa.mp4", duration_sec=4, width=320, height=240, fps=FPS)
-    write_indexed_video(folder / "processed" / "bbbbbbbbbbb_0.mp4", duration_sec=1, width=64, height=64)
+    write_processed_clip(folder / "processed" / "bbbbbbbbbbb_0.mp4", duration_sec=1)
     (folder / "raw").joinpath("c-c_cccccc_.webm").write_bytes(b"\x1aE\xdf\xa3" + b"not a video" * 50)
     return folder
 
@@ -365,9 +371,9 @@ def test_the_bundled_sample_builds_all_six_clips(tmp_path: Path) -> None:
 
 def test_processed_clips_are_checked_before_they_are_stored_fast_by_default_or_fully(tmp_path: Path) -> None:
     folder = tmp_path / "download"
-    write_annotation_file(folder, {f"eeeeeeeeeee_{k}": make_record("eeeeeeeeeee", k, k + 1.0) for k in range(3)})
+    write_annotation_file(folder, {f"eeeeeeeeeee_{k}": make_record("eeeeeeeeeee", k, k + 2.0) for k in range(3)})
     good = write_indexed_video(
-        folder / "processed" / "eeeeeeeeeee_0.mp4", duration_sec=2, width=64, height=64, fps=FPS, gop_sec=0.5
+        folder / "processed" / "eeeeeeeeeee_0.mp4", duration_sec=2, width=512, height=512, fps=FPS, gop_sec=0.5
     )
     data = good.read_bytes()
     (folder / "processed" / "eeeeeeeeeee_1.mp4").write_bytes(data[: len(data) // 2])
