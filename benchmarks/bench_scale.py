@@ -188,7 +188,8 @@ def main() -> None:
     project(costs, overhead)
 
 
-# The benchmark video's work per the cutter (see benchmarks/README.md, cutting): the clips and one 2 s gap decoded, 7 seeks.
+# The benchmark video's work per the cutter (see benchmarks/README.md, cutting): the clips and one 2 s gap
+# decoded, 7 seeks.
 BENCH_DECODED_SEC = sum(end - start for start, end, *_ in CLIPS) + 2.0
 BENCH_SEEKS = 7
 # The largest video of the release has 89 clips; at most 20 s each (p99) and its last clip ends by 11,170 s.
