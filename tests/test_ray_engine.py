@@ -384,3 +384,38 @@ def test_losing_the_cluster_mid_export_ends_within_the_wait_with_one_error_line(
         f"folder {tmp_path / 'out'}: run the same command again once the cluster is back"
     )
     assert not list((tmp_path / "out").glob("clips*")) and not list((tmp_path / "out").glob(".clips*"))
+
+
+@pytest.mark.slow
+def test_a_rerun_after_the_driver_died_gives_the_export_and_leaves_nothing_stale(
+    local_ray: object, tmp_path: Path
+) -> None:
+    server = VideoServer(tmp_path / "served")
+    server.add("heldVideo01", 3.0, "held")
+    server.add("freeVideo01", 3.0)
+    download = tmp_path / "download"
+    records = {"heldVideo01_0": make_record("heldVideo01", 0.5, 2.5), "freeVideo01_0": make_record("freeVideo01", 1, 2)}
+    write_annotation_file(download, records)
+    options = ["fetch=true", f"url_template={server.url_template}", "pace_min_sec=0", "pace_max_sec=0"]
+    options += ["request_sleep_sec=0", "preset=ultrafast"]
+    flags = [flag for option in options for flag in ("--option", option)]
+    try:
+        # The driver, with a local Ray of its own, is killed while a task downloads.
+        run = driver(export_command(download, tmp_path / "out", *flags))
+        deadline = time.monotonic() + 90
+        while not any(ytb_id == "heldVideo01" for _, ytb_id in server.manifest_times):
+            assert run.poll() is None and time.monotonic() < deadline, run.communicate()
+            time.sleep(0.2)
+        run.kill()
+        run.communicate()
+        assert list((tmp_path / "out").glob(".clips.staging.*"))  # what the dead driver left
+        server.release.set()
+        arguments = export_command(download, tmp_path / "out", *flags)[3:]  # the same command, here
+        assert main(arguments) == 0
+    finally:
+        server.release.set()
+        server.close()
+    assert not list((tmp_path / "out").glob(".clips*"))  # its staging folder went with the rerun
+    rows = datasets.load_dataset(str(tmp_path / "out"), "clips", split="train")
+    assert sorted(rows["clip_id"]) == ["freeVideo01_0", "heldVideo01_0"]
+    assert read_skip_report(tmp_path / "out" / "skip_report.clips.tsv") == []
