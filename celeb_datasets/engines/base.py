@@ -28,7 +28,9 @@ class EngineSettings:
     """
 
     max_shard_size: int | str = option(
-        DEFAULT_MAX_SHARD_SIZE, "largest shard: Parquet in exports, Arrow in the cache (e.g. 500MB, 2GB, bytes)"
+        DEFAULT_MAX_SHARD_SIZE,
+        "largest shard: Parquet in exports, Arrow in the cache (e.g. 500MB, 2GB, bytes)",
+        defines_rows=False,
     )
 
     def __post_init__(self) -> None:

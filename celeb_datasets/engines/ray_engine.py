@@ -67,12 +67,15 @@ class RaySettings(EngineSettings):
     """The Ray engine's settings: the cluster, how long to wait for it, and those of every engine."""
 
     ray_address: str | None = option(
-        None, "the Ray cluster to run on (none: the cluster of RAY_ADDRESS, else a local Ray on this machine's cores)"
+        None,
+        "the Ray cluster to run on (none: the cluster of RAY_ADDRESS, else a local Ray on this machine's cores)",
+        defines_rows=False,
     )
     ray_timeout_sec: float = option(
         30.0,
         "how long to wait for the Ray cluster: to connect, and to answer again when it stops answering mid-export "
         "(then the export stops and installs nothing)",
+        defines_rows=False,
     )
 
     def __post_init__(self) -> None:
