@@ -213,6 +213,7 @@ class _Cluster:
     lost: bool = False
     cpus: float = 1.0
     cpus_counted: float = -float("inf")
+    counting: threading.Thread | None = None
 
     def check(self, now: bool = False) -> None:
         """Probe the head (every PROBE_INTERVAL_SEC, or `now`); ClusterError when silent for the whole wait."""
@@ -235,12 +236,19 @@ class _Cluster:
     def task_limit(self) -> int:
         """How many tasks to keep in flight: twice the cluster's CPUs (counted again every 30 s: it may grow)."""
         clock = time.monotonic()
-        if clock - self.cpus_counted >= 30:
-            import ray
-
-            self.cpus = float(ray.cluster_resources().get("CPU", 1.0))
+        if clock - self.cpus_counted >= 30 and (self.counting is None or not self.counting.is_alive()):
             self.cpus_counted = clock
+            # Asking a cluster whose head has gone never returns: the count is made aside, and used when it comes.
+            self.counting = threading.Thread(target=self._count_cpus, daemon=True)
+            self.counting.start()
+            self.counting.join(timeout=min(PROBE_INTERVAL_SEC, self.timeout_sec))
         return max(2, int(2 * self.cpus))
+
+    def _count_cpus(self) -> None:
+        import ray
+
+        with contextlib.suppress(Exception):
+            self.cpus = float(ray.cluster_resources().get("CPU", 1.0))
 
 
 def connect(ray: Any, settings: RaySettings, export_dir: Path) -> _Cluster:

@@ -11,9 +11,9 @@ its own. Then datasets' engine runs `_generate_tables` on all the items of a spl
 `num_proc` processes), and any other engine can plan with the same `_split_generators` and run
 `_generate_tables` on one item per task, anywhere, and give the same rows in the same order.
 
-Both datasets follow it: CelebV-HQ `clips` (an item is one YouTube video's clips), CelebV-HQ
-`annotations` (a table of 10,000 clips' labels), and every CelebA-Dialog config (a shard of 1,000
-images, in each of the three splits).
+Both datasets follow it: CelebV-HQ `clips` (an item is a YouTube video's clips, or a one-pass run of
+a costly video's: celebv_hq_lib.clips), CelebV-HQ `annotations` (a table of 10,000 clips' labels), and
+every CelebA-Dialog config (a shard of 1,000 images, in each of the three splits).
 
 An item may say how much work it is with a `cost` attribute (a number, in any unit the builder likes:
 CelebV-HQ's are modelled core-seconds of cutting); engines that schedule start the costliest items first
