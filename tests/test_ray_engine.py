@@ -316,6 +316,19 @@ def last_line(text: str) -> str:
     return text.strip().splitlines()[-1]
 
 
+def test_ray_addresses_are_probed_at_their_host_and_port_and_the_wait_must_be_positive() -> None:
+    from celeb_datasets.engines.ray_engine import _host_and_port
+    from celeb_datasets.errors import OptionError
+
+    assert _host_and_port("head:6379") == ("head", 6379)
+    assert _host_and_port("ray://head.example.org:10001") == ("head.example.org", 10001)
+    assert _host_and_port("[::1]:6379") == ("::1", 6379)
+    assert _host_and_port("auto") is None and _host_and_port("head:port") is None
+    for wait in (0, -1.0):
+        with pytest.raises(OptionError, match="option ray_timeout_sec: expected a positive number of seconds"):
+            RaySettings(ray_timeout_sec=wait)
+
+
 @pytest.mark.slow
 def test_an_address_that_cannot_be_reached_fails_within_the_wait_naming_it(tmp_path: Path) -> None:
     download = write_sample_download(tmp_path / "download", with_videos=True)
