@@ -8,7 +8,7 @@ Build it from your own download (the annotation file, and the processed clips or
     >>> dataset = builder.as_dataset(split="train")
 
 Configs: `annotations` (every label, no video) and `clips` (the same plus each clip's MP4, cut from the
-raw videos in one pass per video when no processed clip is there).
+raw videos, in one pass per work item of a video, when no processed clip is there).
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from celebv_hq_lib.skip_kinds import RETRY_KINDS, SKIP_KINDS
 from celebv_hq_lib.sources import refuse_raw_dir_as_download_target
 from celebv_hq_lib.splits import VideoSplit, by_split
 from celebv_hq_lib.video import BoundingBox, EncoderSettings
+from celebv_hq_lib.work_items import DEFAULT_MAX_ITEM_COST
 
 logger = logging.getLogger("celeb_datasets")
 
@@ -116,6 +117,11 @@ class CelebVHQConfig(CelebBuilderConfig, EncoderSettings, DownloadSettings):
     seek_gap_sec: float = option(
         5.0, "cutting seeks past a gap between clips longer than this; shorter gaps are decoded", defines_rows=False
     )
+    max_item_cost: float | None = option(
+        DEFAULT_MAX_ITEM_COST,
+        "split a video's clips to cut into work items of at most this many modelled core-seconds, each cut in one "
+        "pass, so that no task bounds a cluster's time (none: one item per video; every engine cuts the same items)",
+    )
     fetch: bool = option(False, "download a clip's raw video with yt-dlp when it is absent, right before cutting it")
     keep_raw: bool = option(
         True, "keep the raw videos a fetch build downloads (false: delete each once its clips are written)",
@@ -143,6 +149,10 @@ class CelebVHQConfig(CelebBuilderConfig, EncoderSettings, DownloadSettings):
         self.encoder_settings()  # validates crop, size, crf and preset together
         if self.seek_gap_sec < 0:
             raise OptionError(f"seek_gap_sec must be >= 0, not {self.seek_gap_sec}")
+        if self.max_item_cost is not None and self.max_item_cost <= 0:
+            raise OptionError(
+                f"max_item_cost must be a positive number of core-seconds (or none), not {self.max_item_cost}"
+            )
         if self.fetch:
             self.download_settings()
             refuse_raw_dir_as_download_target(self.data_dir, self.raw_dir)
@@ -361,10 +371,10 @@ def clips_table(
 def video_tables(
     video: VideoClips, config: CelebVHQConfig, features: datasets.Features, skips: SkipLog
 ) -> Iterator[pa.Table]:
-    """The rows (one Arrow table each) of one YouTube video's clips; clips that cannot be had are skipped.
+    """The rows (one Arrow table each) of one work item's clips; clips that cannot be had are skipped.
 
     This is the one place where a clip's video is read or cut and its row built: the builder and any
-    other engine (Ray, slices) call it per YouTube video.
+    other engine (Ray, slices) call it per work item (a YouTube video's clips, or a one-pass part of them).
     """
     for clip, video_bytes, source in video_clips(video, config, skips):
         extra = {"video": [{"bytes": video_bytes, "path": f"{clip.clip_id}.mp4"}], "video_source": [source]}

@@ -14,7 +14,7 @@ thread each (CPU time of this process, so the figures add up over cores):
 - long index: what opening a 3-hour file of the same container and seeking in it costs more than a
   1-minute one (an MP4's index lists every packet, a WebM's keyframes: an item of a long video pays
   it each time it opens the file);
-- task start: core-seconds per task of Ray Data running no-op tasks, one per item, on a local cluster
+- task start: core-seconds per Ray task of no-op tasks, as the Ray engine submits them, on a local cluster
   of this machine's cores (driver included); `--no-ray` leaves it at TASK_START_ASSUMED.
 
 Sources are generated once and cached under benchmarks/.cache/codecs/: the picture of the cutting
@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import math
 import os
 import subprocess
@@ -260,32 +259,35 @@ def index_cost(path: Path, rounds: int = 5) -> float:
 
 
 def ray_task_start(tasks: int = 400) -> float:
-    """Core-seconds per Ray Data task of no-op tasks (one item each) on a local cluster of this machine's cores."""
+    """Core-seconds per Ray task of no-op tasks on a local cluster of this machine's cores, submitted and
+    collected as the Ray engine does (Ray core tasks, at most twice the cores in flight)."""
     import ray
 
     cores = os.cpu_count() or 1
     ray.init(num_cpus=cores, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     try:
-        context = ray.data.DataContext.get_current()
-        context.enable_progress_bars = False
-        context.execution_options.preserve_order = True  # as the Ray engine runs
-        items = [{"item": index} for index in range(tasks)]
+        task = ray.remote(_no_op).options(num_cpus=1, max_retries=3, retry_exceptions=True)
 
         def run(count: int) -> float:
             started = time.perf_counter()
-            dataset = ray.data.from_items(items[:count], override_num_blocks=count)
-            for _ in dataset.map(lambda row: row, num_cpus=1).iter_rows():
-                pass
+            in_flight: list[object] = []
+            for index in range(count):
+                if len(in_flight) >= 2 * cores:
+                    done, in_flight = ray.wait(in_flight, num_returns=1)
+                    ray.get(done)
+                in_flight.append(task.remote(index))
+            ray.get(in_flight)
             return time.perf_counter() - started
 
-        # Ray Data logs each run's start and end (and that progress bars are off): not wanted here.
-        for name in [name for name in logging.root.manager.loggerDict if name.startswith("ray")]:
-            logging.getLogger(name).setLevel(logging.ERROR)
         run(cores)  # workers started and code shipped: not a per-task cost
         # The difference between a long and a short run leaves out the run's own start and end.
         return (run(tasks) - run(tasks // 4)) * cores / (tasks - tasks // 4)
     finally:
         ray.shutdown()
+
+
+def _no_op(index: int) -> int:
+    return index
 
 
 def build_cpu_seconds(raw: str) -> float:
@@ -338,7 +340,7 @@ def main() -> None:
     else:
         factor, factor_from = arguments.factor, "given (--factor)"
     task_start = TASK_START_ASSUMED if arguments.no_ray else ray_task_start()
-    task_source = "assumed (--no-ray)" if arguments.no_ray else "measured: Ray Data no-op tasks, local cluster"
+    task_source = "assumed (--no-ray)" if arguments.no_ray else "measured: Ray no-op tasks, local cluster"
     print(f"encoding one second of a 512x512 clip (libx264 medium CRF 23, AAC): {encode:.3f} core-s")
     print(f"overhead factor {factor:.2f} ({factor_from})")
     print(

@@ -1,6 +1,7 @@
 """How long cutting all of CelebV-HQ takes, here and on bigger machines: measured costs, projected.
 
-    python benchmarks/bench_scale.py [--repeat 2]
+    python benchmarks/bench_scale.py [--repeat 2] [--sessions 8]
+    python benchmarks/bench_scale.py --costs 0.042 0.092 0.050 0.115 0.225 --overhead 1.30   # project only
 
 1. Throughput here: the `clips` config built from two raw 720p videos of 5 minutes (the cutting
    benchmark's video under two YouTube ids, 16 clips of 4 to 14 s), with 1 and with 2 worker
@@ -13,8 +14,13 @@
    clip, the short gaps it decodes through (under `seek_gap_sec`, 5 s) and a keyframe interval's worth
    per seek (one per video and one per longer gap); the release's script runs one ffmpeg per clip that
    decodes the video from its start to the clip's end. Both encode the same 64.4 hours. Core-seconds
-   are divided by the cores, assuming the work spreads evenly (it does for ours: 13,844 independent
-   videos; the largest video is a bound noted below the table).
+   are divided by the cores, assuming the work spreads evenly (it does for ours: 19,781 work items of at
+   most 7 modelled core-seconds; bench_schedule.py simulates the scheduling).
+4. End to end with `fetch=true`: the download is paced per session (13,844 video starts, one every 12
+   to 18 s, 15 s on average: 57.7 session-hours), so it takes 57.7 h divided by the download sessions
+   (IPs or accounts, each with a data folder of its own): 1 on the 2-core machine, `--sessions` on the
+   64-core machine, `--sessions` per machine on the cluster. Cutting hides inside the download when it
+   is shorter (bench_end_to_end.py measures how much), so end to end is the longer of the two.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ sys.path.insert(0, str(REPOSITORY / "benchmarks"))
 from bench_celebv_hq import CLIPS, raw_video  # noqa: E402
 from measure import best_of  # noqa: E402
 
+# A download session's pace: one video start every 12 to 18 s (celebv_hq_lib.download.DownloadSettings).
+MEAN_PACE_SEC = 15.0
 # The release's clip positions (../shared/formats/celebv_hq_clip_stats.md, copied as facts).
 CLIP_COUNT = 35_666
 VIDEO_COUNT = 13_844
@@ -159,7 +167,20 @@ def build_clips(raw: str, num_proc: int) -> tuple[int, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--sessions", type=int, default=8, help="download sessions per 64-core machine (default 8)")
+    parser.add_argument(
+        "--costs",
+        type=float,
+        nargs=5,
+        metavar=("DECODE720", "DECODE1080", "SEEK720", "SEEK1080", "ENCODE"),
+        help="project from these core-second costs (as a run prints them) instead of measuring",
+    )
+    parser.add_argument("--overhead", type=float, default=1.30, help="with --costs: the overhead factor")
     arguments = parser.parse_args()
+    if arguments.costs is not None:
+        names = ("decode 720p", "decode 1080p", "seek 720p", "seek 1080p", "encode 512px")
+        project(dict(zip(names, arguments.costs, strict=True)), arguments.overhead, arguments.sessions)
+        return
     raw720, raw1080 = str(raw_video()), str(raw_video(1920, 1080, 60))
     print("throughput here (the datasets engine; the Ray engine runs the same code per video):")
     measured_core_seconds = 0.0
@@ -185,18 +206,20 @@ def main() -> None:
     ) * costs["encode 512px"]
     overhead = measured_core_seconds / (2 * per_video)
     print(f"the 2-worker build took {overhead:.2f}x the model's core-seconds: ours is projected with that factor")
-    project(costs, overhead)
+    project(costs, overhead, arguments.sessions)
 
 
-# The benchmark video's work per the cutter (benchmarks/README.md, cutting): the clips and one 2 s gap decoded, 7 seeks.
+# The benchmark video's work per the cutter (see benchmarks/README.md, cutting): the clips and one 2 s gap
+# decoded, 7 seeks.
 BENCH_DECODED_SEC = sum(end - start for start, end, *_ in CLIPS) + 2.0
 BENCH_SEEKS = 7
 # The largest video of the release has 89 clips; at most 20 s each (p99) and its last clip ends by 11,170 s.
 LARGEST_VIDEO_CLIP_SEC = 89 * 20.0
 LARGEST_VIDEO_END_SEC = 11_170.2
+LONGEST_CLIP_SEC = 21.0
 
 
-def project(costs: dict[str, float], overhead: float = 1.0) -> None:
+def project(costs: dict[str, float], overhead: float = 1.0, sessions: int = 8) -> None:
     decoded_gaps, long_gaps = gap_model()
     seeks = VIDEO_COUNT + long_gaps
     clip_sec = CLIP_HOURS * 3600
@@ -214,11 +237,24 @@ def project(costs: dict[str, float], overhead: float = 1.0) -> None:
         for who, core_seconds in (("ours", ours_total), ("release", release + encode)):
             times = " ".join(f"{_duration(core_seconds / cores):>24}" for _, cores in MACHINES)
             print(f"{resolution:7} {who:9} {core_seconds / 3600:10,.0f} {times}")
+        end_to_end = []
+        for _, cores in MACHINES:
+            # One session on a 2-core machine; `sessions` per 64-core machine.
+            count = 1 if cores < 64 else sessions * cores // 64
+            download = VIDEO_COUNT * MEAN_PACE_SEC / count
+            end_to_end.append(f"{_duration(max(download, ours_total / cores))} ({count} session(s))")
+        print(f"{resolution:7} {'fetch':9} {'':>10} " + " ".join(f"{text:>24}" for text in end_to_end))
         print(f"{resolution:7} release/ours compute: {(release + encode) / ours_total:.1f}x")
-        largest = overhead * (
+        clip = overhead * (
+            LONGEST_CLIP_SEC * (costs["encode 512px"] + costs[f"decode {resolution}"]) + costs[f"seek {resolution}"]
+        )
+        whole = overhead * (
             LARGEST_VIDEO_CLIP_SEC * costs["encode 512px"] + LARGEST_VIDEO_END_SEC * costs[f"decode {resolution}"]
         )
-        print(f"{resolution:7} one task cuts the largest video: at most {_duration(largest)} (a bound on wall time)")
+        print(
+            f"{resolution:7} the longest task: a work item of at most 7 modelled core-s, or a 21 s clip alone: "
+            f"{clip:.0f} s (one task per video, max_item_cost=none: the largest video, up to {_duration(whole)})"
+        )
 
 
 def _duration(seconds: float) -> str:

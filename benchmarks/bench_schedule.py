@@ -1,6 +1,6 @@
 """How long cutting all of CelebV-HQ takes on a cluster: a scheduler simulated over the real clip positions.
 
-    python benchmarks/bench_schedule.py [--costs benchmarks/data/codec_costs.json] [--plan-cores 1024] [--noise 0.25]
+    python benchmarks/bench_schedule.py [--costs benchmarks/data/codec_costs.json] [--max-item-cost 7] [--noise 0.25]
     python benchmarks/bench_schedule.py --order annotation     # items in the annotation's order, not longest first
     python benchmarks/bench_schedule.py --decode 0.042 --seek 0.050 [--encode 0.225 --factor 1.30 --per-item 0]
 
@@ -16,11 +16,12 @@ as long as a 3-hour video's, its first frame and a task's start) and the schedul
 The scheduler is greedy, longest first (LPT): items sorted by cost, each to the core that frees first
 (`--order annotation`: in the order of the videos instead); all cores of all machines are one pool (a
 cluster scheduler gives a task to any free core). Two ways to cut, for every shape of cluster:
-- per video: one item per YouTube video, as the engines cut today;
-- split: `split_video` with one maximum item cost for every shape, chosen by `choose_max_item_cost` for
-  `--plan-cores` (default 1,024: 16 machines of 64 cores), so that every engine and cluster cuts the
-  same items (a clip's bytes depend on the pass that cut it). A plan for 1,024 cores is also shown on
-  4,096, and on the small machines, where its extra items cost a little.
+- per video: one item per YouTube video (the `clips` config with max_item_cost=none);
+- split: the items the `clips` config cuts (celebv_hq_lib.clips: `split_video` with the dataset's own
+  CUTTING_COST model and maximum, DEFAULT_MAX_ITEM_COST, or `--max-item-cost`), the same for every
+  source and every shape, as every engine and cluster cuts the same items (a clip's bytes depend on the
+  pass that cut it); each item then costs what its pass costs on the source. The maximum suits 1,024
+  cores (16 machines of 64); the small machines pay a little for the extra items.
 The split items are also scheduled with each item's real duration off the model by up to +-`--noise`
 (uniform, seeded by the item's first clip: deterministic), still in the model's order: the model is not
 exact. Perfect division is the per-video total divided by the cores; every ratio is to it, so what
@@ -45,10 +46,11 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY))
 
 from celebv_hq_lib.work_items import (  # noqa: E402
+    CUTTING_COST,
+    DEFAULT_MAX_ITEM_COST,
     Clip,
     CostModel,
     WorkItem,
-    choose_max_item_cost,
     extra_decode_cost,
     pass_work,
     split_video,
@@ -112,30 +114,34 @@ def makespan(durations: Sequence[float], cores: int, longest_first_by: Sequence[
     return max(finish for finish, _ in free)
 
 
-def off_the_model(item: WorkItem, noise: float) -> float:
-    """The item's modelled cost off by a fixed amount in [-noise, +noise], drawn from its first clip's id."""
+def off_the_model(item: WorkItem, cost: float, noise: float) -> float:
+    """The item's modelled `cost` off by a fixed amount in [-noise, +noise], drawn from its first clip's id."""
     digest = hashlib.blake2b(item.clips[0].clip_id.encode(), digest_size=8).digest()
     unit = int.from_bytes(digest, "big") / 2**64
-    return item.cost * (1 + noise * (2 * unit - 1))
+    return cost * (1 + noise * (2 * unit - 1))
 
 
 @dataclass(frozen=True)
 class Plan:
-    per_video: list[float]  # one item per video: its cost
-    items: list[WorkItem]  # the split items of every video, in video order
-    max_item_cost: float
+    per_video: list[float]  # one item per video: its cost on the source
+    items: list[WorkItem]  # the split items of every video, in video order (split with CUTTING_COST)
+    costs: list[float]  # each split item's cost on the source
     extra_decode: float  # core-seconds of seeking and decoding the split costs beyond one pass per video
 
 
-def plan(videos: dict[str, list[Clip]], model: CostModel, plan_cores: int) -> Plan:
+def split_items(videos: dict[str, list[Clip]], max_item_cost: float) -> list[list[WorkItem]]:
+    """Each video's items as the `clips` config splits them (the dataset's model and maximum)."""
+    return [split_video(clips, max_item_cost, CUTTING_COST, seek_gap_sec=SEEK_GAP_SEC) for clips in videos.values()]
+
+
+def plan(videos: dict[str, list[Clip]], split: list[list[WorkItem]], model: CostModel) -> Plan:
+    """What one source costs: per video, and for the split items (whose passes do not depend on the source)."""
     per_video = [model.cost(pass_work(clips, seek_gap_sec=SEEK_GAP_SEC)) for clips in videos.values()]
-    maximum = choose_max_item_cost(sum(per_video), plan_cores, per_item=model.per_item)
     items, extra = [], 0.0
-    for clips in videos.values():
-        split = split_video(clips, maximum, model, seek_gap_sec=SEEK_GAP_SEC)
-        extra += extra_decode_cost(clips, split, model, seek_gap_sec=SEEK_GAP_SEC)
-        items += split
-    return Plan(per_video, items, maximum, extra)
+    for clips, video_items in zip(videos.values(), split, strict=True):
+        extra += extra_decode_cost(clips, video_items, model, seek_gap_sec=SEEK_GAP_SEC)
+        items += video_items
+    return Plan(per_video, items, [model.cost(item.work) for item in items], extra)
 
 
 def duration(seconds: float) -> str:
@@ -168,38 +174,32 @@ def print_goals(splits: dict[tuple[str, tuple[int, int]], tuple[float, float]], 
         )
 
 
-def print_split(videos: dict[str, list[Clip]], result: Plan, source: Source) -> None:
-    """What splitting does to the first source's videos: how many are split, seeks added, seconds decoded."""
+def print_split(videos: dict[str, list[Clip]], split: list[list[WorkItem]]) -> None:
+    """What splitting does to the videos (the same for every source): how many are split, seeks added, seconds
+    decoded."""
     split_videos = extra_seeks = 0
     extra_decoded = 0.0
-    for clips, items in zip(videos.values(), _items_by_video(videos, result), strict=True):
+    for clips, items in zip(videos.values(), split, strict=True):
         whole = pass_work(clips, seek_gap_sec=SEEK_GAP_SEC)
         split_videos += len(items) > 1
         extra_seeks += sum(item.work.seeks for item in items) - whole.seeks
         extra_decoded += sum(item.work.decoded_sec for item in items) - whole.decoded_sec
     print(
-        f"{source.name}, split: {split_videos:,} of {len(videos):,} videos in more than one item; "
+        f"split: {split_videos:,} of {len(videos):,} videos in more than one item; "
         f"{extra_seeks:+,} seeks and {extra_decoded:+,.0f} source seconds decoded against one pass per video"
     )
-
-
-def _items_by_video(videos: dict[str, list[Clip]], result: Plan) -> list[list[WorkItem]]:
-    """The plan's items grouped by video (they are listed video by video, each video's in cutting order)."""
-    grouped, position = [], 0
-    for clips in videos.values():
-        count, covered = 0, 0
-        while covered < len(clips):
-            covered += len(result.items[position + count].clips)
-            count += 1
-        grouped.append(result.items[position : position + count])
-        position += count
-    return grouped
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--costs", type=Path, default=COSTS, help="the JSON bench_codecs.py writes")
-    parser.add_argument("--plan-cores", type=int, default=1024, help="cores the maximum item cost is chosen for")
+    parser.add_argument(
+        "--max-item-cost",
+        type=float,
+        default=DEFAULT_MAX_ITEM_COST,
+        help=f"the largest item, in the dataset's CUTTING_COST core-seconds (default {DEFAULT_MAX_ITEM_COST:g}, "
+        "the `clips` config's)",
+    )
     parser.add_argument(
         "--order",
         choices=("longest", "annotation"),
@@ -213,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--factor", type=float, default=1.30, help="custom source: overhead factor")
     parser.add_argument("--per-item", type=float, default=0.0, help="custom source: core-s per item")
     arguments = parser.parse_args(argv)
-    plan_cores = arguments.plan_cores
+    maximum = arguments.max_item_cost
     if arguments.decode is not None or arguments.seek is not None:
         if arguments.decode is None or arguments.seek is None:
             parser.error("a custom source needs both --decode and --seek")
@@ -226,22 +226,25 @@ def main(argv: Sequence[str] | None = None) -> None:
     order = "longest first" if arguments.order == "longest" else "in annotation order"
     print(
         f"{clip_count:,} clips of {len(videos):,} videos (the release's positions); items to free cores {order}, "
-        f"all cores one pool; split: one plan for every shape, its maximum item cost chosen for {plan_cores:,} "
-        f"cores; 'off model': split items with real durations up to +-{arguments.noise:.0%} off the model"
+        f"all cores one pool; split: the clips config's items (at most {maximum:g} core-s of its cutting model), "
+        f"the same for every source and shape; 'off model': split items with real durations up to "
+        f"+-{arguments.noise:.0%} off the model"
     )
     header = (
         f"{'source':11} {'cores':>7} {'core-h':>6} {'perfect':>9} {'per video':>9} {'ratio':>6} "
-        f"{'split':>9} {'ratio':>6} {'off model':>9} {'ratio':>6} {'items':>6} {'max item':>8} "
+        f"{'split':>9} {'ratio':>6} {'off model':>9} {'ratio':>6} {'items':>6} {'largest':>8} "
         f"{'extra decode':>12} {'extra all':>9}"
     )
     print(header)
     splits: dict[tuple[str, tuple[int, int]], tuple[float, float]] = {}  # (source, shape): (makespan, ratio)
-    plans = {}
+    items_by_video = split_items(videos, maximum)
     for source in sources:
-        result = plans[source.name] = plan(videos, source.model, plan_cores)
+        result = plan(videos, items_by_video, source.model)
         total = sum(result.per_video)
-        split_costs = [item.cost for item in result.items]
-        real = [off_the_model(item, arguments.noise) for item in result.items]
+        split_costs = result.costs
+        real = [
+            off_the_model(item, cost, arguments.noise) for item, cost in zip(result.items, split_costs, strict=True)
+        ]
         extra_decode = 100 * result.extra_decode / total
         extra_all = 100 * (sum(split_costs) - total) / total
         for machines, cores_each in SHAPES:
@@ -254,12 +257,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(
                 f"{source.name:11} {f'{machines}x{cores_each}':>7} {total / 3600:6.1f} {duration(perfect):>9} "
                 f"{duration(per_video):>9} {per_video / perfect:5.2f}x {duration(split):>9} {split / perfect:5.2f}x "
-                f"{duration(noisy):>9} {noisy / perfect:5.2f}x {len(result.items):6,} {result.max_item_cost:7.1f}s "
+                f"{duration(noisy):>9} {noisy / perfect:5.2f}x {len(result.items):6,} {max(split_costs):7.1f}s "
                 f"{extra_decode:11.2f}% {extra_all:8.2f}%"
             )
             splits[source.name, (machines, cores_each)] = (split, split / perfect)
     print_goals(splits, [source.name for source in sources])
-    print_split(videos, plans[sources[0].name], sources[0])
+    print_split(videos, items_by_video)
     command = "python benchmarks/bench_schedule.py" + " ".join(
         [""] + [argument for argument in (argv if argv is not None else sys.argv[1:])]
     )

@@ -151,6 +151,9 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
     NO_ROWS_HINT: ClassVar[str] = ""
     # Rows per Arrow record batch when the config stores media (megabytes per row).
     MEDIA_WRITER_BATCH_SIZE: ClassVar[int] = 16
+    # Configs whose splits do not give their work as items (celeb_datasets.engines.work): engines other than
+    # datasets' own refuse them, naming the configs they build.
+    CONFIGS_WITHOUT_ITEMS: ClassVar[tuple[str, ...]] = ()
 
     BUILDER_CONFIG_CLASS: type[CelebBuilderConfig]
     config: CelebBuilderConfig

@@ -39,3 +39,7 @@ class ExportFolderError(CelebDatasetsError):
 
 class HubError(CelebDatasetsError):
     """The Hugging Face Hub could not be reached, or refused what was asked of it."""
+
+
+class ClusterError(CelebDatasetsError):
+    """The cluster an engine runs on (Ray) could not be reached, refused this driver, or was lost mid-export."""

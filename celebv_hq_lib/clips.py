@@ -2,17 +2,20 @@
 
 A clip's video is the release's processed clip when the download folder has it, else it is cut from
 its raw YouTube video (downloaded first when the build fetches). `plan_clips` decides this for every
-clip of a build, grouped by YouTube video; `video_clips` then gives one video's clips with their bytes,
-skipping (with the reason) those that cannot be had. The builder and every engine go through these two.
+clip of a build and gives the build's work items: a YouTube video's clips, those to cut split into
+one-pass items of bounded cost (celebv_hq_lib.work_items); `video_clips` then gives one item's clips with
+their bytes, skipping (with the reason) those that cannot be had. The builder and every engine go
+through these two, so every engine cuts the same items and gives the same bytes.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from celeb_datasets.errors import MissingSourceError, UnreadableMediaError
 from celeb_datasets.skips import SkipKind, SkipLog
@@ -43,6 +46,7 @@ from celebv_hq_lib.skip_kinds import (
 )
 from celebv_hq_lib.sources import find_video_sources
 from celebv_hq_lib.video import ClipRequest, EncoderSettings, cut_clips
+from celebv_hq_lib.work_items import CUTTING_COST, Clip, split_video
 
 
 class ClipOptions(Protocol):
@@ -53,6 +57,7 @@ class ClipOptions(Protocol):
     on_missing: Literal["skip", "error"]
     media_check: Literal["fast", "full"]
     seek_gap_sec: float
+    max_item_cost: float | None
     fetch: bool
     keep_raw: bool
     slice: Slice | None
@@ -66,15 +71,15 @@ class ClipOptions(Protocol):
 
 
 def plan_clips(config: ClipOptions, skips: SkipLog) -> tuple[list[ClipAnnotation], list[VideoClips]]:
-    """The clips a build of `config` must account for (its slice's), and for `clips` their videos.
+    """The clips a build of `config` must account for (its slice's), and for `clips` its work items.
 
     Known odd values are recorded to `skips` (rows kept), and so are clips without any video. The builder
-    and other engines (Ray) plan a build with this, then make each video's rows with `video_clips`.
+    and other engines (Ray) plan a build with this, then make each item's rows with `video_clips`.
     """
     annotation_file = find_annotation_file(config.data_dir)
     clips = read_annotation_file(annotation_file)
     if config.slice is not None:
-        clips = clips_of_slice(clips, config.slice)
+        clips = clips_of_slice(clips, config.slice, config.max_item_cost, config.seek_gap_sec)
     for clip in clips:
         for oddity in segment_oddities(clip):
             reason = f"{ODD_EMOTION_SEGMENT.name}: {oddity} (row kept as annotated)"
@@ -93,21 +98,45 @@ def plan_clips(config: ClipOptions, skips: SkipLog) -> tuple[list[ClipAnnotation
         raw_dir=config.raw_dir,
         processed_dir=config.processed_dir,
     )
-    return clips, videos
+    return clips, split_videos(videos, config.max_item_cost, config.seek_gap_sec)
 
 
-def clips_of_slice(clips: Sequence[ClipAnnotation], part: Slice) -> list[ClipAnnotation]:
-    """The clips of the YouTube videos in slice `part` (the assignment depends on all of `clips` only)."""
-    assignment = assign_slices(((clip.ytb_id, clip.duration_sec) for clip in clips), part.count)
+def clips_of_slice(
+    clips: Sequence[ClipAnnotation], part: Slice, max_item_cost: float | None = None, seek_gap_sec: float = 5.0
+) -> list[ClipAnnotation]:
+    """The clips of the YouTube videos in slice `part`, videos balanced by their modelled cost of cutting
+    (`cutting_cost`); the assignment depends on all of `clips` and the options given only."""
+    by_video: dict[str, list[ClipAnnotation]] = {}
+    for clip in clips:
+        by_video.setdefault(clip.ytb_id, []).append(clip)
+    costs = ((ytb_id, cutting_cost(group, max_item_cost, seek_gap_sec)) for ytb_id, group in by_video.items())
+    assignment = assign_slices(costs, part.count)
     return [clip for clip in clips if assignment[clip.ytb_id] == part.index]
+
+
+def cutting_cost(clips: Sequence[ClipAnnotation], max_item_cost: float | None, seek_gap_sec: float) -> float:
+    """Modelled core-seconds of cutting `clips` (of one YouTube video) in the items a build splits them into."""
+    return sum(item.cost for item in _cutting_passes(clips, max_item_cost, seek_gap_sec))
+
+
+def _cutting_passes(clips: Iterable[ClipAnnotation], max_item_cost: float | None, seek_gap_sec: float) -> list[Any]:
+    """The one-pass work items of one video's clips to cut (celebv_hq_lib.work_items.split_video)."""
+    positions = [Clip(clip.clip_id, clip.start_sec, clip.end_sec) for clip in clips]
+    # No maximum: one pass over the whole video (an item as large as the video's own cost).
+    maximum = max_item_cost if max_item_cost is not None else math.inf
+    return split_video(positions, maximum, CUTTING_COST, seek_gap_sec=seek_gap_sec)
 
 
 @dataclasses.dataclass(frozen=True)
 class VideoClips:
-    """The clips of one YouTube video to write: each with its processed clip, or None to cut it from raw.
+    """A work item of `clips`: clips of one YouTube video, each with its processed clip, or None to cut it.
 
-    `fetch_into` is the data folder to download the raw video into when `raw_video` is None (fetch=True);
-    `fetch_session` names the build, whose videos share one download session per process.
+    `passes` lists the clips to cut (by id) in the cutting passes the item makes, one after the other
+    (empty: all of them in one pass): one pass per item below a video, and all the video's passes in one
+    item when its raw video must be fetched first, so that it is downloaded once. `cost` is the item's
+    modelled core-seconds of cutting (celebv_hq_lib.work_items.CUTTING_COST): engines start costly
+    items first. `fetch_into` is the data folder to download the raw video into when `raw_video` is None
+    (fetch=True); `fetch_session` names the build, whose videos share one download session per process.
     """
 
     ytb_id: str
@@ -115,6 +144,46 @@ class VideoClips:
     clips: tuple[tuple[ClipAnnotation, str | None], ...]
     fetch_into: str | None = None
     fetch_session: str = ""
+    passes: tuple[tuple[str, ...], ...] = ()
+    cost: float = 0.0
+
+    @property
+    def name(self) -> str:
+        """The item as messages name it: its YouTube video and clips."""
+        return f"YouTube video {self.ytb_id} (clips {', '.join(clip.clip_id for clip, _ in self.clips)})"
+
+    def cutting_passes(self) -> list[list[ClipAnnotation]]:
+        """The clips to cut, pass by pass (each pass's clips in the item's order)."""
+        to_cut = [clip for clip, processed in self.clips if processed is None]
+        if not self.passes:
+            return [to_cut] if to_cut else []
+        by_id = {clip.clip_id: clip for clip in to_cut}
+        return [[by_id[clip_id] for clip_id in clip_ids] for clip_ids in self.passes]
+
+
+def split_videos(videos: Iterable[VideoClips], max_item_cost: float | None, seek_gap_sec: float) -> list[VideoClips]:
+    """The build's work items: each video's clips to cut split into one-pass items of at most `max_item_cost`
+    (celebv_hq_lib.work_items.split_video; None: one pass per video), in the videos' order.
+
+    A video's processed clips go with its first item. A video whose raw video is still to be fetched
+    stays one item making all its passes, one after the other: one download, and the same passes, so the
+    same bytes, as a build from the downloaded file.
+    """
+    items = []
+    for video in videos:
+        to_cut = [clip for clip, processed in video.clips if processed is None]
+        passes = _cutting_passes(to_cut, max_item_cost, seek_gap_sec)
+        if len(passes) <= 1 or video.raw_video is None:
+            clip_ids = tuple(item.clip_ids for item in passes)
+            items.append(dataclasses.replace(video, passes=clip_ids, cost=sum(item.cost for item in passes)))
+            continue
+        processed = [(clip, path) for clip, path in video.clips if path is not None]
+        for index, item in enumerate(passes):
+            ids = set(item.clip_ids)
+            clips = [(clip, path) for clip, path in video.clips if clip.clip_id in ids]
+            clips = processed + clips if index == 0 else clips
+            items.append(dataclasses.replace(video, clips=tuple(clips), passes=(item.clip_ids,), cost=item.cost))
+    return items
 
 
 def locate_videos(
@@ -181,27 +250,26 @@ def locate_videos(
 
 
 def video_clips(video: VideoClips, config: ClipOptions, skips: SkipLog) -> Iterator[tuple[ClipAnnotation, bytes, str]]:
-    """Each clip of one YouTube video with its MP4 bytes and where they come from (`video_source`).
+    """Each clip of one work item with its MP4 bytes and where they come from (`video_source`).
 
     A processed clip that passes its checks (celebv_hq_lib.checks: readable, duration, square, size, audio,
-    first frame against the raw video when it is there) is stored as it is ("processed"); a clip without
-    one is cut from the raw video ("raw"). A processed clip that fails them is cut from the raw video when
-    there is one or the build fetches it ("recut", listed in the skip report), else skipped with what it
-    failed, or stored as it is under `on_mismatch="keep"` (an unreadable file is never stored).
+    first frame against the raw video when it is there) is stored as it is ("processed"); the clips without
+    one are cut from the raw video ("raw"), pass by pass as the item plans them. A processed clip that fails
+    its checks is cut from the raw video, in one more pass, when there is one or the build fetches it
+    ("recut", listed in the skip report), else skipped with what it failed, or stored as it is under
+    `on_mismatch="keep"` (an unreadable file is never stored).
     """
-    to_cut = {clip.clip_id: clip for clip, processed in video.clips if processed is None}
     processed_clips = [(clip, processed) for clip, processed in video.clips if processed is not None]
     # The raw video's header (its length, whether it has sound), read only when processed clips are checked.
     raw = raw_video_facts(video.raw_video) if video.raw_video is not None and processed_clips else None
     can_recut = raw.problem is None if raw is not None else video.fetch_into is not None
-    failed: dict[str, str] = {}  # clip id: what its processed clip failed, for clips cut again
+    recut: dict[str, tuple[ClipAnnotation, str]] = {}  # clip id: the clip, and what its processed clip failed
     for verdict in check_processed_clips(processed_clips, raw, full_decode=config.media_check == "full"):
         clip = verdict.clip
         if not verdict.problems:
             yield clip, Path(verdict.path).read_bytes(), "processed"
         elif can_recut:
-            to_cut[clip.clip_id] = clip
-            failed[clip.clip_id] = f"the processed clip {verdict.path} failed: {verdict.reason()}"
+            recut[clip.clip_id] = (clip, f"the processed clip {verdict.path} failed: {verdict.reason()}")
         elif not verdict.readable:
             skip_clip(config, skips, clip, UNREADABLE, f"unreadable: {verdict.path}: {verdict.problems[0].measured}")
         elif config.on_mismatch == "keep":
@@ -212,40 +280,50 @@ def video_clips(video: VideoClips, config: ClipOptions, skips: SkipLog) -> Itera
             no_raw = "no raw video to cut it from" if raw is None else f"its raw video cannot be read: {raw.problem}"
             reason = f"{MISMATCHED.name}: {verdict.path}: {verdict.reason()} ({no_raw}; on_mismatch=keep stores it)"
             skip_clip(config, skips, clip, MISMATCHED, reason)
-    if to_cut:
-        yield from _cut_from_raw(video, to_cut, failed, config, skips)
-
-
-def _cut_from_raw(
-    video: VideoClips, to_cut: dict[str, ClipAnnotation], failed: dict[str, str], config: ClipOptions, skips: SkipLog
-) -> Iterator[tuple[ClipAnnotation, bytes, str]]:
-    """Cut `to_cut` from the video's raw file (fetched first when absent); `failed` names the clips whose
-    processed clip failed its checks, which come out as "recut"."""
+    passes = video.cutting_passes()
+    if recut:  # one more pass, after the planned ones, whatever engine makes the item
+        passes.append([clip for clip, _ in recut.values()])
+    if not passes:
+        return
     raw_video = video.raw_video
     if raw_video is None:
-        raw_video = fetch_raw_video(video, to_cut.values(), config, skips)
+        raw_video = fetch_raw_video(video, [clip for clips in passes for clip in clips], config, skips)
         if raw_video is None:
             return
-    requests = [ClipRequest(c.clip_id, c.start_sec, c.end_sec, c.bbox) for c in to_cut.values()]
     try:
-        for result in cut_clips(raw_video, requests, config.encoder_settings(), seek_gap_sec=config.seek_gap_sec):
-            clip = to_cut[result.clip_id]
-            processed_failure = failed.get(clip.clip_id)
-            if result.video is None:
-                reason = f"{result.skip_reason} ({raw_video})"
-                if processed_failure is not None:
-                    reason += f"; {processed_failure}"
-                skip_clip(config, skips, clip, result.skip_kind, reason)
-            elif processed_failure is not None:
-                reason = f"{RECUT.name}: {processed_failure}; cut from {raw_video} instead"
-                skips.record(clip.clip_id, clip.ytb_id, kind=RECUT, reason=reason)
-                yield clip, result.video, "recut"
-            else:
-                yield clip, result.video, "raw"
+        for clips in passes:
+            yield from _cut_pass(raw_video, clips, config, skips, {key: why for key, (_, why) in recut.items()})
     finally:
         if video.raw_video is None and not config.keep_raw:
             # Fetched by this build and not wanted: disk holds only the videos being cut.
             Path(raw_video).unlink(missing_ok=True)
+
+
+def _cut_pass(
+    raw_video: str,
+    clips: Sequence[ClipAnnotation],
+    config: ClipOptions,
+    skips: SkipLog,
+    failed: dict[str, str],
+) -> Iterator[tuple[ClipAnnotation, bytes, str]]:
+    """The clips of one cutting pass over `raw_video` (one `cut_clips` call), as they finish; `failed` says
+    what the processed clip of each clip cut again failed (those come out as "recut")."""
+    to_cut = {clip.clip_id: clip for clip in clips}
+    requests = [ClipRequest(c.clip_id, c.start_sec, c.end_sec, c.bbox) for c in clips]
+    for result in cut_clips(raw_video, requests, config.encoder_settings(), seek_gap_sec=config.seek_gap_sec):
+        clip = to_cut[result.clip_id]
+        processed_failure = failed.get(clip.clip_id)
+        if result.video is None:
+            reason = f"{result.skip_reason} ({raw_video})"
+            if processed_failure is not None:
+                reason += f"; {processed_failure}"
+            skip_clip(config, skips, clip, result.skip_kind, reason)
+        elif processed_failure is not None:
+            reason = f"{RECUT.name}: {processed_failure}; cut from {raw_video} instead"
+            skips.record(clip.clip_id, clip.ytb_id, kind=RECUT, reason=reason)
+            yield clip, result.video, "recut"
+        else:
+            yield clip, result.video, "raw"
 
 
 def fetch_raw_video(

@@ -37,6 +37,10 @@ clip cut after others. Engines that must
 give the same bytes must cut the same items: the items are a pure function of the clips, `seek_gap_sec`,
 the cost model and `max_item_cost`, so choose those once per build and give them to every engine.
 
+`CUTTING_COST` and `DEFAULT_MAX_ITEM_COST` are the model and maximum the `clips` config splits with
+(its `max_item_cost` option): constants of the dataset, so that every engine, slice and cluster cuts the
+same items.
+
 Standard library only: nothing here knows videos, datasets or engines.
 """
 
@@ -94,6 +98,23 @@ class CostModel:
     def cost(self, work: PassWork) -> float:
         """Core-seconds of one item doing `work`: seeking, decoding, encoding and the per-item cost."""
         return self.decode_cost(work) + self.factor * work.clip_sec * self.encode_per_clip_sec + self.per_item
+
+
+# What the `clips` config splits videos with: the costs of cutting a 720p H.264 source, as
+# benchmarks/bench_codecs.py measured them (benchmarks/data/codec_costs.json: decoding, a seek, encoding
+# a 512x512 clip, the overhead factor; per item, opening a file with a 3-hour MP4's index and starting a
+# task). A raw video's codec and size are not known before it is opened, and every engine must split
+# the same way before any is, so one model serves all sources: it only decides where videos are split.
+# Changing a number moves splits, so the bytes of some clips' audio: it is part of the dataset's
+# definition, like DEFAULT_MAX_ITEM_COST.
+CUTTING_COST = CostModel(
+    decode_per_source_sec=0.0333, seek=0.0435, encode_per_clip_sec=0.1858, per_item=0.1142, factor=1.328
+)
+# The largest item, in CUTTING_COST's core-seconds: a tenth of each core's share of the release's work
+# on 16 machines of 64 cores (`choose_max_item_cost` gives 6.93 over the release's positions), rounded.
+# Greedy scheduling then ends within 1.1x of perfect division there; fewer cores pay about 1% for the
+# extra items (benchmarks/README.md, "work items below a video").
+DEFAULT_MAX_ITEM_COST = 7.0
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from celeb_datasets.engines.work import BuildPlan, ItemRows, item_rows
+from celeb_datasets.engines.work import BuildPlan, ItemRows, costliest_first, item_rows
 
 
 def export_files(folder: Path) -> dict[str, bytes]:
@@ -18,8 +18,15 @@ def export_files(folder: Path) -> dict[str, bytes]:
     }
 
 
-def run_in_process(builder: Any, plan: BuildPlan) -> Iterator[ItemRows]:
+def run_in_process(builder: Any, plan: BuildPlan) -> Iterator[tuple[int, ItemRows]]:
     """A runner making every work item here, one after the other, as a cluster's tasks would."""
-    for index, split in enumerate(plan.splits):
-        for item in split.items:
-            yield item_rows(builder, plan, index, item)
+    for position, (split, item) in enumerate(plan.items()):
+        yield position, item_rows(builder, plan, split, item)
+
+
+def run_costliest_first(builder: Any, plan: BuildPlan) -> Iterator[tuple[int, ItemRows]]:
+    """A runner making the costliest items first, so that results come out of the plan's order."""
+    items = plan.items()
+    for position in costliest_first(plan):
+        split, item = items[position]
+        yield position, item_rows(builder, plan, split, item)

@@ -951,6 +951,43 @@ def test_fetch_without_keep_raw_builds_the_rows_of_a_predownloaded_folder_holdin
     assert builder.items_to_retry == 1 and "add --force to build again" in builder.retry_summary
 
 
+@pytest.mark.slow
+def test_a_fetched_video_split_into_several_passes_is_downloaded_once_and_cut_as_its_items_are(
+    server: VideoServer, tmp_path: Path
+) -> None:
+    from celeb_datasets.engines.work import plan_build
+
+    # Two clips too costly for one item (at most 0.5 modelled core-seconds): two passes.
+    videos = {SERVED: [(0.2, 1.2), (1.5, 2.5)], BUSY: [(0.5, 1.5)]}
+    settings = fast_settings(server)
+    options = {"preset": "ultrafast", "max_item_cost": 0.5, **{name: getattr(settings, name) for name in FAST_OPTIONS}}
+    predownloaded = write_download_folder(tmp_path / "predownloaded", videos)
+    download_videos(predownloaded, {ytb_id: 3.0 for ytb_id in videos}, settings)
+    expected = CelebVHQ(config_name="clips", data_dir=str(predownloaded), cache_dir=str(tmp_path / "c1"), **options)
+    plan = plan_build(expected, tmp_path / "skips1")
+    assert [(item.ytb_id, len(item.passes)) for _, item in plan.items()] == [(SERVED, 1), (SERVED, 1), (BUSY, 1)]
+    expected.download_and_prepare()
+
+    fetched = write_download_folder(tmp_path / "fetched", videos)
+    builder = CelebVHQ(
+        config_name="clips",
+        data_dir=str(fetched),
+        cache_dir=str(tmp_path / "c2"),
+        fetch=True,
+        keep_raw=False,
+        **options,
+    )
+    plan = plan_build(builder, tmp_path / "skips2")
+    assert [(item.ytb_id, len(item.passes)) for _, item in plan.items()] == [(SERVED, 2), (BUSY, 1)]
+    before = server.requests.copy()
+    builder.download_and_prepare()
+    assert server.requests[f"/{SERVED}.mpd"] - before[f"/{SERVED}.mpd"] == 1  # one download for both passes
+    rows, expected_rows = builder.as_dataset(split="train"), expected.as_dataset(split="train")
+    assert rows["clip_id"] == [f"{SERVED}_0", f"{SERVED}_1", f"{BUSY}_0"]
+    assert rows.to_list() == expected_rows.to_list()  # the same passes: the same bytes
+    assert os.listdir(fetched / "raw") == [".partial"]  # deleted after its last pass
+
+
 FAST_OPTIONS = ("url_template", "retry_backoff_sec", "pace_min_sec", "pace_max_sec", "request_sleep_sec")
 
 

@@ -8,9 +8,11 @@ checked against the work-item convention without starting Ray.
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 from typing import Any, ClassVar
 
+import pyarrow as pa
 import pytest
 from celeba_dialog_fixtures import make_hq_download, make_standard_download
 from celebv_hq_fixtures import write_sample_download
@@ -20,7 +22,9 @@ from celeb_datasets import engines
 from celeb_datasets.card import ExportedConfig
 from celeb_datasets.cli import main
 from celeb_datasets.engines import DatasetsEngine, DatasetsSettings, EngineSettings
-from celeb_datasets.engines.work import export_work_items, plan_build
+from celeb_datasets.engines.base import check_builds_items
+from celeb_datasets.engines.reorder import PlanOrder
+from celeb_datasets.engines.work import ItemRows, costliest_first, export_work_items, plan_build
 from celeb_datasets.errors import CelebDatasetsError, MissingSourceError, OptionError
 from celeb_datasets.hub import export
 from celeb_datasets.options import option
@@ -167,3 +171,72 @@ def test_a_missing_source_found_while_planning_is_raised_as_it_is(tmp_path: Path
     with pytest.raises(MissingSourceError, match=r"celebvhq_info\.json not found"):
         export_work_items(builder, tmp_path / "out", 10**9, run_in_process)
     assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Items run in any order (costliest first), rows written in the plan's order
+
+
+def rows_of(position: int) -> ItemRows:
+    return ItemRows(0, pa.table({"clip_id": [f"clip{position}"] * (position + 1)}), (("clip", "kind"),))
+
+
+@pytest.mark.parametrize("memory_bytes", [10**9, 0, 60])
+def test_results_in_any_order_come_back_in_the_plans_order_each_once_waiting_on_disk_beyond_the_memory(
+    memory_bytes: int, tmp_path: Path
+) -> None:
+    order = PlanOrder(6, tmp_path / "waiting", memory_bytes=memory_bytes)
+    given_back = [
+        (result.rows.column(0).to_pylist(), result.skips)
+        for arrival in (4, 1, 5, 0, 3, 2)
+        for result in order.add(arrival, rows_of(arrival))
+    ]
+    assert given_back == [([f"clip{position}"] * (position + 1), (("clip", "kind"),)) for position in range(6)]
+    order.check_complete()
+    assert order.waiting == 0 and (order.spilled > 0) == (memory_bytes < 10**9)
+    assert not list((tmp_path / "waiting").glob("*")) if memory_bytes < 10**9 else not (tmp_path / "waiting").exists()
+
+
+def test_a_result_given_twice_or_never_is_an_error_not_a_duplicate_or_lost_row(tmp_path: Path) -> None:
+    order = PlanOrder(3, tmp_path)
+    assert len(list(order.add(0, rows_of(0)))) == 1
+    with pytest.raises(ValueError, match="work item 0 was given twice"):
+        list(order.add(0, rows_of(0)))
+    list(order.add(2, rows_of(2)))
+    with pytest.raises(ValueError, match="work item 2 was given twice"):
+        list(order.add(2, rows_of(2)))
+    with pytest.raises(ValueError, match="work item 3 is not in the plan"):
+        list(order.add(3, rows_of(3)))
+    with pytest.raises(ValueError, match="work item 1 of 3 never came"):
+        order.check_complete()
+
+
+def test_the_costliest_items_come_first_and_items_without_a_cost_keep_the_plans_order(
+    downloads: dict[str, Path], tmp_path: Path
+) -> None:
+    builder = CelebADialog(config_name="hq", data_dir=str(downloads["hq"]), cache_dir=str(tmp_path / "c"))
+    plan = plan_build(builder, tmp_path / "skips")
+    assert costliest_first(plan) == list(range(len(plan.items())))
+
+    @dataclasses.dataclass(frozen=True)
+    class Costly:
+        cost: float
+
+    costly = dataclasses.replace(plan.splits[0], items=(Costly(1.0), Costly(5.0), "plain", Costly(5.0)))
+    assert costliest_first(dataclasses.replace(plan, splits=(costly,))) == [1, 3, 0, 2]
+
+
+def test_an_item_engine_asked_for_a_config_without_items_names_the_configs_it_builds(
+    downloads: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(CelebVHQ, "CONFIGS_WITHOUT_ITEMS", ("annotations",))
+    builder = CelebVHQ(config_name="annotations", data_dir=str(downloads["celebv_hq"]), cache_dir=str(tmp_path))
+    expected = (
+        "--engine ray cannot build celebv_hq's config 'annotations' (its work does not come as work items); it "
+        "builds clips: build 'annotations' with --engine datasets"
+    )
+    with pytest.raises(OptionError, match=f"^{re.escape(expected)}$"):
+        check_builds_items(builder, "ray")
+    check_builds_items(
+        CelebVHQ(config_name="clips", data_dir=str(downloads["celebv_hq"]), cache_dir=str(tmp_path)), "ray"
+    )

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import gzip
 import itertools
 import random
+from pathlib import Path
 
 import pytest
 
 from celebv_hq_lib.work_items import (
+    CUTTING_COST,
+    DEFAULT_MAX_ITEM_COST,
     Clip,
     CostModel,
     PassWork,
@@ -179,3 +184,22 @@ def test_impossible_inputs_are_value_errors() -> None:
 def test_tuples_are_taken_as_clips() -> None:
     [item] = split_video([("a", 0.0, 1.0), ("b", 2.0, 3.0)], 1e9, MODEL, seek_gap_sec=GAP)
     assert item.clips == (Clip("a", 0.0, 1.0), Clip("b", 2.0, 3.0))
+
+
+def test_the_clips_configs_items_over_the_releases_positions_decode_under_5_percent_more() -> None:
+    # The release's real clip positions (benchmarks/data; benchmarks/bench_schedule.py schedules them).
+    positions = Path(__file__).resolve().parent.parent / "benchmarks" / "data" / "celebvhq_clip_positions.csv.gz"
+    videos: dict[str, list[Clip]] = {}
+    with gzip.open(positions, "rt", newline="") as text:
+        for row in csv.DictReader(text):
+            clips = videos.setdefault(row["video"], [])
+            clips.append(Clip(f"{row['video']}_{len(clips)}", float(row["start_sec"]), float(row["end_sec"])))
+    assert (len(videos), sum(map(len, videos.values()))) == (13_844, 35_666)
+    total = extra = 0.0
+    largest = 0.0
+    for clips in videos.values():
+        items = split_video(clips, DEFAULT_MAX_ITEM_COST, CUTTING_COST, seek_gap_sec=GAP)
+        total += CUTTING_COST.cost(pass_work(clips, seek_gap_sec=GAP))
+        extra += extra_decode_cost(clips, items, CUTTING_COST, seek_gap_sec=GAP)
+        largest = max([largest] + [item.cost for item in items if len(item.clips) > 1])
+    assert extra / total < 0.05 and largest <= DEFAULT_MAX_ITEM_COST

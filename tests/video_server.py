@@ -30,7 +30,7 @@ _MPD = """<?xml version="1.0" encoding="UTF-8"?>
      minBufferTime="PT1S" profiles="urn:mpeg:dash:profile:isoff-on-demand:2011">
  <Period>
   <AdaptationSet mimeType="video/mp4" contentType="video">
-   <Representation id="video" codecs="avc1.64000a" width="64" height="64" bandwidth="200000">
+   <Representation id="video" codecs="avc1.64000a" width="{width}" height="{height}" bandwidth="200000">
     <BaseURL>{ytb_id}.video.mp4</BaseURL>
    </Representation>
   </AdaptationSet>
@@ -57,7 +57,7 @@ REFUSALS = {
     "403 on media": (403, "Forbidden", "media"),
 }
 # Each duration's DASH files are made once per test session: encoding them is the costly part of a server.
-_DASH_FILES: dict[float, tuple[bytes, bytes]] = {}
+_DASH_FILES: dict[tuple[float, int, int, int], tuple[bytes, bytes]] = {}
 
 
 @dataclasses.dataclass
@@ -66,16 +66,21 @@ class ServedVideo:
     behaviour: str
     video: bytes
     audio: bytes
+    width: int = 64
+    height: int = 64
 
 
-def make_dash_files(folder: Path, duration_sec: float) -> tuple[bytes, bytes]:
+def make_dash_files(
+    folder: Path, duration_sec: float, width: int = 64, height: int = 64, fps: int = 10
+) -> tuple[bytes, bytes]:
     """A small H.264 + AAC video split into a video-only MP4 and an audio-only M4A (as YouTube serves them)."""
+    name = f"{duration_sec}_{width}x{height}_{fps}"
     full = write_indexed_video(
-        folder / f"full_{duration_sec}.mp4", duration_sec=duration_sec, width=64, height=64, fps=10, audio_rate=8000
+        folder / f"full_{name}.mp4", duration_sec=duration_sec, width=width, height=height, fps=fps, audio_rate=8000
     )
     parts = []
     for kind in ("video", "audio"):
-        target = folder / f"{kind}_{duration_sec}.mp4"
+        target = folder / f"{kind}_{name}.mp4"
         with av.open(str(full)) as source, av.open(str(target), "w", format="mp4") as out:
             stream = next(s for s in source.streams if s.type == kind)
             copy = out.add_stream_from_template(stream)
@@ -115,12 +120,15 @@ class VideoServer:
     def url_template(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}/{{ytb_id}}.mpd"
 
-    def add(self, ytb_id: str, duration_sec: float, behaviour: str = "ok") -> None:
-        """Serve a video of `duration_sec` under `ytb_id` with one of BEHAVIOURS."""
+    def add(
+        self, ytb_id: str, duration_sec: float, behaviour: str = "ok", width: int = 64, height: int = 64, fps: int = 10
+    ) -> None:
+        """Serve a video of `duration_sec` (64x64 at 10 fps unless said) under `ytb_id` with one of BEHAVIOURS."""
         assert behaviour in BEHAVIOURS, behaviour
-        if duration_sec not in _DASH_FILES:
-            _DASH_FILES[duration_sec] = make_dash_files(self.folder, duration_sec)
-        self.videos[ytb_id] = ServedVideo(duration_sec, behaviour, *_DASH_FILES[duration_sec])
+        key = (duration_sec, width, height, fps)
+        if key not in _DASH_FILES:
+            _DASH_FILES[key] = make_dash_files(self.folder, duration_sec, width, height, fps)
+        self.videos[ytb_id] = ServedVideo(duration_sec, behaviour, *_DASH_FILES[key], width, height)
 
     def note_request(self, path: str) -> int:
         """Count a request (returns how many this path has had, this one included)."""
@@ -189,7 +197,9 @@ def _handler(server: VideoServer) -> type[http.server.BaseHTTPRequestHandler]:
                 server.release.wait(timeout=120)
             if match["part"] == "mpd":
                 template = {"audio only": _MPD_AUDIO_ONLY, "no formats": _MPD_NO_FORMATS}.get(video.behaviour, _MPD)
-                body = template.format(ytb_id=match["id"], duration=video.duration_sec).encode()
+                body = template.format(
+                    ytb_id=match["id"], duration=video.duration_sec, width=video.width, height=video.height
+                ).encode()
                 return self.send_body(body, "application/dash+xml")
             body = video.video if match["part"] == "video.mp4" else video.audio
             cut = video.behaviour == "cut always" or (video.behaviour == "cut once" and count == 1)

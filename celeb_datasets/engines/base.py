@@ -11,8 +11,9 @@ from typing import Any, ClassVar, Protocol
 from celeb_datasets import skips
 from celeb_datasets.builder import CelebBuilder
 from celeb_datasets.card import ExportedConfig
+from celeb_datasets.errors import OptionError
 from celeb_datasets.export_folder import WORK_FOLDER
-from celeb_datasets.hub import DEFAULT_MAX_SHARD_SIZE
+from celeb_datasets.hub import DEFAULT_MAX_SHARD_SIZE, registered_name
 from celeb_datasets.options import check_options, option, parse_byte_size
 from celeb_datasets.skips import merge_skip_report
 
@@ -28,7 +29,9 @@ class EngineSettings:
     """
 
     max_shard_size: int | str = option(
-        DEFAULT_MAX_SHARD_SIZE, "largest shard: Parquet in exports, Arrow in the cache (e.g. 500MB, 2GB, bytes)"
+        DEFAULT_MAX_SHARD_SIZE,
+        "largest shard: Parquet in exports, Arrow in the cache (e.g. 500MB, 2GB, bytes)",
+        defines_rows=False,
     )
 
     def __post_init__(self) -> None:
@@ -87,3 +90,21 @@ def finish_build(
     summary.log()
     builder.note_items_to_retry(report, shown=kept_in)
     return report
+
+
+def item_configs(builder: CelebBuilder) -> list[str]:
+    """The configs of the builder's dataset whose work comes as items (those every engine builds)."""
+    return [config.name for config in builder.BUILDER_CONFIGS if config.name not in builder.CONFIGS_WITHOUT_ITEMS]
+
+
+def check_builds_items(builder: CelebBuilder, engine_name: str) -> None:
+    """Raise OptionError, naming the configs the engine builds, when the builder's config gives no work items."""
+    config = builder.config.name
+    if config not in builder.CONFIGS_WITHOUT_ITEMS:
+        return
+    served = item_configs(builder)
+    raise OptionError(
+        f"--engine {engine_name} cannot build {registered_name(builder)}'s config {config!r} (its work does not come "
+        f"as work items); it builds {', '.join(served) if served else 'none of its configs'}: build {config!r} "
+        "with --engine datasets"
+    )
