@@ -9,6 +9,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,7 +29,7 @@ from celeb_datasets.errors import (
 )
 from celeb_datasets.fingerprint import sources_fingerprint
 from celeb_datasets.hub import export
-from celeb_datasets.options import check_option_value, parse_byte_size, parse_option_value
+from celeb_datasets.options import check_option_value, options_of, parse_byte_size, parse_option_value
 from celeb_datasets.skips import read_skip_report
 from celeba_dialog import CelebADialog
 from celebv_hq import CelebVHQ
@@ -291,6 +292,7 @@ def test_non_finite_times_are_an_error(tmp_path: Path, value: str) -> None:
 # writer itself meets the full disk or the file-size limit.
 _BUILD_WITHOUT_PRE_CHECK = """
 import sys
+import typing
 from celeb_datasets import generation
 generation._check_free_space = lambda folder, table: None
 from celeb_datasets.cli import main
@@ -414,3 +416,79 @@ def test_folders_named_like_videos_are_skipped_with_their_reason(tmp_path: Path)
     assert report["M2Ohb0FAaJU_1"].startswith("unreadable: ") and "Is a directory" in report["M2Ohb0FAaJU_1"]
     assert report["_0tf2n3rlJU_0"].startswith("unreadable: ")
     assert builder.as_dataset(split="train").num_rows == 4
+
+
+# --- the cache key holds what defines the rows, and only that ------------------------------------------
+
+# A value other than the default for the options whose value must have a particular form.
+_OTHER_VALUES: dict[str, Any] = {
+    "url_template": "https://example.org/watch?v={ytb_id}",
+    "cookies": "cookies.txt",
+    "proxy": "http://127.0.0.1:3128",
+    "rate_limit": "2M",
+    "js_runtime": "node",
+    "extractor_args": "youtube:player_client=web",
+    "preset": "fast",
+    "size": 512,
+    "crf": 18,
+    "slice": "0/2",
+    "video_split": "80/10/10",
+}
+
+
+def _other_value(name: str, spec: Any, folder: Path) -> Any:
+    if name in ("raw_dir", "processed_dir"):
+        (folder / name).mkdir(exist_ok=True)
+        return str(folder / name)
+    if name in _OTHER_VALUES:
+        return _OTHER_VALUES[name]
+    kind = spec.kind
+    if kind is bool:
+        return not spec.default
+    if typing.get_origin(kind) is Literal:
+        return next(choice for choice in typing.get_args(kind) if choice != spec.default)
+    number = spec.default if spec.default is not None else 1
+    return number * 2 + 1 if isinstance(number, int) else number + 1.0
+
+
+@pytest.mark.parametrize(
+    ("builder_class", "config_name"), [(CelebVHQ, "clips"), (CelebVHQ, "annotations"), (CelebADialog, "hq")]
+)
+def test_only_options_that_define_the_rows_change_the_cache_folder(
+    builder_class: Any, config_name: str, tmp_path: Path
+) -> None:
+    def cache_dir(**options: Any) -> str:
+        builder = builder_class(
+            config_name=config_name, data_dir=str(tmp_path), cache_dir=str(tmp_path / "c"), hash="h", **options
+        )
+        return builder.cache_dir
+
+    default = cache_dir()
+    changed = []
+    for name, spec in options_of(builder_class.BUILDER_CONFIG_CLASS).items():
+        if name in builder_class.defining_options() or (
+            name == "slice" and not builder_class.BUILDER_CONFIG_CLASS.BUILT_IN_SLICES
+        ):
+            continue
+        folder = cache_dir(**{name: _other_value(name, spec, tmp_path)})
+        assert (folder != default) == spec.defines_rows, f"option {name} (defines_rows={spec.defines_rows})"
+        changed.append(name)
+    assert len(changed) >= 2  # CelebA-Dialog's own options name its configs: on_missing and media_check remain
+
+
+def test_a_transport_option_reuses_the_build_and_a_row_defining_one_rebuilds(tmp_path: Path) -> None:
+    download = write_sample_download(tmp_path / "download", with_videos=True)
+
+    def prepared(**options: Any) -> CelebVHQ:
+        builder = CelebVHQ(config_name="clips", data_dir=str(download), cache_dir=str(tmp_path / "c"), **options)
+        builder.download_and_prepare()
+        return builder
+
+    first = prepared()
+    built_at = (Path(first.cache_dir) / "dataset_info.json").stat().st_mtime_ns
+    for options in ({"proxy": "http://127.0.0.1:3128"}, {"retries": 9, "keep_raw": False}, {"seek_gap_sec": 1.0}):
+        again = prepared(**options)
+        assert again.cache_dir == first.cache_dir, options
+        assert (Path(again.cache_dir) / "dataset_info.json").stat().st_mtime_ns == built_at, f"{options} rebuilt"
+    other = prepared(media_check="full")
+    assert other.cache_dir != first.cache_dir and (Path(other.cache_dir) / "dataset_info.json").exists()
