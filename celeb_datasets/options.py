@@ -17,7 +17,6 @@ import typing
 from collections.abc import Iterable
 from typing import Any, Literal, TypeVar
 
-from celeb_datasets.datasets_internals import convert_file_size_to_int
 from celeb_datasets.errors import OptionError
 
 _Settings = TypeVar("_Settings")
@@ -128,6 +127,9 @@ def parse_option_value(name: str, text: str, kind: Any) -> Any:
 def parse_byte_size(name: str, value: int | str) -> int:
     """A size in bytes given as a number of bytes or a text such as "500MB", "2GB", "1GiB" (OptionError if not)."""
     try:
+        # Imported here: dataset packages declare options without importing `datasets` (it takes a second).
+        from celeb_datasets.datasets_internals import convert_file_size_to_int
+
         size = convert_file_size_to_int(value)
     except (ValueError, TypeError):
         size = None

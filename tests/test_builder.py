@@ -492,3 +492,13 @@ def test_a_transport_option_reuses_the_build_and_a_row_defining_one_rebuilds(tmp
         assert (Path(again.cache_dir) / "dataset_info.json").stat().st_mtime_ns == built_at, f"{options} rebuilt"
     other = prepared(media_check="full")
     assert other.cache_dir != first.cache_dir and (Path(other.cache_dir) / "dataset_info.json").exists()
+
+
+def test_the_dataset_packages_parsers_and_media_code_load_without_datasets() -> None:
+    # They are meant to be used and tested on their own: importing `datasets` (a second, and its pyarrow and
+    # fsspec) only for them would be a cost for nothing.
+    modules = "celebv_hq_lib.annotations, celebv_hq_lib.video, celebv_hq_lib.clips, celebv_hq_lib.download"
+    modules += ", celeba_dialog_lib.parsers, celeba_dialog_lib.rows, celeba_dialog_lib.images"
+    code = f"import sys, {modules}; print('datasets' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert result.stdout.strip() == "False"
