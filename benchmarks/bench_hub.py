@@ -26,7 +26,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate_celebvhq_info import write_full_size_annotation_file
 from measure import in_fresh_process
 
-
 # The generated clips are one 6 s video copied under every clip id, whatever its annotated times: kept as
 # they are (the clips' checks are `bench_celebv_hq.py checks`' subject, not this benchmark's).
 _OPTIONS = {"on_mismatch": "keep"}
