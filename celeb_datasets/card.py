@@ -15,6 +15,7 @@ export's skip report; celeb_datasets.hub computes it.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import sys
 from collections import Counter
@@ -30,6 +31,7 @@ from huggingface_hub import DatasetCard, DatasetCardData
 
 from celeb_datasets import datasets_internals
 from celeb_datasets.registry import DATASETS
+from celeb_datasets.shards import local_file
 
 # `{split}-NNNNN-of-NNNNN.parquet`; an export of slice I of N names its shards `{split}-sliceIIIIIofNNNNN-...`.
 SHARD_NAME = re.compile(
@@ -141,6 +143,11 @@ class ExportedConfig:
     def num_examples(self) -> int:
         return sum(split.num_examples for split in self.splits)
 
+    @property
+    def has_shards_at_hand(self) -> bool:
+        """Whether its shards are here to read (not so for a config described by a repo's card alone)."""
+        return any(split.shards for split in self.splits)
+
 
 def read_exported_config(folder: Path, shards: Iterable[str] | None = None) -> ExportedConfig:
     """Describe the config folder `folder` from its Parquet shards' metadata (no row is read).
@@ -160,7 +167,8 @@ def read_exported_config(folder: Path, shards: Iterable[str] | None = None) -> E
     for split, shards in by_split.items():
         rows = num_bytes = file_bytes = 0
         for shard in shards:
-            metadata = pq.read_metadata(shard)
+            with local_file(shard) as source:
+                metadata = pq.read_metadata(source)
             rows += metadata.num_rows
             num_bytes += sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
             file_bytes += shard.stat().st_size
@@ -358,8 +366,10 @@ def pretty_name(builder: type[datasets.DatasetBuilder]) -> str:
 
 def card_body(parts: Sequence[CardPart], repo_id: str | None) -> str:
     """The card's Markdown below the YAML: one dataset's sections, or one part per dataset the repo holds."""
+    # The repo's one default config (the YAML's `default: true`): the first dataset's.
+    repo_default = _default_config(parts[0])
     if len(parts) == 1:
-        return "\n".join(dataset_sections(parts[0], repo_id, level=1)) + "\n"
+        return "\n".join(dataset_sections(parts[0], repo_id, level=1, repo_default=repo_default)) + "\n"
     names = [pretty_name(part.builder) for part in parts]
     lines = [
         f"# {' and '.join(names)}",
@@ -372,18 +382,22 @@ def card_body(parts: Sequence[CardPart], repo_id: str | None) -> str:
         + ". Each is described below.",
     ]
     for part in parts:
-        lines += ["", *dataset_sections(part, repo_id, level=2)]
+        lines += [
+            "",
+            *dataset_sections(part, repo_id, level=2, repo_default=repo_default if part is parts[0] else None),
+        ]
     return "\n".join(lines) + "\n"
 
 
-def dataset_sections(part: CardPart, repo_id: str | None, level: int) -> list[str]:
+def dataset_sections(part: CardPart, repo_id: str | None, level: int, repo_default: str | None = None) -> list[str]:
     """One dataset's description, configs, usage, fields, label frequencies, defects, terms and citation;
-    its title at heading `level` (1 for a one-dataset card), its sections one level below."""
+    its title at heading `level` (1 for a one-dataset card), its sections one level below. Its config
+    `repo_default` (None: another dataset's) is marked as the repo's default."""
     builder, dataset_name, configs = part.builder, part.dataset_name, part.configs
     title, section = "#" * level, "#" * (level + 1)
     name = pretty_name(builder)
     where = repo_id or f"<your-name>/{_slug(name)}"
-    default = _default_config(part)
+    default = _default_config(part)  # the config the examples load
     descriptions = {config.name: config.description for config in builder.BUILDER_CONFIGS}
     lines = [f"{title} {name}", "", _text(getattr(builder, "DESCRIPTION", "")), ""]
     homepage = getattr(builder, "HOMEPAGE", None)
@@ -400,7 +414,7 @@ def dataset_sections(part: CardPart, repo_id: str | None, level: int) -> list[st
     ]
     for config in configs.values():
         rows = ", ".join(f"{split.name} {split.num_examples:,}" for split in config.splits)
-        marker = " (default)" if config.name == default else ""
+        marker = " (default)" if config.name == repo_default else ""
         description = config_description(descriptions.get(config.name) or "", config.availability)
         lines.append(f"| `{config.name}`{marker} | {description} | {rows} |")
     held = [config for config in configs.values() if config.availability is not None]
@@ -416,6 +430,14 @@ def dataset_sections(part: CardPart, repo_id: str | None, level: int) -> list[st
     lines += ["", *_usage(where, configs, default, section), "", f"{section} Fields", ""]
     lines += _field_lines(builder, configs)
     for config in configs.values():
+        if not config.has_shards_at_hand:
+            lines += [
+                "",
+                f"{section} Label frequencies in `{config.name}`",
+                "",
+                _NOT_RECOUNTED.format(config=config.name),
+            ]
+            continue
         tables = frequency_tables(config)
         if tables:
             lines += ["", f"{section} Label frequencies in `{config.name}`", ""]
@@ -432,6 +454,13 @@ def dataset_sections(part: CardPart, repo_id: str | None, level: int) -> list[st
     if citation:
         lines += ["", f"{section} Citation", "", "```bibtex", citation.strip(), "```"]
     return lines
+
+
+# A config kept on the Hub as it was when another is published: its rows are not at hand to count.
+_NOT_RECOUNTED = (
+    "Not shown: this card was written when other configs were published, and `{config}` was kept on the Hub as "
+    "it was, without its rows at hand to count them. Publish `{config}` again to have its tables here."
+)
 
 
 def availability_line(config_name: str, availability: Availability, builder: type[datasets.DatasetBuilder]) -> str:
@@ -469,17 +498,21 @@ def _usage(where: str, configs: dict[str, ExportedConfig], default: str, section
     features = configs[default].features
     media = [name for name, feature in features.items() if isinstance(feature, (datasets.Video, datasets.Image))]
     labels = [name for name in features if name not in media][:3]
+    # The code blocks are written as `ruff format` writes them (at its default 88 columns), so that a
+    # repository formatting its Markdown's Python (ruff 0.17 does) accepts an export folder as it is: the
+    # repo id, whose length is not known, goes in a name of its own, and lists are written in double quotes.
     lines = [
         f"{section} Load and stream",
         "",
         "```python",
         "from datasets import load_dataset",
         "",
-        f'rows = load_dataset("{where}", "{default}", split="train")',
+        f"repo = {_python_text(where)}",
+        f'rows = load_dataset(repo, {_python_text(default)}, split="train")',
         "",
         "# Streaming reads the Parquet shards as you iterate: nothing is downloaded up front.",
-        f'stream = load_dataset("{where}", "{default}", split="train", streaming=True)',
-        f"labels_only = stream.select_columns({labels!r})",
+        f'stream = load_dataset(repo, {_python_text(default)}, split="train", streaming=True)',
+        f"labels_only = stream.select_columns([{', '.join(map(_python_text, labels))}])",
         "first_ten, rest = stream.take(10), stream.skip(10)",
         "",
         "# One share of the rows per training process (rank 0 of 4 here):",
@@ -500,9 +533,13 @@ def _usage(where: str, configs: dict[str, ExportedConfig], default: str, section
             "decoded), so reading them needs neither torch nor ffmpeg. Decode frames with PyAV:",
             "",
             "```python",
-            "import io, av",
+            "import io",
             "",
-            f'row = next(iter(load_dataset("{where}", "{videos[0]}", split="train", streaming=True)))',
+            "import av",
+            "from datasets import load_dataset",
+            "",
+            f"repo = {_python_text(where)}",
+            f'row = next(iter(load_dataset(repo, {_python_text(videos[0])}, split="train", streaming=True)))',
             'with av.open(io.BytesIO(row["video"]["bytes"])) as container:',
             '    frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]',
             "```",
@@ -511,6 +548,11 @@ def _usage(where: str, configs: dict[str, ExportedConfig], default: str, section
             '`rows.cast_column("video", datasets.Video())` gives `torchcodec` video decoders.',
         ]
     return lines
+
+
+def _python_text(text: str) -> str:
+    """`text` as a Python string literal in double quotes, as `ruff format` writes it."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 def _field_lines(builder: type[datasets.DatasetBuilder], configs: dict[str, ExportedConfig]) -> list[str]:
@@ -575,9 +617,10 @@ def frequency_tables(config: ExportedConfig) -> list[FrequencyTable]:
     tables: dict[str, FrequencyTable] = {}
     for split in config.splits:
         for shard in split.shards:
-            for batch in pq.ParquetFile(shard).iter_batches(columns=columns, batch_size=65_536):
-                for name in columns:
-                    _count(config.features[name], batch.column(name), name, tables)
+            with local_file(shard) as source:
+                for batch in pq.ParquetFile(source).iter_batches(columns=columns, batch_size=65_536):
+                    for name in columns:
+                        _count(config.features[name], batch.column(name), name, tables)
     # The lone flags' table goes last, after the tables of named label sets.
     return sorted(tables.values(), key=lambda table: table.title == _LONE_FLAGS)
 

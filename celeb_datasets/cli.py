@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import select
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,8 +27,16 @@ from typing import Any, NoReturn
 
 from celeb_datasets.engines import DEFAULT_ENGINE, ENGINES, DatasetsEngine, DatasetsSettings, Engine, EngineSettings
 from celeb_datasets.errors import CelebDatasetsError, OptionError
-from celeb_datasets.options import add_option_flags, given_options, option_named, options_of
-from celeb_datasets.registry import DATASETS, builder_class, command_modules, config_names, sample_maker
+from celeb_datasets.options import add_option_flags, given_options, option_named, options_of, path_argument
+from celeb_datasets.registry import (
+    DATASETS,
+    builder_class,
+    command_module,
+    config_names,
+    installed_datasets,
+    sample_maker,
+)
+from celeb_datasets.shards import shard_prefix
 
 logger = logging.getLogger("celeb_datasets")
 
@@ -40,14 +51,16 @@ class CommandLineParser(argparse.ArgumentParser):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
-    parser = build_parser()
     try:
-        arguments = parser.parse_args(argv)
-    except SystemExit as exit:
-        return int(exit.code or 0)
-    _configure_output(quiet=arguments.quiet)
-    try:
-        return arguments.run(arguments)
+        try:
+            arguments = build_parser().parse_args(argv)
+        except SystemExit as exit:
+            sys.stdout.flush()  # `--help | head`: a closed stdout is met here, not at exit
+            return int(exit.code or 0)
+        _configure_output(quiet=arguments.quiet)
+        exit_code = arguments.run(arguments)
+        sys.stdout.flush()
+        return exit_code
     except CelebDatasetsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -55,6 +68,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A half-done build is not kept (datasets removes it); finished downloads are in the manifest.
         print("interrupted: run the same command again (a build starts over, a download resumes)", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        if not _stdout_closed():
+            raise  # another pipe (a child process's): a real error
+        # The reader of stdout is gone (`| head -5`): stop quietly, as Unix tools do on SIGPIPE.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the flush at exit must not fail again
+        return 128 + signal.SIGPIPE
+
+
+def _stdout_closed() -> bool:
+    """Whether stdout is a pipe whose reading end was closed."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,18 +92,23 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--quiet", action="store_true", help="no progress bars, only warnings and errors")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=CommandLineParser)
 
+    # A registered dataset whose code is missing leaves only its own commands out.
+    installed, missing = installed_datasets()
+    for error in missing:
+        print(f"warning: {error}: its commands are left out", file=sys.stderr)
+
     prepare = commands.add_parser("prepare", help="build a dataset config into Arrow shards in the cache")
-    add_dataset_parsers(prepare, common, run_prepare, add_prepare_arguments)
+    add_dataset_parsers(prepare, common, run_prepare, add_prepare_arguments, installed)
 
     export = commands.add_parser(
         "export", help="prepare a config (if needed) and write it as Parquet shards + dataset card in the Hub layout"
     )
-    add_dataset_parsers(export, common, run_export, add_export_arguments)
+    add_dataset_parsers(export, common, run_export, add_export_arguments, installed)
 
     publish = commands.add_parser(
         "publish", parents=[common], help="push an export folder to a Hugging Face Hub dataset repo"
     )
-    publish.add_argument("export_dir", type=Path, help="a folder written by `export`")
+    publish.add_argument("export_dir", type=path_argument, help="a folder written by `export`")
     publish.add_argument("--repo", required=True, metavar="ORG/NAME", help="the Hub dataset repo (created if absent)")
     publish.add_argument(
         "--config",
@@ -101,7 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="write dataset_infos.json: features, splits and sizes of every config of every dataset",
     )
-    infos.add_argument("--output", type=Path, default=Path("dataset_infos.json"), help="default ./dataset_infos.json")
+    infos.add_argument(
+        "--output", type=path_argument, default=Path("dataset_infos.json"), help="default ./dataset_infos.json"
+    )
     infos.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 if the file differs from what the builders give"
     )
@@ -112,22 +148,35 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="rewrite the generated parts of README.md and docs/*.md (known defects, features, options) from the code",
     )
-    docs.add_argument("files", nargs="*", type=Path, help="Markdown files (default: README.md and docs/*.md here)")
+    docs.add_argument(
+        "files", nargs="*", type=path_argument, help="Markdown files (default: README.md and docs/*.md here)"
+    )
     docs.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 if a file's generated parts differ from the code"
     )
     docs.set_defaults(run=run_docs)
-    for module in command_modules():
-        module.add_commands(commands, common)
+    for name in installed:
+        try:
+            module = command_module(name)
+        except CelebDatasetsError as error:
+            print(f"warning: {error}: its commands are left out", file=sys.stderr)
+            continue
+        if module is not None:
+            module.add_commands(commands, common)
     return parser
 
 
 def add_dataset_parsers(
-    command: argparse.ArgumentParser, common: argparse.ArgumentParser, run: Any, extra: Any = None
+    command: argparse.ArgumentParser,
+    common: argparse.ArgumentParser,
+    run: Any,
+    extra: Any = None,
+    names: Sequence[str] | None = None,
 ) -> None:
-    """One parser per dataset under `command`, each with the builder arguments and its configs' options."""
+    """One parser per dataset (`names`, default every registered one) under `command`, each with the builder
+    arguments and its configs' options."""
     datasets = command.add_subparsers(dest="dataset", required=True, metavar="DATASET", parser_class=CommandLineParser)
-    for name in DATASETS:
+    for name in DATASETS if names is None else names:
         builder = builder_class(name)
         parser = datasets.add_parser(name, parents=[common], help=f"{builder.PRETTY_NAME} ({name})")
         add_builder_arguments(parser, name)
@@ -141,8 +190,8 @@ def add_dataset_parsers(
 def add_builder_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     """The arguments that choose and configure a builder, shared by every command that builds."""
     parser.add_argument("--config", help=f"config name: {', '.join(config_names(name))} (default: the first)")
-    parser.add_argument("--data-dir", type=Path, help="your download folder")
-    parser.add_argument("--cache-dir", type=Path, help="where the Arrow shards go (default: datasets' cache)")
+    parser.add_argument("--data-dir", type=path_argument, help="your download folder")
+    parser.add_argument("--cache-dir", type=path_argument, help="where the Arrow shards go (default: datasets' cache)")
     parser.add_argument(
         "--option",
         action="append",
@@ -154,6 +203,7 @@ def add_builder_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         parser.add_argument(
             "--sample",
             nargs="?",
+            type=path_argument,
             const=f"{name}_sample",
             metavar="FOLDER",
             help=f"lay out the bundled sample in FOLDER (default ./{name}_sample) and build from it; "
@@ -170,6 +220,7 @@ def add_export_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument(
         "--output",
         required=True,
+        type=path_argument,
         help="the export folder: new, empty, or an export of the same dataset (configs and slices accumulate in it)",
     )
     parser.add_argument(
@@ -264,6 +315,7 @@ def run_export(arguments: argparse.Namespace) -> int:
     configs = config_names(arguments.dataset) if sample and not arguments.config else [arguments.config]
     overrides = _sample_overrides(arguments)
     exit_code = 0
+    loadable = []
     for config in configs:
         arguments.config = config
         builder = make_builder(arguments, **overrides)
@@ -274,18 +326,33 @@ def run_export(arguments: argparse.Namespace) -> int:
                 f"{arguments.dataset}/{exported.name} {split.name}: {split.num_examples:,} rows in "
                 f"{len(split.shards)} Parquet shard(s), {split.file_bytes / 1e6:,.1f} MB"
             )
-        _print_slices(arguments.dataset, exported, output)
-    print(f"export folder: {output} (load it with datasets.load_dataset({str(output)!r}, {exported.name!r}))")
+        _print_slices(arguments.dataset, exported, builder.config.slice, output)
+        if exported.splits:
+            loadable.append(exported.name)
+    if loadable:
+        print(f"export folder: {output} (load it with datasets.load_dataset({str(output)!r}, {loadable[-1]!r}))")
+    else:  # a slice whose every item was left out, into a folder without rows of the config yet
+        print(
+            f"export folder: {output} (no rows of {arguments.dataset}/{exported.name} in it yet, so nothing to load: "
+            "the config loads once a slice with rows is exported into the folder)"
+        )
     return exit_code
 
 
-def _print_slices(dataset: str, exported: Any, output: Path) -> None:
-    """For a config exported in slices: which slices the folder holds, and whether the config is whole."""
+def _print_slices(dataset: str, exported: Any, part: Any, output: Path) -> None:
+    """For a config exported in slices: whether this slice has rows, which slices the folder holds, and
+    whether the config is whole."""
     held = exported.availability
     if held is None or held.slice_count is None:
         return
-    if not exported.splits:
-        print(f"{dataset}/{exported.name}: this slice has no row (see {output}/skip_report.{exported.name}.tsv)")
+    own_shards = [
+        shard
+        for split in exported.splits
+        for shard in split.shards
+        if part is not None and shard.name.startswith(f"{shard_prefix(split.name, part)}-")
+    ]
+    if part is not None and not own_shards:
+        print(f"{dataset}/{exported.name}: slice {part} has no row (see {output}/skip_report.{exported.name}.tsv)")
     if held.partial:
         print(
             f"{dataset}/{exported.name}: {output} holds {held.slices_text()}: a partial dataset until every "

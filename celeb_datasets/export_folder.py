@@ -13,6 +13,11 @@ changes nothing else:
 - the package's work folder `.celeb_datasets/` (the lock, each slice's skip report) and the staging
   folders `.{config}.staging.*`.
 
+Every name the marker holds is checked when it is read (`check_record_names`): a marker naming anything
+but those (`../../elsewhere`, an absolute path) is refused, so nothing outside the folder is ever
+replaced, deleted or published. A config some of whose shards are gone is left out of the card until it
+is exported again (`damaged_configs`).
+
 For a config exported in slices, the record holds each present slice's fingerprint: the content of the
 files its items are assigned from (CelebV-HQ's annotation file), the options that define the rows and
 the package version. A slice whose fingerprint differs from a present slice's is refused, saying what
@@ -29,17 +34,18 @@ import dataclasses
 import json
 import logging
 import os
+import re
 import shutil
 import socket
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import datasets
 
 from celeb_datasets import __version__
-from celeb_datasets.card import SHARD_NAME, Availability, ExportedConfig, read_exported_config, release_items
+from celeb_datasets.card import CARD_FILE, SHARD_NAME, Availability, ExportedConfig, read_exported_config, release_items
 from celeb_datasets.errors import ExportFolderError, OptionError, StorageError
 from celeb_datasets.fingerprint import EXPORT_MARKER, content_fingerprint, file_digest, text_digest
 from celeb_datasets.options import options_of
@@ -60,19 +66,27 @@ _NAME_MAX = 255
 # The export folder's path, checked before anything is built or written.
 
 
-def check_export_path(export_dir: str | os.PathLike[str]) -> Path:
-    """`export_dir` as a Path, once it is known that a folder can be there; nothing is created.
-
-    Raises OptionError for an empty path (an unset shell variable would otherwise export into the
-    current folder), and ExportFolderError for a path that is a file, lies below a file, or has a name
-    longer than the file system allows.
-    """
+def given_folder(export_dir: str | os.PathLike[str]) -> Path:
+    """The export folder a caller named, as a Path: a leading `~` is the home folder (the one place it is
+    expanded: the command line gives paths the shell expanded already). OptionError for an empty path,
+    which an unset shell variable gives, and which would otherwise name the current folder."""
     text = os.fspath(export_dir)
     if not text.strip():
         raise OptionError(
             f"the export folder is an empty path ({text!r}: an unset shell variable?); name the folder to export into"
         )
-    path = Path(text)
+    return Path(os.path.expanduser(text))
+
+
+def check_export_path(export_dir: str | os.PathLike[str]) -> Path:
+    """`export_dir` as a Path (see `given_folder`), once it is known that a folder can be there and be
+    written; nothing is created.
+
+    Raises OptionError for an empty path, ExportFolderError for a path that is a file, lies below a file,
+    or has a name longer than the file system allows, and StorageError for a folder (or the folder it
+    would be made in) this process cannot write in.
+    """
+    path = given_folder(export_dir)
     below = [path, *path.parents]
     existing = next((ancestor for ancestor in below if os.path.lexists(ancestor)), Path("."))
     if not existing.is_dir():
@@ -85,7 +99,30 @@ def check_export_path(export_dir: str | os.PathLike[str]) -> Path:
                 f"the export folder {_short(path)}: a name of {len(os.fsencode(part))} bytes, more than the file "
                 f"system allows ({longest}); give a shorter name"
             )
+    _check_writable(path, existing)
     return path
+
+
+def _check_writable(path: Path, existing: Path) -> None:
+    """StorageError when the folders an export writes in, those that exist, refuse this process."""
+    folders = [existing] if existing != path else [path, path / WORK_FOLDER]
+    for folder in folders:
+        if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+            read_only = _on_read_only_file_system(folder)
+            why = "it is on a read-only file system" if read_only else "permission denied"
+            made = (
+                ""
+                if folder == path or folder.parent == path
+                else f" (where the export folder {_short(path)} would be made)"
+            )
+            raise StorageError(f"cannot write in {_short(folder)}{made}: {why}; export into a folder you can write in")
+
+
+def _on_read_only_file_system(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def check_cache_outside(export_dir: Path, cache_dir: str | os.PathLike[str] | None) -> None:
@@ -222,12 +259,47 @@ def read_record(export_dir: Path) -> FolderRecord | None:
         document = json.loads(marker.read_text(encoding="utf-8"))
         if "configs" not in document:
             return _older_record(export_dir, str(document["dataset"]))
-        return FolderRecord.from_json(document)
+        record = FolderRecord.from_json(document)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         raise ExportFolderError(
             f"{marker} cannot be read ({type(error).__name__}: {error}): it is not a marker this version of "
             "celeb-datasets can read; export into a new folder"
         ) from None
+    check_record_names(marker, record)
+    return record
+
+
+def check_record_names(marker: Path, record: FolderRecord) -> None:
+    """Refuse (ExportFolderError, naming the marker and the entry) a record naming a file the package never
+    writes: an export replaces and deletes the files its record names, so a marker edited to name
+    `../../somewhere/else` or an absolute path must not be obeyed. Every name is checked: the top-level
+    files (the card, skip reports), the config folders (one plain name each) and their shards."""
+
+    def refuse(entry: str, name: str, expected: str) -> NoReturn:
+        raise ExportFolderError(
+            f"{marker}: {entry} names {name!r}, where the package writes only {expected}: the marker was edited "
+            "or damaged, and is not obeyed (nothing was changed); restore it, or export into a new folder"
+        )
+
+    for name in record.files:
+        config_name = name.removeprefix(SKIP_REPORT_PREFIX).removesuffix(SKIP_REPORT_SUFFIX)
+        is_skip_report = name == skip_report_name(config_name) and _is_config_name(config_name)
+        if name != CARD_FILE and not is_skip_report:
+            refuse("files", name, f"{CARD_FILE} and skip_report.{{config}}.tsv")
+    for config_name, config in record.configs.items():
+        if not _is_config_name(config_name):
+            refuse("configs", config_name, "config folders named by one plain name")
+        for shard in config.shards:
+            if not isinstance(shard, str) or SHARD_NAME.fullmatch(shard) is None:
+                refuse(f"configs.{config_name}.shards", str(shard), "shards named {split}-NNNNN-of-NNNNN.parquet")
+
+
+# A config folder's name: one path component, not hidden, no separator (`annotations`, `hq_masks`).
+_CONFIG_NAME = re.compile(r"\w[\w.-]*")
+
+
+def _is_config_name(name: str) -> bool:
+    return _CONFIG_NAME.fullmatch(name) is not None
 
 
 def write_record(export_dir: Path, record: FolderRecord) -> None:
@@ -259,11 +331,22 @@ def _older_record(export_dir: Path, dataset: str) -> FolderRecord:
 
 @contextlib.contextmanager
 def folder_lock(export_dir: Path) -> Iterator[None]:
-    """Hold the export folder's lock (a file lock, which also works between hosts on NFS)."""
+    """Hold the export folder's lock (a file lock, which also works between hosts on NFS).
+
+    StorageError in one line when the lock cannot be made (a folder made read-only since it was checked).
+    """
     import fcntl
 
-    (export_dir / WORK_FOLDER).mkdir(parents=True, exist_ok=True)
-    with open(export_dir / WORK_FOLDER / "lock", "a+") as lock:
+    lock_path = export_dir / WORK_FOLDER / "lock"
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(lock_path, "a+")  # noqa: SIM115 (closed below, after the block)
+    except OSError as error:
+        raise StorageError(
+            f"cannot take the lock of the export folder {_short(export_dir)} ({error.filename}: {error.strerror}); "
+            "export into a folder you can write in"
+        ) from None
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
@@ -373,6 +456,12 @@ def install_shards(
     folder = export_dir / config_name
     if os.path.lexists(folder) and not folder.is_dir():
         raise ExportFolderError(f"{folder} is a file, where the export of config {config_name} goes: move it away")
+    if folder.is_symlink():
+        # Its shards would be replaced and deleted wherever it points: an export changes only its own folder.
+        raise ExportFolderError(
+            f"{folder} is a symbolic link to {os.readlink(folder)}, where the export of config {config_name} goes: "
+            "an export writes and deletes only inside its folder; put a folder there"
+        )
     new = sorted(path.name for path in staging.iterdir())
     strangers = [name for name in new if os.path.lexists(folder / name) and name not in config.shards]
     if strangers:
@@ -492,9 +581,12 @@ def _skip_report_part(config_name: str, part: Slice | None) -> str:
     return f"{config_name}.tsv" if part is None else f"{config_name}.slice-{part.index}-of-{part.count}.tsv"
 
 
+SKIP_REPORT_PREFIX, SKIP_REPORT_SUFFIX = "skip_report.", ".tsv"
+
+
 def skip_report_name(config_name: str) -> str:
     """The file name of a config's merged skip report in the export folder."""
-    return f"skip_report.{config_name}.tsv"
+    return f"{SKIP_REPORT_PREFIX}{config_name}{SKIP_REPORT_SUFFIX}"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -502,12 +594,13 @@ def skip_report_name(config_name: str) -> str:
 
 
 def exported_configs(
-    export_dir: Path, record: FolderRecord, builder: type[datasets.DatasetBuilder]
+    export_dir: Path, record: FolderRecord, builder: type[datasets.DatasetBuilder], leave_out: Iterable[str] = ()
 ) -> dict[str, ExportedConfig]:
-    """The configs of the folder that have shards, as the record names them, each with its Availability."""
+    """The configs of the folder that have shards, as the record names them, each with its Availability;
+    but those in `leave_out` (damaged: see `damaged_configs`)."""
     configs = {}
     for name, config in sorted(record.configs.items()):
-        if config.shards:
+        if config.shards and name not in leave_out:
             exported = read_exported_config(export_dir / name, config.shards)
             configs[name] = dataclasses.replace(
                 exported, availability=availability(export_dir, record, name, builder, exported.num_examples)
@@ -515,19 +608,81 @@ def exported_configs(
     return configs
 
 
-def check_shards_present(export_dir: Path, record: FolderRecord) -> None:
-    """Leave out of the record (with a warning) a config whose shards are all gone (its folder deleted);
-    ExportFolderError when only some of a config's shards are gone (the rest would pass for the config)."""
-    for name, config in sorted(record.configs.items()):
-        gone = [shard for shard in config.shards if not (export_dir / name / shard).is_file()]
-        if config.shards and len(gone) == len(config.shards):
+def damaged_configs(
+    export_dir: Path, record: FolderRecord, exporting: str | None = None, part: Slice | None = None
+) -> dict[str, list[str]]:
+    """The configs of the folder some of whose shards are gone, with those shards, each with a warning that
+    says how to repair it: such a config would load without their rows, so it is left out of the card until
+    it is exported again. A config whose shards are all gone (its folder deleted) is left out of the record,
+    with a warning.
+
+    The shards an export of config `exporting` (or of its slice `part`) is about to replace do not count:
+    exporting a damaged config again repairs it, and a damaged config never blocks exporting another. Only
+    a slice of a config whose other slices lost shards is refused (ExportFolderError, see
+    `check_exported_config_intact`): it would install into a config that cannot load.
+    """
+    check_exported_config_intact(export_dir, record, exporting, part)
+    damaged = {}
+    for name, gone in sorted(_gone_shards(export_dir, record, exporting, part).items()):
+        config = record.configs[name]
+        if len(gone) == len(config.shards):
             logger.warning("%s: every shard of config %s is gone: the export no longer holds it", export_dir, name)
             del record.configs[name]
-        elif gone:
-            raise ExportFolderError(
-                f"{export_dir / name / gone[0]} is gone ({len(gone)} of the {len(config.shards)} shards the package "
-                f"wrote for {name}): export {name} again, or delete the folder {export_dir / name} to drop it"
-            )
+            continue
+        damaged[name] = gone
+        again = _commands_again(record.dataset, name, config, gone)
+        logger.warning(
+            "%s: %s is left out of the card, so that it does not load without those rows, until it is exported "
+            "into %s again (%s); or delete the folder %s to drop it",
+            _gone_words(export_dir, name, config, gone), name, export_dir, again, export_dir / name,
+        )  # fmt: skip
+    return damaged
+
+
+def check_exported_config_intact(
+    export_dir: Path, record: FolderRecord, exporting: str | None, part: Slice | None
+) -> None:
+    """Refuse (ExportFolderError) exporting slice `part` of config `exporting` while shards of its other slices
+    are gone, saying which slices to export again. A whole export replaces every shard: never refused."""
+    if exporting is None or part is None or exporting not in record.configs:
+        return
+    gone = _gone_shards(export_dir, record, exporting, part).get(exporting)
+    config = record.configs[exporting]
+    if gone and len(gone) < len(config.shards):
+        raise ExportFolderError(
+            f"{_gone_words(export_dir, exporting, config, gone)}: slice {part} would join a config that cannot load; "
+            f"export {exporting} there again first ({_commands_again(record.dataset, exporting, config, gone)}), or "
+            f"delete the folder {export_dir / exporting} to start it over"
+        )
+
+
+def _gone_shards(
+    export_dir: Path, record: FolderRecord, exporting: str | None, part: Slice | None
+) -> dict[str, list[str]]:
+    """The recorded shards that are gone, by config; but those an export of `exporting` (`part`) replaces."""
+    found = {}
+    for name, config in record.configs.items():
+        replaced = set()
+        if name == exporting:
+            replaced = {shard for shard in config.shards if part is None or _slice_index(shard) == part.index}
+        gone = [shard for shard in config.shards if shard not in replaced and not (export_dir / name / shard).is_file()]
+        if gone:
+            found[name] = gone
+    return found
+
+
+def _gone_words(export_dir: Path, name: str, config: ConfigRecord, gone: list[str]) -> str:
+    return (
+        f"{export_dir / name / gone[0]} is gone ({len(gone)} of the {len(config.shards)} shards the package wrote "
+        f"for {name})"
+    )
+
+
+def _commands_again(dataset: str, name: str, config: ConfigRecord, gone: list[str]) -> str:
+    """The export commands that write `gone` again: the config's, or those of the slices they belong to."""
+    slices = sorted({index for index in map(_slice_index, gone) if index is not None})
+    flags = [f" --slice {index}/{config.slice_count}" for index in slices] if config.slice_count else [""]
+    return " and ".join(f"`celeb-datasets export {dataset} --config {name}{flag} ...`" for flag in flags)
 
 
 def availability(

@@ -32,16 +32,17 @@ import datasets
 import pyarrow as pa
 
 from celeb_datasets.card import CARD_FILE, ExportedConfig, card_text
-from celeb_datasets.errors import CelebDatasetsError
+from celeb_datasets.errors import CelebDatasetsError, StorageError
 from celeb_datasets.export_folder import (
     STAGING,
     availability,
     check_cache_outside,
     check_export_path,
+    check_exported_config_intact,
     check_folder_contents,
-    check_shards_present,
     check_slice,
     claim_folder,
+    damaged_configs,
     exported_configs,
     folder_lock,
     install_shards,
@@ -121,9 +122,10 @@ def check_export_folder(export_dir: str | os.PathLike[str], builder: Any) -> Pat
     """Check, before anything is built or written, that the builder's config (or slice) may be exported
     into `export_dir`; the folder as a Path. Every engine calls it first.
 
-    Raises OptionError for an empty path; ExportFolderError for a path that cannot be a folder, a cache
-    folder inside it, a folder that is neither new, empty nor an export of the builder's dataset, and a
-    slice that cannot join the slices there.
+    Raises OptionError for an empty path; StorageError for a folder this process cannot write in;
+    ExportFolderError for a path that cannot be a folder, a cache folder inside it, a folder that is
+    neither new, empty nor an export of the builder's dataset, and a slice that cannot join the slices
+    there (other slices, other files or options, other slices of its config that lost shards).
     """
     path = check_export_path(export_dir)
     check_cache_outside(path, getattr(builder, "cache_dir", None))
@@ -131,6 +133,7 @@ def check_export_folder(export_dir: str | os.PathLike[str], builder: Any) -> Pat
     if record is not None:
         config_name, part = builder.config.name, builder.config.slice
         check_slice(path, config_name, record.configs.get(config_name), part, slice_fingerprint(builder))
+        check_exported_config_intact(path, record, config_name, part)
     return path
 
 
@@ -147,7 +150,10 @@ def staging_folder(export_dir: Path, builder: Any) -> Iterator[Path]:
     with folder_lock(export_dir):  # other exports into the folder may be starting too
         claim_folder(export_dir, registered_name(builder))
         remove_abandoned_staging(export_dir)
-        staging = Path(tempfile.mkdtemp(prefix=f".{builder.config.name}{STAGING}{_process_tag()}.", dir=export_dir))
+        try:
+            staging = Path(tempfile.mkdtemp(prefix=f".{builder.config.name}{STAGING}{_process_tag()}.", dir=export_dir))
+        except OSError as error:
+            raise StorageError(f"cannot write in the export folder {export_dir}: {error.strerror}") from None
     staging.chmod(0o755)  # mkdtemp's 0o700 would otherwise stay on the published folder
     try:
         yield staging
@@ -168,14 +174,14 @@ def install_export(export_dir: Path, builder: Any, staging: Path, skip_report: P
     with folder_lock(export_dir):
         record = claim_folder(export_dir, name)  # read again: other exports may have changed it
         # Every refusal comes before the first change.
-        check_shards_present(export_dir, record)
+        damaged = damaged_configs(export_dir, record, config_name, part)
         check_slice(export_dir, config_name, record.configs.get(config_name), part, fingerprint)
         merged = merged_skip_report(export_dir, config_name, part, skip_report)
         install_shards(export_dir, record, config_name, part, staging, fingerprint)
         keep_skip_report(export_dir, config_name, part, skip_report)
         if merged is not None:
             write_own_file(export_dir, record, skip_report_name(config_name), merged)
-        configs = exported_configs(export_dir, record, builder_type)
+        configs = exported_configs(export_dir, record, builder_type, leave_out=damaged)
         if configs:
             write_own_file(export_dir, record, CARD_FILE, card_text(builder_type, name, configs))
         else:  # no config has rows yet (a slice whose every item was left out): no card to write
@@ -276,14 +282,15 @@ def exported_dataset(export_dir: Path) -> str:
 
 
 def configs_of_export(export_dir: Path) -> dict[str, ExportedConfig]:
-    """The configs an export folder holds (those the package wrote shards for), each with its Availability."""
+    """The configs an export folder holds (those the package wrote shards for), each with its Availability;
+    a config that lost some of its shards is left out, with a warning saying how to repair it."""
     record = read_record(export_dir)
     if record is None:
         raise CelebDatasetsError(
             f"{export_dir} is not an export folder (no {EXPORT_MANIFEST}): run `celeb-datasets export` first"
         )
-    check_shards_present(export_dir, record)
-    return exported_configs(export_dir, record, builder_class(record.dataset))
+    damaged = damaged_configs(export_dir, record)
+    return exported_configs(export_dir, record, builder_class(record.dataset), leave_out=damaged)
 
 
 def dataset_infos() -> dict[str, dict[str, Any]]:

@@ -15,6 +15,7 @@ import functools
 import math
 import typing
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from celeb_datasets.errors import OptionError
@@ -112,7 +113,15 @@ def coerce_option_value(name: str, value: Any, kind: Any) -> Any:
 
 
 def parse_option_value(name: str, text: str, kind: Any) -> Any:
-    """The value of option `name` written as `text` (on the command line), parsed by its declared type."""
+    """The value of option `name` written as `text` (on the command line), parsed by its declared type.
+
+    An empty text is refused whatever the type: on a command line it is an unset shell variable far more
+    often than a value (`none` says None).
+    """
+    if not text.strip():
+        raise OptionError(
+            f"option {name}: an empty value ({text!r}: an unset shell variable?); expected {_type_words(kind)}"
+        )
     choices = _choices(kind)
     if type(None) in choices and text.lower() == "none":
         return None
@@ -211,6 +220,20 @@ def add_option_flags(parser: argparse.ArgumentParser, declaring: type, *, exclud
         if spec.kind is bool:
             arguments |= {"nargs": "?", "const": "true"}
         parser.add_argument(*flags, help=f"{spec.help} (default: {default})", **arguments)
+
+
+def path_argument(text: str) -> Path:
+    """A file or folder given on the command line (argparse's `type` of every path argument), as the shell
+    passed it.
+
+    An empty text is refused (argparse prints it as one error line): an unset shell variable would
+    otherwise name the current folder. A leading `~` is a name, not the home folder: the shell expands
+    the unquoted one before the command sees it, so one that arrives was quoted; the path is made
+    absolute, so that no later step (pyarrow, datasets, the package's own Python API) expands it.
+    """
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"an empty path ({text!r}: an unset shell variable?); name a file or folder")
+    return Path.cwd() / text if text.startswith("~") else Path(text)
 
 
 def options_in_order(declaring: type) -> list[OptionSpec]:

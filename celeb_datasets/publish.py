@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from celeb_datasets.card import (
     write_card,
 )
 from celeb_datasets.errors import CelebDatasetsError, HubError, OptionError
+from celeb_datasets.export_folder import given_folder
 from celeb_datasets.hub import configs_of_export, exported_dataset
 from celeb_datasets.registry import DATASETS, builder_class, config_names
 
@@ -73,7 +75,11 @@ def publish(
     """
     from huggingface_hub import HfApi, get_token
 
-    export_dir = Path(export_dir)
+    if not (isinstance(timeout_sec, (int, float)) and math.isfinite(timeout_sec) and timeout_sec > 0):
+        raise OptionError(
+            f"timeout_sec (--timeout-sec) must be a finite positive number of seconds, not {timeout_sec!r}"
+        )
+    export_dir = given_folder(export_dir)
     name = exported_dataset(export_dir)
     available = configs_of_export(export_dir)
     chosen = _chosen_configs(export_dir, name, available, configs)
@@ -83,8 +89,6 @@ def publish(
         raise CelebDatasetsError(
             "no Hugging Face token: set HF_TOKEN or run `hf auth login` (a token with write access)"
         )
-    if not timeout_sec > 0:
-        raise OptionError(f"timeout_sec must be a positive number of seconds, not {timeout_sec!r}")
     api = HfApi(token=token)
     where = f"{repo_id}" + (f"@{revision}" if revision else "")
     with _requests_timing_out(timeout_sec), _hub_errors(f"publishing {export_dir} to {where}", api.endpoint):
@@ -93,7 +97,7 @@ def publish(
         if revision and not revision.startswith("refs/"):
             api.create_branch(repo_id, branch=revision, repo_type="dataset", exist_ok=True)
         # The card lists what the repo will hold: the configs published now, and those already there.
-        kept, owners = _configs_kept_on_the_hub(api, repo_id, revision, chosen)
+        kept, owners = _configs_kept_on_the_hub(api, repo_id, revision, chosen, timeout_sec)
         kept, others = _card_parts(name, repo_id, chosen, kept, owners)
         configs_after = dict(sorted(({config: available[config] for config in chosen} | kept).items()))
         commit = _commit_configs(
@@ -210,7 +214,7 @@ def _hub_errors(doing: str, endpoint: str) -> Iterator[None]:
 
 
 def _configs_kept_on_the_hub(
-    api: Any, repo_id: str, revision: str | None, chosen: list[str]
+    api: Any, repo_id: str, revision: str | None, chosen: list[str], timeout_sec: float
 ) -> tuple[dict[str, ExportedConfig], dict[str, str]]:
     """Configs the repo's card describes at `revision` whose shards are there and are not replaced now,
     and the dataset each config of the card belongs to (as the card says, else by the registry's configs)."""
@@ -222,9 +226,8 @@ def _configs_kept_on_the_hub(
         return {}, {}
     if CARD_FILE not in files:
         return {}, {}
-    text = Path(api.hf_hub_download(repo_id, CARD_FILE, repo_type="dataset", revision=revision)).read_text(
-        encoding="utf-8"
-    )
+    download = api.hf_hub_download(repo_id, CARD_FILE, repo_type="dataset", revision=revision, etag_timeout=timeout_sec)
+    text = Path(download).read_text(encoding="utf-8")
     described = configs_in_card(text)
     owners = {config: name for name, configs in datasets_in_card(text).items() for config in configs}
     for config in described:
@@ -274,16 +277,22 @@ def _first_line(error: BaseException) -> str:
 def _requests_timing_out(timeout_sec: float) -> Iterator[None]:
     """Within the block, every request huggingface_hub makes waits at most `timeout_sec` for an answer.
 
-    huggingface_hub's shared HTTP client waits without end by default: its timeout is set for the
-    block and restored after.
+    huggingface_hub's shared HTTP client waits without end by default: its timeout is set for the block
+    and restored after. Two requests carry timeouts of their own, also set for the block through the
+    settings their environment variables fill: a file download's (HF_HUB_DOWNLOAD_TIMEOUT, 10 s: the
+    repo's card is read), and the lookup of known AI agent harnesses (`/api/agent-harnesses`, 3 s), which
+    only adds a telemetry tag to the user agent: it is off in the block (HF_HUB_DISABLE_TELEMETRY), so no
+    request of `publish` waits longer than the user allows.
     """
     import httpx2
-    from huggingface_hub import get_session
+    from huggingface_hub import constants, get_session
 
     session = get_session()
-    before = session.timeout
+    before = session.timeout, constants.HF_HUB_DOWNLOAD_TIMEOUT, constants.HF_HUB_DISABLE_TELEMETRY
     session.timeout = httpx2.Timeout(timeout_sec, connect=min(timeout_sec, 30.0))
+    constants.HF_HUB_DOWNLOAD_TIMEOUT = timeout_sec
+    constants.HF_HUB_DISABLE_TELEMETRY = True
     try:
         yield
     finally:
-        session.timeout = before
+        session.timeout, constants.HF_HUB_DOWNLOAD_TIMEOUT, constants.HF_HUB_DISABLE_TELEMETRY = before

@@ -50,9 +50,24 @@ def sample_maker(name: str) -> Callable[[str | Path], Path] | None:
     return None if location is None else _load(name, location)
 
 
-def command_modules() -> list[Any]:
-    """The modules adding datasets' own commands (`add_commands(commands, common)`), in registry order."""
-    return [importlib.import_module(dataset.commands) for dataset in DATASETS.values() if dataset.commands]
+def command_module(name: str) -> Any | None:
+    """The module adding dataset `name`'s own commands (`add_commands(commands, common)`); None: it has none.
+    CelebDatasetsError when the module is not installed."""
+    location = DATASETS[name].commands
+    return None if location is None else _load(name, f"{location}:")
+
+
+def installed_datasets() -> tuple[list[str], list[CelebDatasetsError]]:
+    """The registered datasets whose builder is installed, in registry order, and an error for each other."""
+    installed, missing = [], []
+    for name in DATASETS:
+        try:
+            builder_class(name)
+        except CelebDatasetsError as error:
+            missing.append(error)
+        else:
+            installed.append(name)
+    return installed, missing
 
 
 def config_names(name: str) -> list[str]:
@@ -64,9 +79,15 @@ def config_names(name: str) -> list[str]:
 
 
 def _load(name: str, location: str) -> Any:
+    """The attribute at "module:attribute" (the module itself for "module:")."""
     module_name, attribute = location.split(":")
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as error:
+        missing_itself = error.name is None or f"{module_name}.".startswith(f"{error.name}.")
+        if not missing_itself:  # it is there, and imports another module that is not
+            raise CelebDatasetsError(
+                f"dataset {name!r}: its module {module_name!r} cannot be imported: {error}"
+            ) from error
         raise CelebDatasetsError(f"dataset {name!r}: its module {module_name!r} is not installed") from error
-    return getattr(module, attribute)
+    return getattr(module, attribute) if attribute else module

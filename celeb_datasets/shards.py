@@ -21,6 +21,7 @@ otherwise follow the engine's chunking.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -112,6 +113,7 @@ class ShardWriter:
         self.group_rows = datasets_internals.get_writer_batch_size_from_features(features)
         self.embed = any(datasets_internals.require_storage_embed(feature) for feature in features.values())
         self.shards: list[Path] = []
+        self.file: pa.NativeFile | None = None
         self.writer: pq.ParquetWriter | None = None
         self.in_shard = 0  # bytes of the current shard, its pending row group included
         self.pending: list[pa.Table] = []  # the rows of the row group being filled
@@ -148,9 +150,7 @@ class ShardWriter:
 
     def abandon(self) -> None:
         """Stop without finishing the shards (the export failed: its staging folder goes)."""
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
+        self._close_writer()
 
     def _take(self, table: pa.Table, start: int, end: int) -> None:
         if end > start:
@@ -164,28 +164,47 @@ class ShardWriter:
             group = datasets_internals.embed_table_storage(group)
         if self.writer is None:
             self.shards.append(self.folder / f"{self.prefix}-{len(self.shards):05d}.partial")
-            self.writer = parquet_writer(self.shards[-1], self.features)
+            self.file = local_file(self.shards[-1], "wb")
+            self.writer = parquet_writer(self.file, self.features)
         # One chunk per column, so the bytes written cannot depend on how the rows were chunked.
         self.writer.write_table(group.combine_chunks(), row_group_size=len(group))
         self.pending, self.pending_bytes, self.pending_rows = [], 0, 0
 
     def _close_shard(self) -> None:
         self._flush_group()
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
+        self._close_writer()
         self.in_shard = 0
 
+    def _close_writer(self) -> None:
+        try:
+            if self.writer is not None:
+                self.writer.close()
+        finally:
+            if self.file is not None:
+                self.file.close()
+            self.writer, self.file = None, None
 
-def parquet_writer(path: Path, features: datasets.Features) -> pq.ParquetWriter:
-    """A Parquet writer of rows of `features`, with the features in the schema metadata.
+
+def local_file(path: str | os.PathLike[str], mode: str = "rb") -> pa.NativeFile:
+    """`path` opened as a file of this machine, for pyarrow to read or write (`mode` "rb" or "wb").
+
+    Given a path as text, pyarrow reads it as a URI when nothing is there yet (`exp:v1/...` names a file
+    system of scheme `exp`, `hdfs:x` starts a JVM) and expands a leading `~`; an opened file is written
+    and read as it is. Every Parquet file the package writes or reads goes through here.
+    """
+    return pa.OSFile(os.fspath(path), mode)
+
+
+def parquet_writer(sink: pa.NativeFile, features: datasets.Features) -> pq.ParquetWriter:
+    """A Parquet writer of rows of `features` into `sink` (a `local_file`, closed by the caller after the
+    writer), with the features in the schema metadata.
 
     datasets' own Parquet options: content-defined chunks (deduplicated by Xet), a page index, and media
     columns stored uncompressed.
     """
     schema = features.arrow_schema
     return pq.ParquetWriter(
-        path,
+        sink,
         schema,
         use_content_defined_chunking=datasets_internals.content_defined_chunking(),
         write_page_index=True,

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from celeb_datasets.errors import OptionError
-from celeb_datasets.options import add_option_flags, given_options
+from celeb_datasets.options import add_option_flags, given_options, path_argument
 from celebv_hq_lib import download
 from celebv_hq_lib.annotations import read_annotation_file
 from celebv_hq_lib.layout import ANNOTATION_FILE, find_annotation_file
@@ -39,12 +39,16 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
         "download", parents=[common], help="fetch the raw YouTube videos into DATA_DIR/raw with yt-dlp (resumable)"
     )
     fetch.add_argument("dataset", choices=["celebv_hq"], help="the dataset whose videos to fetch")
-    fetch.add_argument("--data-dir", type=Path, required=True, help=f"your download folder (with {ANNOTATION_FILE})")
-    fetch.add_argument("--ids", type=Path, metavar="FILE", help="only these videos: one YouTube id or clip id a line")
+    fetch.add_argument(
+        "--data-dir", type=path_argument, required=True, help=f"your download folder (with {ANNOTATION_FILE})"
+    )
+    fetch.add_argument(
+        "--ids", type=path_argument, metavar="FILE", help="only these videos: one YouTube id or clip id a line"
+    )
     fetch.add_argument("--limit", type=int, metavar="N", help="at most N videos (after --ids)")
     fetch.add_argument(
         "--raw-dir",
-        type=Path,
+        type=path_argument,
         metavar="FOLDER",
         help="your copy of raw videos (a torrent; only read): videos found there at any depth are not fetched",
     )
@@ -75,11 +79,13 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
         "write a QC report (exit 1 if it lists problems)",
     )
     verify.add_argument("dataset", choices=["celebv_hq"], help="the dataset")
-    verify.add_argument("--data-dir", type=Path, required=True, help=f"your download folder (with {ANNOTATION_FILE})")
+    verify.add_argument(
+        "--data-dir", type=path_argument, required=True, help=f"your download folder (with {ANNOTATION_FILE})"
+    )
     add_copy_arguments(verify)
     verify.add_argument(
         "--report-dir",
-        type=Path,
+        type=path_argument,
         metavar="FOLDER",
         help=f"where {REPORT_FILE} and {SUMMARY_FILE} go (default: the download folder; never a folder of videos)",
     )
@@ -104,10 +110,13 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
         help="videos done / failed by reason / pending, buildable clips, bytes on disk, the last verify",
     )
     status.add_argument("dataset", choices=["celebv_hq"], help="the dataset")
-    status.add_argument("--data-dir", type=Path, required=True, help="your download folder")
+    status.add_argument("--data-dir", type=path_argument, required=True, help="your download folder")
     add_copy_arguments(status)
     status.add_argument(
-        "--report-dir", type=Path, metavar="FOLDER", help="where verify wrote its report (default: the download folder)"
+        "--report-dir",
+        type=path_argument,
+        metavar="FOLDER",
+        help="where verify wrote its report (default: the download folder)",
     )
     status.set_defaults(run=run_status)
 
@@ -115,10 +124,16 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
 def add_copy_arguments(parser: argparse.ArgumentParser) -> None:
     """--raw-dir and --processed-dir: the user's copies of the videos, searched at any depth, only read."""
     parser.add_argument(
-        "--raw-dir", type=Path, metavar="FOLDER", help="your copy of raw videos {ytb_id}.{mp4,mkv,webm} (only read)"
+        "--raw-dir",
+        type=path_argument,
+        metavar="FOLDER",
+        help="your copy of raw videos {ytb_id}.{mp4,mkv,webm} (only read)",
     )
     parser.add_argument(
-        "--processed-dir", type=Path, metavar="FOLDER", help="your copy of processed clips {clip_id}.mp4 (only read)"
+        "--processed-dir",
+        type=path_argument,
+        metavar="FOLDER",
+        help="your copy of processed clips {clip_id}.mp4 (only read)",
     )
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import datasets
@@ -11,6 +15,7 @@ from hub_server import FakeHub
 
 from celeb_datasets.card import exported_configs
 from celeb_datasets.cli import main
+from celeb_datasets.registry import DATASETS, Dataset
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -131,3 +136,86 @@ def test_export_of_the_sample_exports_both_configs(tmp_path: Path, capsys: pytes
     out = capsys.readouterr().out
     assert "celebv_hq/annotations train: 6 rows" in out and "celebv_hq/clips train: 6 rows" in out
     assert sorted(exported_configs(tmp_path / "export")) == ["annotations", "clips"]
+
+
+# ---------------------------------------------------------------------------------------------------
+# What a user's shell hands the command: empty paths, a closed stdout
+
+
+EMPTY_PATHS = {
+    "export --data-dir": ["export", "celebv_hq", "--data-dir", "", "--output", "{out}"],
+    "export --cache-dir": ["export", "celebv_hq", "--data-dir", "{download}", "--cache-dir", "", "--output", "{out}"],
+    "export --output": ["export", "celebv_hq", "--data-dir", "{download}", "--output", ""],
+    "export --sample": ["export", "celebv_hq", "--sample", "", "--output", "{out}"],
+    "export --raw-dir": ["export", "celebv_hq", "--data-dir", "{download}", "--raw-dir", "", "--output", "{out}"],
+    "export --processed-dir": [
+        "export",
+        "celebv_hq",
+        "--data-dir",
+        "{download}",
+        "--processed-dir",
+        "",
+        "--output",
+        "{out}",
+    ],
+    "export --option": ["export", "celebv_hq", "--data-dir", "{download}", "--option", "raw_dir=", "--output", "{out}"],
+    "prepare --data-dir": ["prepare", "celeba_dialog", "--data-dir", ""],
+    "prepare --cache-dir": ["prepare", "celebv_hq", "--data-dir", "{download}", "--cache-dir", ""],
+    "publish": ["publish", "", "--repo", "test-org/never-sent"],
+    "download --data-dir": ["download", "celebv_hq", "--data-dir", ""],
+    "download --ids": ["download", "celebv_hq", "--data-dir", "{download}", "--ids", ""],
+    "download --raw-dir": ["download", "celebv_hq", "--data-dir", "{download}", "--raw-dir", ""],
+    "download --cookies": ["download", "celebv_hq", "--data-dir", "{download}", "--cookies", ""],
+    "status --data-dir": ["status", "celebv_hq", "--data-dir", ""],
+    "status --raw-dir": ["status", "celebv_hq", "--data-dir", "{download}", "--raw-dir", ""],
+    "status --report-dir": ["status", "celebv_hq", "--data-dir", "{download}", "--report-dir", ""],
+    "verify --data-dir": ["verify", "celebv_hq", "--data-dir", ""],
+    "verify --processed-dir": ["verify", "celebv_hq", "--data-dir", "{download}", "--processed-dir", ""],
+    "verify --report-dir": ["verify", "celebv_hq", "--data-dir", "{download}", "--report-dir", ""],
+    "dataset-infos --output": ["dataset-infos", "--output", ""],
+    "docs": ["docs", ""],
+}
+
+
+@pytest.mark.parametrize("command", list(EMPTY_PATHS))
+def test_an_empty_path_is_one_error_line_for_every_command_and_nothing_is_read_or_written(
+    download: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    # `--data-dir "$DATA"` with DATA unset: taken as the current folder, it would search all of it (or /tmp).
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    arguments = [part.format(download=download, out=tmp_path / "out") for part in EMPTY_PATHS[command]]
+    assert main([*arguments, "--quiet"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "('': an unset shell variable?)" in lines[0], lines
+    assert os.listdir(work) == [] and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "exit_code"),
+    [(["status", "celebv_hq", "--data-dir", "{download}"], 128 + signal.SIGPIPE), (["--help"], 0)],
+)
+def test_a_closed_stdout_ends_any_command_quietly(download: Path, arguments: list[str], exit_code: int) -> None:
+    # `celeb-datasets status ... | head -5`: the reader goes before the command has written everything.
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    command = [sys.executable, "-m", "celeb_datasets.cli", *(part.format(download=download) for part in arguments)]
+    process = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    error = process.stderr.read()
+    assert (process.wait(timeout=120), error) == (exit_code, "")
+
+
+def test_a_registered_dataset_whose_code_is_missing_leaves_only_its_commands_out(
+    download: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(DATASETS, "ghost", Dataset("ghost_dataset:Ghost", commands="ghost_dataset_lib.commands"))
+    expected = "warning: dataset 'ghost': its module 'ghost_dataset' is not installed: its commands are left out\n"
+    assert main(["--help"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == expected and "prepare" in captured.out
+    assert main(["status", "celebv_hq", "--data-dir", str(download)]) == 0
+    assert capsys.readouterr().err == expected
+    assert main(["prepare", "ghost"]) == 2
+    assert "argument DATASET: invalid choice: 'ghost'" in capsys.readouterr().err

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -60,6 +62,31 @@ def test_the_readme_s_test_command_is_the_one_ci_runs() -> None:
     install_and_sample, test_command = block.strip().splitlines()
     assert "--sample" in install_and_sample
     assert test_command in (REPO_ROOT / ".ci" / "run").read_text().splitlines()
+
+
+def test_what_the_readme_s_set_up_writes_is_left_out_of_ruff_and_git(tmp_path: Path) -> None:
+    # The set-up's first command writes the sample's data folder and its export folder in the repository; the
+    # second runs `ruff check .` and `ruff format --check .`, which must not reach them (the card's Python
+    # examples, the sample's files), and git must not offer them.
+    block = README.read_text().split("## Set-up", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    command = re.search(r"celeb-datasets export (\w+) --sample(?: (?!-)(\S+))? --output (\S+)", block)
+    assert command is not None, f"no `celeb-datasets export DATASET --sample ... --output FOLDER` in {block!r}"
+    written = [command[2] or f"{command[1]}_sample", command[3]]
+    pyproject = (REPO_ROOT / "pyproject.toml").read_text()
+    excluded = set(re.findall(r'"([^"]+)"', re.search(r"^extend-exclude = \[(.*)\]$", pyproject, re.MULTILINE)[1]))
+    ignored = set((REPO_ROOT / ".gitignore").read_text().splitlines())
+    for folder in written:
+        assert folder in excluded and f"/{folder}/" in ignored, folder
+    # A copy of the repository's settings with what the set-up writes, here unformatted on purpose.
+    (tmp_path / "pyproject.toml").write_text(pyproject)
+    (tmp_path / "module.py").write_text('"""Formatted."""\n')
+    for folder in written:
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "README.md").write_text("```python\nlabels = stream.select_columns(['clip_id'])\n```\n")
+        (tmp_path / folder / "stray.py").write_text("import os,sys\nx=[ 'a' ]\n")
+    for check in (["check", "."], ["format", "--check", "."]):
+        finished = subprocess.run([sys.executable, "-m", "ruff", *check], cwd=tmp_path, capture_output=True, text=True)
+        assert finished.returncode == 0, finished.stdout + finished.stderr
 
 
 def test_the_install_holds_every_dataset_script_and_package_of_the_repository() -> None:

@@ -8,6 +8,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import datasets
@@ -16,9 +19,11 @@ from celebv_hq_fixtures import write_sample_download
 
 from celeb_datasets.card import Availability, ExportedConfig, availability_line, card_text, configs_in_card
 from celeb_datasets.cli import main
-from celeb_datasets.errors import ExportFolderError
-from celeb_datasets.hub import EXPORT_MANIFEST, export
+from celeb_datasets.errors import ExportFolderError, OptionError
+from celeb_datasets.hub import EXPORT_MANIFEST, configs_of_export, export
 from celebv_hq import CelebVHQ
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +94,49 @@ def test_an_empty_output_path_is_an_error_and_the_current_folder_is_left_as_it_w
     (work / "README.md").write_text("My project\n")
     monkeypatch.chdir(work)
     assert run_export(download, cache, "") == 2
-    assert "error: the export folder is an empty path ('': an unset shell variable?)" in one_error_line(capsys)
+    assert "argument --output: an empty path ('': an unset shell variable?)" in one_error_line(capsys)
     assert os.listdir(work) == ["README.md"] and (work / "README.md").read_text() == "My project\n"
+    with pytest.raises(OptionError, match=r"the export folder is an empty path \(' ': an unset shell variable\?\)"):
+        export(CelebVHQ(data_dir=str(download), cache_dir=str(cache)), " ")
+    assert os.listdir(work) == ["README.md"]
+
+
+@pytest.mark.parametrize("output", ["exp:v1", "hdfs:x", "exp-2026-12-02T08:30", "~/qa_tilde_test"])
+def test_an_output_with_a_colon_or_a_quoted_tilde_is_a_local_folder_of_that_name(
+    download: Path,
+    cache: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    output: str,
+) -> None:
+    # pyarrow reads a path it is given as text as a URI (`exp:` a file system scheme, `hdfs:` a JVM to start) and
+    # expands `~`; the shell hands the command `~` unexpanded only when the user quoted it: a folder named `~`.
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    assert run_export(download, cache, output) == 0
+    folder = work / output
+    assert os.listdir(folder / "annotations") == ["train-00000-of-00001.parquet"]
+    assert "## Label frequencies in `annotations`" in (folder / "README.md").read_text()  # the card read the shard
+    assert os.listdir(home) == [] and os.listdir(work) == [output.split("/")[0]]
+    shown = re.search(r"load it with datasets\.load_dataset\('([^']+)', 'annotations'\)", capsys.readouterr().out)
+    assert shown is not None
+    assert datasets.load_dataset(shown[1], "annotations", split="train").num_rows == 6  # as the output says
+
+
+def test_a_python_caller_s_tilde_is_the_home_folder(
+    download: Path, cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    builder = CelebVHQ(data_dir=str(download), cache_dir=str(cache))
+    builder.download_and_prepare()
+    export(builder, "~/exports/celebv_hq")
+    assert os.listdir(tmp_path / "home" / "exports" / "celebv_hq" / "annotations") == ["train-00000-of-00001.parquet"]
+    assert not (tmp_path / "~").exists()
 
 
 @pytest.mark.parametrize(
@@ -208,6 +254,60 @@ def test_an_export_of_an_older_version_is_taken_and_its_readme_kept_aside(
     assert sorted(record["files"]) == ["README.md", "skip_report.clips.tsv"]
 
 
+@pytest.mark.parametrize("entry", ["climbing shard", "absolute shard", "top-level file", "config folder"])
+def test_a_marker_naming_anything_but_the_packages_own_files_is_refused_and_nothing_outside_is_touched(
+    download: Path, cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], entry: str
+) -> None:
+    # An export replaces and deletes the files its marker names, and publish uploads them: a marker edited to
+    # name files elsewhere (`../../tmp/victim.txt`, an absolute path, `../outside` as a config) is not obeyed.
+    folder = tmp_path / "m7"
+    assert run_export(download, cache, folder) == 0
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    victim = outside / "victim.txt"
+    victim.write_text("victim\n")
+    shutil.copyfile(folder / "annotations" / "train-00000-of-00001.parquet", outside / "train-00000-of-00001.parquet")
+    record = json.loads((folder / EXPORT_MANIFEST).read_text())
+    if entry == "climbing shard":
+        where, named = "configs.annotations.shards", os.path.relpath(victim, folder / "annotations")
+        record["configs"]["annotations"]["shards"].append(named)
+    elif entry == "absolute shard":
+        where, named = "configs.annotations.shards", str(victim)
+        record["configs"]["annotations"]["shards"].append(named)
+    elif entry == "top-level file":
+        where, named = "files", os.path.relpath(victim, folder)
+        record["files"][named] = record["files"]["README.md"]
+    else:
+        where, named = "configs", "../outside"
+        record["configs"][named] = {"shards": ["train-00000-of-00001.parquet"], "slices": None}
+    (folder / EXPORT_MANIFEST).write_text(json.dumps(record))
+    before, outside_before = snapshot(folder), snapshot(outside)
+    capsys.readouterr()
+    assert run_export(download, cache, folder) == 2
+    line = one_error_line(capsys)
+    assert line.startswith(f"error: {folder / EXPORT_MANIFEST}: {where} names {named!r}, where the package writes only")
+    assert "the marker was edited or damaged, and is not obeyed (nothing was changed)" in line
+    assert main(["publish", str(folder), "--repo", "test-org/never-sent", "--quiet"]) == 2
+    assert one_error_line(capsys) == line
+    assert snapshot(folder) == before and snapshot(outside) == outside_before
+
+
+def test_a_config_folder_linked_elsewhere_is_refused_and_what_it_points_to_kept(
+    download: Path, cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "export"
+    assert run_export(download, cache, folder) == 0
+    elsewhere = tmp_path / "elsewhere"
+    (folder / "annotations").rename(elsewhere)
+    (folder / "annotations").symlink_to(elsewhere)
+    before = snapshot(elsewhere)
+    capsys.readouterr()
+    # Smaller shards: the one there would be deleted, wherever the link points.
+    assert run_export(download, cache, folder, "--max-shard-size", "1000") == 2
+    assert f"{folder / 'annotations'} is a symbolic link to {elsewhere}" in one_error_line(capsys)
+    assert snapshot(elsewhere) == before
+
+
 # ---------------------------------------------------------------------------------------------------
 # What the card says the export holds
 
@@ -265,19 +365,132 @@ def test_what_an_export_holds_is_read_back_from_its_card_for_publishing(tmp_path
     assert configs_in_card(text)["annotations"].availability == partial
 
 
-def test_a_config_whose_shards_were_deleted_is_dropped_and_one_partly_deleted_refused(
-    download: Path, cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+def test_a_config_that_lost_shards_is_left_out_of_the_card_and_repaired_by_exporting_it_again(
+    download: Path, cache: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     folder = tmp_path / "export"
     assert run_export(download, cache, folder, "--max-shard-size", "4000", config="clips") == 0
     assert run_export(download, cache, folder) == 0
-    next((folder / "clips").glob("*.parquet")).unlink()
-    capsys.readouterr()
-    assert run_export(download, cache, folder) == 2
-    assert "shards the package wrote for clips): export clips again, or delete the folder" in one_error_line(capsys)
-    for shard in (folder / "clips").glob("*.parquet"):
-        shard.unlink()
+    shards = sorted((folder / "clips").glob("*.parquet"))
+    lost = shards[1]
+    lost.unlink()
+    # Another config's export goes on: the damaged one leaves the card (it would load without those rows).
+    assert run_export(download, cache, folder) == 0
+    assert (
+        f"{lost} is gone (1 of the {len(shards)} shards the package wrote for clips): clips is left out of the card, "
+        f"so that it does not load without those rows, until it is exported into {folder} again "
+        "(`celeb-datasets export celebv_hq --config clips ...`); or delete the folder"
+    ) in caplog.text
+    card = (folder / "README.md").read_text()
+    assert "config_name: annotations" in card and "config_name: clips" not in card
+    assert list(configs_of_export(folder)) == ["annotations"]  # what publish would send
+    # Exporting it again, as the warning says (--force too), repairs it.
+    caplog.clear()
+    assert run_export(download, cache, folder, "--max-shard-size", "4000", "--force", config="clips") == 0
+    assert "is gone" not in caplog.text and lost.is_file()
+    assert "config_name: clips" in (folder / "README.md").read_text()
+    assert datasets.load_dataset(str(folder), "clips", split="train").num_rows == 5
+    # A config whose shards are all gone (its folder deleted) is dropped.
+    shutil.rmtree(folder / "clips")
     assert run_export(download, cache, folder) == 0
     assert "every shard of config clips is gone: the export no longer holds it" in caplog.text
     assert "clips" not in json.loads((folder / EXPORT_MANIFEST).read_text())["configs"]
     assert "config_name: clips" not in (folder / "README.md").read_text()
+
+
+# ---------------------------------------------------------------------------------------------------
+# A folder the export cannot write in: one error line, checked before the build
+
+
+def run_command(arguments: list[str], prefix: list[str]) -> subprocess.CompletedProcess[str]:
+    """`celeb-datasets ARGUMENTS` in a process of its own, started through `prefix` (a wrapper command)."""
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    command = [*prefix, sys.executable, "-m", "celeb_datasets.cli", *arguments]
+    return subprocess.run(command, env=environment, capture_output=True, text=True, timeout=300, check=False)
+
+
+def permissions_apply() -> list[str]:
+    """A wrapper under which file permissions apply to the tests' commands: none for a user; for root, setpriv
+    without the capabilities that let root write anywhere (skipped where that cannot be done)."""
+    if os.geteuid() != 0:
+        return []
+    wrapper = [
+        "setpriv",
+        "--bounding-set",
+        "-dac_override,-dac_read_search",
+        "--inh-caps",
+        "-dac_override,-dac_read_search",
+    ]
+    if shutil.which("setpriv") is None or subprocess.run([*wrapper, "true"], check=False).returncode != 0:
+        pytest.skip("running as root, and setpriv cannot drop root's permission override here")
+    return wrapper
+
+
+def export_arguments(download: Path, cache: Path, output: Path) -> list[str]:
+    return ["export", "celebv_hq", "--data-dir", str(download), "--cache-dir", str(cache), "--output", str(output)]
+
+
+def test_an_output_folder_that_cannot_be_written_in_is_one_error_line(
+    download: Path, cache: Path, tmp_path: Path
+) -> None:
+    wrapper = permissions_apply()
+    folder = tmp_path / "ro_out"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        finished = run_command([*export_arguments(download, cache, folder), "--quiet"], wrapper)
+        assert (finished.returncode, finished.stdout) == (2, "")
+        assert (
+            finished.stderr
+            == f"error: cannot write in {folder}: permission denied; export into a folder you can write in\n"
+        )
+        finished = run_command([*export_arguments(download, cache, folder / "new"), "--quiet"], wrapper)
+        assert finished.returncode == 2
+        assert finished.stderr == (
+            f"error: cannot write in {folder} (where the export folder {folder / 'new'} would be made): permission "
+            "denied; export into a folder you can write in\n"
+        )
+        assert os.listdir(folder) == []
+    finally:
+        folder.chmod(0o755)
+
+
+def test_a_read_only_export_folder_is_one_error_line_and_left_as_it_was(
+    download: Path, cache: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "export"
+    assert run_export(download, cache, folder) == 0
+    before = snapshot(folder)
+    # The folder as a read-only mount, in a mount namespace of the command's own.
+    wrapper = [
+        "unshare",
+        "--map-root-user",
+        "--mount",
+        "sh",
+        "-c",
+        'mount --bind "$0" "$0" && mount -o remount,ro,bind "$0" "$0" && exec "$@"',
+        str(folder),
+    ]
+    if shutil.which("unshare") is None or subprocess.run([*wrapper, "true"], check=False).returncode != 0:
+        pytest.skip("no read-only bind mount here (unshare --map-root-user --mount)")
+    finished = run_command([*export_arguments(download, cache, folder), "--config", "clips", "--quiet"], wrapper)
+    assert finished.returncode == 2
+    assert finished.stderr == (
+        f"error: cannot write in {folder}: it is on a read-only file system; export into a folder you can write in\n"
+    )
+    assert snapshot(folder) == before
+
+
+def test_a_lock_that_cannot_be_taken_is_one_error_line(
+    download: Path, cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "export"
+    assert run_export(download, cache, folder) == 0
+    (folder / ".celeb_datasets" / "lock").unlink()
+    (folder / ".celeb_datasets" / "lock").mkdir()  # what the lock's place holds, it cannot be opened as a file
+    capsys.readouterr()
+    assert run_export(download, cache, folder) == 2
+    assert (
+        f"error: cannot take the lock of the export folder {folder} ({folder}/.celeb_datasets/lock: Is a directory)"
+        in one_error_line(capsys)
+    )

@@ -23,6 +23,9 @@ from hub_server import FakeHub
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from celeb_datasets.card import (
+    ExportedConfig,
+    ExportedSplit,
+    card_text,
     configs_in_card,
     datasets_in_card,
     exported_configs,
@@ -33,6 +36,7 @@ from celeb_datasets.cli import main
 from celeb_datasets.errors import CelebDatasetsError, HubError, OptionError
 from celeb_datasets.hub import EXPORT_MANIFEST, dataset_infos, dataset_infos_text, export
 from celeb_datasets.publish import publish
+from celeb_datasets.registry import DATASETS, builder_class
 from celeba_dialog import CelebADialog
 from celebv_hq import CelebVHQ, celebv_hq_features
 
@@ -181,6 +185,28 @@ def test_card_body_explains_loading_fields_defects_terms_and_citation(export_dir
     assert CelebVHQ.KNOWN_DEFECTS[0] in body
 
 
+def test_every_card_s_python_examples_are_as_ruff_formats_them(export_dir: Path, tmp_path: Path) -> None:
+    # ruff 0.17 formats the Python blocks of Markdown: a repository holding an export folder (the README's
+    # set-up writes one) must pass `ruff format --check .`, at ruff's default settings (88 columns) or its own.
+    long_repo_id = "a-rather-long-organisation-name/a-rather-long-dataset-name-for-our-lab"
+    cards = {"export_folder": (export_dir / "README.md").read_text()}
+    for name in DATASETS:
+        builder = builder_class(name)
+        split = ExportedSplit("train", (), 10, 1_000, 1_000)
+        configs = {
+            config.name: ExportedConfig(config.name, config.features(), (split,)) for config in builder.BUILDER_CONFIGS
+        }
+        cards[name] = card_text(builder, name, configs, long_repo_id)
+    for name, text in cards.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "README.md").write_text(text)
+    for settings in (["--isolated"], ["--isolated", "--line-length", "120"]):
+        command = [sys.executable, "-m", "ruff", "format", "--check", *settings, str(tmp_path)]
+        finished = subprocess.run(command, capture_output=True, text=True, check=False)
+        assert finished.returncode == 0, finished.stdout + finished.stderr
+        assert f"{len(cards)} files already formatted" in finished.stdout
+
+
 def test_card_frequency_tables_are_counted_from_the_exported_rows(export_dir: Path, built: dict[str, CelebVHQ]) -> None:
     rows = built["annotations"].as_dataset(split="train")
     eyeglasses = sum(row["appearance"]["eyeglasses"] for row in rows)
@@ -252,7 +278,7 @@ def test_publish_creates_a_private_repo_whose_commit_holds_shards_and_card(
     }
     for path in ("annotations/train-00000-of-00001.parquet", "clips/train-00000-of-00001.parquet"):
         assert files[path] == (export_dir / path).read_bytes()
-    assert f'load_dataset("{repo_id}", "annotations"' in files["README.md"].decode()
+    assert f'repo = "{repo_id}"\nrows = load_dataset(repo, "annotations"' in files["README.md"].decode()
     assert len(repo.history()) == 2  # the repo's initial commit, then one commit with everything
     assert repo.head().oid in result.commit_url
 
@@ -348,6 +374,11 @@ def test_a_repo_holding_both_datasets_gets_a_card_describing_both(
         assert " ".join(builder.LICENSE.split())[:60] in " ".join(card.split())
         assert builder.CITATION.strip().split("\n")[0] in card
     assert card.index("## CelebV-HQ") < card.index("## CelebA-Dialog")  # the registry's order, whoever came last
+    # One default, in the YAML and in the text: the first dataset's.
+    assert [entry.get("default") for entry in DatasetCard(card).data.to_dict()["configs"]] == [True, None]
+    assert card.count("(default)") == 1 and "| `annotations` (default) |" in card
+    # Configs kept on the Hub have no rows at hand: their label frequencies say so rather than vanish.
+    assert_label_frequencies(card, counted="hq_labels", kept="annotations")
     assert datasets.load_dataset(repo_id, "annotations", split="train", token=hub_token).num_rows == 6
     assert datasets.load_dataset(repo_id, "hq_labels", split="train", token=hub_token).num_rows > 0
 
@@ -356,6 +387,17 @@ def test_a_repo_holding_both_datasets_gets_a_card_describing_both(
     card = fake_hub.repos[repo_id].files()["README.md"].decode()
     assert datasets_in_card(card) == {"celebv_hq": ["annotations"], "celeba_dialog": ["hq_labels"]}
     assert CelebADialog.CITATION.strip().split("\n")[0] in card
+    assert card.count("(default)") == 1 and "| `annotations` (default) |" in card
+    assert_label_frequencies(card, counted="annotations", kept="hq_labels")
+
+
+def assert_label_frequencies(card: str, counted: str, kept: str) -> None:
+    """The card counts `counted`'s labels from its rows, and says `kept`'s were not counted again."""
+    counted_section = card.split(f"### Label frequencies in `{counted}`")[1].split("\n##")[0]
+    assert "exported rows (all splits)" in counted_section and "| label | count | share |" in counted_section
+    kept_section = card.split(f"### Label frequencies in `{kept}`")[1].split("\n##")[0]
+    assert f"`{kept}` was kept on the Hub as it was, without its rows at hand to count them" in kept_section
+    assert f"Publish `{kept}` again to have its tables here." in kept_section
 
 
 def test_a_config_of_another_dataset_is_never_replaced(
@@ -527,6 +569,36 @@ def test_a_hub_that_never_answers_is_a_hub_error_within_the_timeout(
         assert time.monotonic() - started < 10
     error = capsys.readouterr().err
     assert error.startswith("error: publishing") and "did not answer in time" in error and error.count("\n") == 1
+
+
+def test_a_hub_that_never_answers_ends_publish_within_the_timeout_with_telemetry_on(
+    export_dir: Path, hub_token: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With telemetry on (the tests turn it off), huggingface_hub first looks up AI agent harnesses at
+    # {endpoint}/api/agent-harnesses, with a 3 s timeout of its own: publish turns that lookup off.
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_TELEMETRY", False)
+    monkeypatch.setattr(huggingface_hub.constants, "AGENT_HARNESSES_PATH", str(tmp_path / "agent_harnesses.json"))
+    monkeypatch.setattr(huggingface_hub.utils._detect_agent, "_registry", None)  # not looked up in this process yet
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", f"http://127.0.0.1:{silent.getsockname()[1]}")
+        started = time.monotonic()
+        with pytest.raises(HubError, match=r"did not answer in time"):
+            publish(export_dir, unique_repo_id("silent"), token=hub_token, timeout_sec=0.5)
+        assert time.monotonic() - started < 2.5  # 3.5 s and more with the lookup's own timeout
+    assert huggingface_hub.constants.HF_HUB_DISABLE_TELEMETRY is False  # the user's setting, back after publish
+
+
+@pytest.mark.parametrize("timeout", ["inf", "nan", "0", "-1"])
+def test_a_timeout_that_is_not_a_finite_positive_number_is_one_error_line(
+    export_dir: Path, hub_token: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], timeout: str
+) -> None:
+    monkeypatch.setenv("HF_TOKEN", hub_token)
+    assert main(["publish", str(export_dir), "--repo", unique_repo_id("t"), "--timeout-sec", timeout]) == 2
+    assert capsys.readouterr().err == (
+        f"error: timeout_sec (--timeout-sec) must be a finite positive number of seconds, not {float(timeout)!r}\n"
+    )
 
 
 def test_a_refused_token_is_a_hub_error_with_a_hint(fake_hub: FakeHub, export_dir: Path) -> None:

@@ -291,9 +291,20 @@ def test_a_slice_whose_every_video_is_missing_exports_its_skip_lines_with_a_warn
     folder, cache = tmp_path / "export", tmp_path / "cache"
     assert export_slice(data, folder, cache, "1/2") == 0
     assert "celebv_hq/clips slice 1/2: no row could be built, so it has no shard" in caplog.text
-    assert f"celebv_hq/clips: this slice has no row (see {folder}/skip_report.clips.tsv)" in capsys.readouterr().out
-    assert not (folder / "clips").exists()
+    out = capsys.readouterr().out
+    assert f"celebv_hq/clips: slice 1/2 has no row (see {folder}/skip_report.clips.tsv)" in out
+    # No card, no shard: the output says what is true, not how to load the folder.
+    assert out.endswith(
+        f"export folder: {folder} (no rows of celebv_hq/clips in it yet, so nothing to load: the config loads once a "
+        "slice with rows is exported into the folder)\n"
+    )
+    assert not (folder / "clips").exists() and not (folder / "README.md").exists()
     assert export_slice(data, folder, cache, "0/2") == 0
+    assert f"(load it with datasets.load_dataset({str(folder)!r}, 'clips'))" in capsys.readouterr().out
+    # The slice with no row exported again, into a folder whose config has rows: both said.
+    assert export_slice(data, folder, cache, "1/2") == 0
+    out = capsys.readouterr().out
+    assert "slice 1/2 has no row" in out and f"(load it with datasets.load_dataset({str(folder)!r}, 'clips'))" in out
     merged = {line["clip_id"]: line["kind"] for line in read_skip_report(folder / "skip_report.clips.tsv")}
     assert {clip.clip_id for clip in gone} <= set(merged) and set(merged.values()) == {"missing"}
     rows_left = 6 - len(merged)
@@ -303,3 +314,27 @@ def test_a_slice_whose_every_video_is_missing_exports_its_skip_lines_with_a_warn
         f"- `clips`: {rows_left} of the 6 clips the sources name (the release has 35,666), in slices 0 to 1 of 2."
     )
     assert f"{expected} Left out: {len(merged)} missing." in card
+
+
+def test_a_slice_that_lost_its_shards_is_repaired_by_exporting_that_slice_again(
+    download: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder, cache = tmp_path / "export", tmp_path / "cache"
+    assert export_slice(download, folder, cache, "0/2") == 0 and export_slice(download, folder, cache, "1/2") == 0
+    lost = sorted((folder / "clips").glob("train-slice00001of00002-*.parquet"))
+    for shard in lost:
+        shard.unlink()
+    before = files_of(folder)
+    capsys.readouterr()
+    # Another slice would join a config that cannot load: refused (before its build), saying which slice to export.
+    assert export_slice(download, folder, cache, "0/2") == 2
+    assert capsys.readouterr().err == (
+        f"error: {lost[0]} is gone (1 of the 2 shards the package wrote for clips): slice 0/2 would join a config "
+        "that cannot load; export clips there again first (`celeb-datasets export celebv_hq --config clips --slice "
+        f"1/2 ...`), or delete the folder {folder / 'clips'} to start it over\n"
+    )
+    assert files_of(folder) == before
+    assert export_slice(download, folder, cache, "1/2") == 0  # as the advice says: repaired
+    assert all(shard.is_file() for shard in lost)
+    assert export_slice(download, folder, cache, "0/2") == 0
+    assert datasets.load_dataset(str(folder), "clips", split="train").num_rows == 5
