@@ -50,6 +50,7 @@ sys.path.insert(0, str(REPOSITORY / "benchmarks"))
 
 from bench_celebv_hq import CLIPS, raw_video  # noqa: E402
 from bench_scale import BENCH_DECODED_SEC, BENCH_SEEKS, build_clips, encode_cost  # noqa: E402
+from bench_scale import decode_cost as scale_decode_cost  # noqa: E402
 from measure import in_fresh_process  # noqa: E402
 
 CACHE = REPOSITORY / "benchmarks" / ".cache" / "codecs"
@@ -198,15 +199,7 @@ def decoder_name(path: Path) -> str:
 
 def decode_cost(path: Path, seconds: float = DECODE_SEC) -> float:
     """Core-seconds to decode one second of `path` (video and audio) from its start, one thread."""
-    import av
-
-    with av.open(str(path)) as container:
-        container.streams.video[0].thread_count = 1
-        started = time.process_time()
-        for frame in container.decode(*container.streams):
-            if frame.time is not None and frame.time >= seconds:
-                break
-        return (time.process_time() - started) / seconds
+    return scale_decode_cost(str(path), seconds)
 
 
 def seek_cost(path: Path, duration: float) -> float:
