@@ -23,7 +23,8 @@ from celebv_hq_fixtures import (
 from video_fixtures import overwrite, packet_position
 
 import celebv_hq
-from celeb_datasets.errors import CelebDatasetsError
+from celeb_datasets.cli import main
+from celeb_datasets.errors import CelebDatasetsError, SourceFileError
 from celeb_datasets.skips import read_skip_report
 from celebv_hq import CelebVHQ
 from celebv_hq_lib.annotations import EmotionSegment, dominant_emotion, read_annotation_file
@@ -133,7 +134,7 @@ BAD_RECORDS = {
     ),
     "action value not 0 or 1": (
         lambda r: r["attributes"].update(action=[2] + [0] * 34) or r,
-        "attributes.action: expected 35 values 0 or 1",
+        r"attributes.action\[0\] \(blow\): found 2; expected 0 or 1",
     ),
     "unknown whole-clip emotion": (
         lambda r: r["attributes"]["emotion"].update(labels="joy") or r,
@@ -165,6 +166,76 @@ def test_a_bad_record_is_an_error_naming_the_file_the_clip_and_the_field(tmp_pat
     clips["WYIsBYSO0gc_11"] = spoil(clips["WYIsBYSO0gc_11"])
     path = write_annotation_file(tmp_path, clips)
     with pytest.raises(CelebDatasetsError, match=rf"celebvhq_info.json: clip WYIsBYSO0gc_11: {message}"):
+        read_annotation_file(path)
+
+
+@pytest.mark.parametrize("clips", [{}, [], "none"], ids=["empty", "a list", "a text"])
+def test_an_annotation_file_without_clips_is_an_error_saying_it_holds_none(tmp_path: Path, clips: Any) -> None:
+    path = write_annotation_file(tmp_path, clips)
+    with pytest.raises(SourceFileError, match=r"celebvhq_info.json: holds no clips"):
+        read_annotation_file(path)
+
+
+def test_an_annotation_file_without_clips_is_one_error_line_before_any_build(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    download = tmp_path / "download"
+    write_annotation_file(download, {})
+    for config in ("annotations", "clips"):
+        arguments = ["prepare", "celebv_hq", "--config", config, "--data-dir", str(download)]
+        assert main([*arguments, "--cache-dir", str(tmp_path / "cache"), "--quiet"]) == 2
+        error = capsys.readouterr().err
+        assert (
+            error == f"error: {download / 'celebvhq_info.json'}: holds no clips ('clips' is empty): get "
+            "celebvhq_info.json again from the homepage\n"
+        )
+
+
+LABELS_OUT_OF_RANGE = {
+    "appearance value 2": (
+        lambda r: r["attributes"]["appearance"].__setitem__(3, 2),
+        r"attributes.appearance\[3\] \(chubby\): found 2; expected 0 or 1",
+    ),
+    "action value yes": (
+        lambda r: r["attributes"]["action"].__setitem__(34, "yes"),
+        r"attributes.action\[34\] \(yawn\): found 'yes'; expected 0 or 1",
+    ),
+    "action value a list": (
+        lambda r: r["attributes"]["action"].__setitem__(0, [1]),
+        r"attributes.action\[0\] \(blow\): found \[1\]; expected 0 or 1",
+    ),
+    "whole-clip emotion not among the 8": (
+        lambda r: r["attributes"]["emotion"].update(labels="joy"),
+        r"attributes.emotion.labels: unknown emotion 'joy'; expected one of neutral, happy, anger, sadness, "
+        r"contempt, fear, disgust, surprise",
+    ),
+    "segment emotion a list": (
+        lambda r: r["attributes"]["emotion"].update(labels=[{"emotion": ["happy"], "start_sec": 0, "end_sec": 1}]),
+        r"attributes.emotion.labels\[0\].emotion: unknown emotion \['happy'\]; expected one of neutral,",
+    ),
+}
+
+
+@pytest.mark.parametrize("defect", LABELS_OUT_OF_RANGE)
+def test_a_label_value_out_of_range_is_an_error_naming_the_clip_the_label_and_the_value(
+    tmp_path: Path, defect: str
+) -> None:
+    spoil, message = LABELS_OUT_OF_RANGE[defect]
+    clips = sample_clips()
+    spoil(clips["WYIsBYSO0gc_11"])
+    path = write_annotation_file(tmp_path, clips)
+    with pytest.raises(SourceFileError, match=rf"celebvhq_info.json: clip WYIsBYSO0gc_11: {message}"):
+        read_annotation_file(path)
+
+
+def test_a_label_value_out_of_range_is_named_by_the_files_own_mapping(tmp_path: Path) -> None:
+    path = write_annotation_file(tmp_path, {"abcdefghijk_0": make_record("abcdefghijk", 1.0, 2.0)})
+    document = json.loads(path.read_text())
+    mapping = document["meta_info"]["appearance_mapping"]
+    mapping[0], mapping[1] = mapping[1], mapping[0]  # the file's first value is "male"
+    document["clips"]["abcdefghijk_0"]["attributes"]["appearance"][0] = 7
+    path.write_text(json.dumps(document))
+    with pytest.raises(SourceFileError, match=r"attributes.appearance\[0\] \(male\): found 7; expected 0 or 1"):
         read_annotation_file(path)
 
 
