@@ -18,6 +18,7 @@ import copy
 import dataclasses
 import gc
 import hashlib
+import inspect
 import json
 import logging
 import os
@@ -39,6 +40,7 @@ from celeb_datasets.options import (
     option_types,
     options_of,
     parse_byte_size,
+    unknown_option_error,
 )
 from celeb_datasets.skips import (
     SKIP_REPORT_FILE,
@@ -175,6 +177,7 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
         if data_dir is not None:
             data_dir = os.path.abspath(os.path.expanduser(os.fspath(data_dir)))
         kwargs = _current_option_names(self.BUILDER_CONFIG_CLASS, kwargs)
+        self.check_keywords(kwargs)
         config = self.resolve_config(config_name, data_dir, kwargs)
         # The cache key holds the options that define the rows, and only those: a proxy or a retry
         # count reuses the build.
@@ -233,6 +236,20 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
             setattr(config, key, value)
         config.validate()
         return config
+
+    @classmethod
+    def check_keywords(cls, kwargs: dict[str, Any]) -> None:
+        """Refuse (OptionError, naming the closest name and every option) a keyword that is neither an option
+        of the config nor an argument of datasets' builder: datasets would raise a bare ValueError."""
+        config_fields = {field.name for field in dataclasses.fields(cls.BUILDER_CONFIG_CLASS)}
+        builder_arguments = _parameters(datasets.DatasetBuilder.__init__)
+        for key in kwargs:
+            if key in config_fields or key in builder_arguments:
+                continue
+            if key in _parameters(datasets.DatasetBuilder.download_and_prepare):
+                raise OptionError(f"{key} is an argument of download_and_prepare, not of {cls.__name__}: give it there")
+            error = unknown_option_error(key, cls.__name__, cls.option_names(), also=builder_arguments)
+            raise OptionError(f"option {key}: {error}")
 
     @classmethod
     def option_names(cls) -> list[str]:
@@ -322,6 +339,16 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
         Raises the package's own error (CelebDatasetsError and its kinds) for anything wrong with the
         sources or the disk, whichever process found it; a failed build leaves nothing in the cache.
         """
+        arguments = _parameters(datasets.DatasetBuilder.download_and_prepare)
+        for key in kwargs:
+            if key in arguments:
+                continue
+            if key in self.option_names():
+                raise OptionError(
+                    f"{key} is an option of the config, not an argument of download_and_prepare: give it to the "
+                    f"builder, {type(self).__name__}(..., {key}=...)"
+                )
+            raise OptionError(f"download_and_prepare has no argument {key!r}; its arguments: {', '.join(arguments)}")
         num_proc = kwargs.get("num_proc")
         if num_proc is not None and (not isinstance(num_proc, int) or num_proc < 1):
             raise OptionError(f"num_proc must be a positive number of processes, not {num_proc!r}")
@@ -448,6 +475,16 @@ def _current_option_names(config_class: type[CelebBuilderConfig], kwargs: dict[s
         spec = option_named(config_class, key)
         renamed[spec.name if spec is not None else key] = value
     return renamed
+
+
+def _parameters(method: Any) -> list[str]:
+    """The named parameters of one of datasets' public methods (not `self`, not its `**kwargs`)."""
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return [
+        name
+        for name, parameter in inspect.signature(method).parameters.items()
+        if name != "self" and parameter.kind in named
+    ]
 
 
 def _defining_options(builder: type[CelebBuilder]) -> list[str]:

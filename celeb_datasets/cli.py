@@ -27,7 +27,14 @@ from typing import Any, NoReturn
 
 from celeb_datasets.engines import DEFAULT_ENGINE, ENGINES, DatasetsEngine, DatasetsSettings, Engine, EngineSettings
 from celeb_datasets.errors import CelebDatasetsError, OptionError
-from celeb_datasets.options import add_option_flags, given_options, option_named, options_of, path_argument
+from celeb_datasets.options import (
+    add_option_flags,
+    given_options,
+    option_named,
+    options_of,
+    path_argument,
+    unknown_option_error,
+)
 from celeb_datasets.registry import (
     DATASETS,
     builder_class,
@@ -266,8 +273,8 @@ def make_builder(arguments: argparse.Namespace, **overrides: Any) -> Any:
             raise OptionError(f"--option {text!r}: expected NAME=VALUE")
         spec = option_named(config_class, name)
         if spec is None:
-            known = ", ".join(sorted(builder.option_names()))
-            raise OptionError(f"--option {name}: {arguments.dataset} has no such option; its options: {known}")
+            error = unknown_option_error(name, arguments.dataset, builder.option_names())
+            raise OptionError(f"--option {name}: {error}")
         options[spec.name] = spec.parse(value)
     options |= overrides
     data_dir = options.pop("data_dir", None) or arguments.data_dir

@@ -77,10 +77,46 @@ def test_python_options_are_checked_too(value: object) -> None:
 
 
 @pytest.mark.parametrize(
+    ("builder", "keyword", "expected"),
+    [
+        (CelebVHQ, "not_an_option", r"option not_an_option: CelebVHQ has no such option; its options: audio_bitrate, "),
+        (CelebVHQ, "crff", r"option crff: CelebVHQ has no such option \(did you mean crf\?\); its options: audio_bit"),
+        (CelebVHQ, "cachedir", r"CelebVHQ has no such option \(did you mean cache_dir\?\)"),
+        (
+            CelebADialog,
+            "with_image",
+            r"option with_image: CelebADialog has no such option \(did you mean with_images\?\)",
+        ),
+        (CelebADialog, "num_proc", r"^num_proc is an argument of download_and_prepare, not of CelebADialog: give it"),
+    ],
+)
+def test_an_unknown_keyword_is_an_option_error_naming_it_the_closest_name_and_every_option(
+    tmp_path: Path, builder: type[CelebVHQ | CelebADialog], keyword: str, expected: str
+) -> None:
+    with pytest.raises(OptionError, match=expected) as refused:
+        builder(data_dir=str(tmp_path), cache_dir=str(tmp_path / "cache"), **{keyword: 1})
+    if "its options" in expected:
+        assert str(refused.value).endswith(", ".join(sorted(builder.option_names())))
+    assert not (tmp_path / "cache").exists()
+
+
+def test_an_unknown_argument_of_download_and_prepare_is_an_option_error_saying_where_it_goes(tmp_path: Path) -> None:
+    builder = CelebVHQ(data_dir=str(write_sample_download(tmp_path / "download")), cache_dir=str(tmp_path / "cache"))
+    with pytest.raises(OptionError, match=r"^crf is an option of the config, not an argument of download_and_prepare"):
+        builder.download_and_prepare(crf=18)
+    with pytest.raises(OptionError, match=r"^download_and_prepare has no argument 'nproc'; its arguments: output_dir"):
+        builder.download_and_prepare(nproc=2)
+
+
+@pytest.mark.parametrize(
     ("arguments", "expected"),
     [
         (["--option", "with_images=maybe"], "option with_images: expected true or false"),
         (["--option", "nope=1"], "--option nope: celeba_dialog has no such option; its options: media_check"),
+        (
+            ["--option", "with_image=1"],
+            "--option with_image: celeba_dialog has no such option (did you mean with_images?)",
+        ),
         (["--option", "part"], "expected NAME=VALUE"),
         (["--config", "hq_labels", "--option", "with_images=true"], "would change the config 'hq_labels'"),
         (["--config", "nope"], "celeba_dialog has no config 'nope'"),
