@@ -22,6 +22,7 @@ import inspect
 import json
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -31,7 +32,7 @@ import pyarrow as pa
 from celeb_datasets import __version__, datasets_internals
 from celeb_datasets.errors import OptionError, StorageError
 from celeb_datasets.fingerprint import sources_fingerprint
-from celeb_datasets.generation import STORAGE_ERRNOS, storage_error, surfaced, surfacing_errors
+from celeb_datasets.generation import STORAGE_ERRNOS, carried, storage_error, surfaced, surfacing_errors
 from celeb_datasets.options import (
     check_options,
     coerce_option_value,
@@ -432,6 +433,14 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
             refused_report=self.refused_skip_report,
             rows_required=self.config.slice is None,  # a slice's items may all be gone: its skip lines remain
         )
+
+    def _prepare_split_single(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        # In a worker, an error of datasets' own writer (a full disk, a file-size limit) would reach the main
+        # process rebuilt from its message alone, its cause lost: it crosses as the package's error instead.
+        try:
+            yield from super()._prepare_split_single(*args, **kwargs)
+        except datasets.exceptions.DatasetGenerationError as error:
+            raise carried(error, datasets_internals.output_dir(self)) from error
 
     def _what(self) -> str:
         return f"{self.PRETTY_NAME} {self.config.name}"
