@@ -32,7 +32,14 @@ import pyarrow as pa
 from celeb_datasets import __version__, datasets_internals
 from celeb_datasets.errors import OptionError, StorageError
 from celeb_datasets.fingerprint import sources_fingerprint
-from celeb_datasets.generation import STORAGE_ERRNOS, carried, storage_error, surfaced, surfacing_errors
+from celeb_datasets.generation import (
+    STORAGE_ERRNOS,
+    carried,
+    interruption_behind,
+    storage_error,
+    surfaced,
+    surfacing_errors,
+)
 from celeb_datasets.options import (
     check_options,
     coerce_option_value,
@@ -54,6 +61,7 @@ from celeb_datasets.skips import (
     summarize_skip_report,
 )
 from celeb_datasets.slices import Slice
+from celeb_datasets.workers import leaving_signals_to_the_build
 
 logger = logging.getLogger("celeb_datasets")
 
@@ -372,13 +380,22 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
             # Built again: the cached build's split sizes (read from its info) are no longer what to expect.
             self.info.splits = None
         try:
-            super().download_and_prepare(*args, **kwargs)
+            with leaving_signals_to_the_build():
+                super().download_and_prepare(*args, **kwargs)
         except datasets.exceptions.DatasetGenerationError as error:
             raise surfaced(error, datasets_internals.output_dir(self)) from None
         except OSError as error:
             if error.errno not in STORAGE_ERRNOS:
                 raise
             raise storage_error(error, datasets_internals.output_dir(self)) from error
+        except Exception as error:
+            # Interrupted while waiting for its workers, datasets' pool raises a TimeoutError of its own in
+            # place of the KeyboardInterrupt (Ctrl-C, or SIGTERM on the command line): the interruption is
+            # what happened.
+            interruption = interruption_behind(error)
+            if interruption is None:
+                raise
+            raise interruption from None
         self.refused_skip_report.unlink(missing_ok=True)  # the report of an earlier, refused build
         summary = self._built
         if summary is None:  # served from the cache: its report is summed up again

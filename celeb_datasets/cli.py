@@ -16,12 +16,14 @@ derived from their declarations; `--option NAME=VALUE` also works. Datasets add 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import select
 import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -65,7 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.flush()  # `--help | head`: a closed stdout is met here, not at exit
             return int(exit.code or 0)
         _configure_output(quiet=arguments.quiet)
-        exit_code = arguments.run(arguments)
+        with _signals_interrupt():
+            exit_code = arguments.run(arguments)
         sys.stdout.flush()
         return exit_code
     except CelebDatasetsError as error:
@@ -81,6 +84,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader of stdout is gone (`| head -5`): stop quietly, as Unix tools do on SIGPIPE.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the flush at exit must not fail again
         return 128 + signal.SIGPIPE
+
+
+@contextlib.contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP (`kill`, a closed terminal, a batch system's time limit) end a command as Ctrl-C
+    does: a build's workers are ended, downloads finish the video in hand, and the command exits 130 with
+    one line. A process forked by the command ends as the signal would, not with the command's line."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set in the main thread
+        return
+    owner = os.getpid()
+
+    def interrupt(number: int, frame: object) -> None:
+        if os.getpid() != owner:
+            signal.signal(number, signal.SIG_DFL)
+            os.kill(os.getpid(), number)
+            return
+        raise KeyboardInterrupt(signal.Signals(number).name)
+
+    previous = {number: signal.signal(number, interrupt) for number in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _stdout_closed() -> bool:

@@ -85,6 +85,16 @@ def surfaced(error: BaseException, folder: str) -> BaseException:
     return error
 
 
+def interruption_behind(error: BaseException) -> KeyboardInterrupt | None:
+    """The KeyboardInterrupt during whose handling `error` was raised (a pool's clean-up), if any."""
+    seen = error.__context__
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return seen
+        seen = seen.__context__
+    return None
+
+
 def carried(error: datasets.exceptions.DatasetGenerationError, folder: str) -> BaseException:
     """What to raise, in a worker, in place of datasets' `error`: the package's error behind it (say, the
     writer's full disk under `folder`) in a form that crosses to the main process intact, else `error`."""
