@@ -241,8 +241,8 @@ def add_builder_arguments(parser: argparse.ArgumentParser, name: str) -> None:
             type=path_argument,
             const=f"{name}_sample",
             metavar="FOLDER",
-            help=f"lay out the bundled sample in FOLDER (default ./{name}_sample) and build from it; "
-            "export builds every config unless --config is given",
+            help=f"lay out the bundled sample in FOLDER (default ./{name}_sample: new, empty, or laid out by "
+            "--sample before) and build from it; export builds every config unless --config is given",
         )
 
 

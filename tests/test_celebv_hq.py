@@ -24,11 +24,16 @@ from video_fixtures import overwrite, packet_position
 
 import celebv_hq
 from celeb_datasets.cli import main
-from celeb_datasets.errors import CelebDatasetsError, SourceFileError
+from celeb_datasets.errors import CelebDatasetsError, OptionError, SourceFileError
 from celeb_datasets.skips import read_skip_report
 from celebv_hq import CelebVHQ
 from celebv_hq_lib.annotations import EmotionSegment, dominant_emotion, read_annotation_file
-from celebv_hq_lib.sample import read_frame_index, sample_annotation_file, write_indexed_video
+from celebv_hq_lib.sample import (
+    make_celebv_hq_sample,
+    read_frame_index,
+    sample_annotation_file,
+    write_indexed_video,
+)
 from celebv_hq_lib.video import BoundingBox, official_crop_window
 
 FPS = 25
@@ -431,13 +436,69 @@ def test_streaming_and_two_processes_give_the_same_rows_as_one(
 
 @pytest.mark.slow
 def test_the_bundled_sample_builds_all_six_clips(tmp_path: Path) -> None:
-    from celebv_hq_lib.sample import make_celebv_hq_sample
-
     data_dir = make_celebv_hq_sample(tmp_path / "sample", width=128, height=72, fps=5)
     builder = prepare_clips(data_dir, tmp_path / "cache")
     rows = builder.as_dataset(split="train")
     assert sorted(rows["clip_id"]) == sorted(sample_document()["clips"])
     assert set(rows["video_source"]) == {"raw"}
+
+
+def folder_contents(folder: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def a_real_download(folder: Path) -> None:
+    write_annotation_file(folder, {"abcdefghijk_0": make_record("abcdefghijk", 1.0, 2.0)})
+    write_indexed_video(folder / "raw" / "abcdefghijk.mp4", duration_sec=3, width=64, height=64, fps=5)
+
+
+def unrelated_files(folder: Path) -> None:
+    folder.mkdir(parents=True)
+    (folder / "notes.txt").write_text("my notes")
+
+
+def an_edited_sample(folder: Path) -> None:
+    make_celebv_hq_sample(folder, width=64, height=64, fps=2)
+    path = folder / "celebvhq_info.json"
+    path.write_text(path.read_text().replace('"v0.1"', '"v0.2"', 1))
+
+
+@pytest.mark.parametrize(
+    ("user_folder", "message"),
+    [
+        (
+            a_real_download,
+            r"celebvhq_info.json is not the sample's annotation file \(your own, or edited\): the sample",
+        ),
+        (unrelated_files, r"holds files the sample did not write \(notes.txt\): the sample is laid out in a new or"),
+        (an_edited_sample, r"celebvhq_info.json is not the sample's annotation file"),
+    ],
+    ids=["a real download", "unrelated files", "an edited sample"],
+)
+def test_the_sample_refuses_a_folder_of_the_users_own_and_leaves_it_as_it_was(
+    tmp_path: Path, user_folder: Any, message: str
+) -> None:
+    folder = tmp_path / "mine"
+    user_folder(folder)
+    before = folder_contents(folder)
+    with pytest.raises(OptionError, match=message):
+        make_celebv_hq_sample(folder)
+    assert folder_contents(folder) == before
+
+
+def test_the_sample_lays_out_again_a_folder_it_wrote_or_an_older_version_wrote_without_its_marker(
+    tmp_path: Path,
+) -> None:
+    folder = make_celebv_hq_sample(tmp_path / "sample", width=64, height=64, fps=2)
+    written = folder_contents(folder)
+    assert set(written) == {".celeb_datasets_sample", "celebvhq_info.json"} | {
+        f"raw/{record['ytb_id']}.mp4" for record in sample_clips().values()
+    }
+    (folder / "notes.txt").write_text("mine")  # added to a folder the sample wrote: left alone
+    assert folder_contents(make_celebv_hq_sample(folder)) == written | {"notes.txt": b"mine"}
+    (folder / "notes.txt").unlink()
+    (folder / ".celeb_datasets_sample").unlink()  # as laid out before the marker existed
+    assert folder_contents(make_celebv_hq_sample(folder)) == written
 
 
 def test_processed_clips_are_checked_before_they_are_stored_fast_by_default_or_fully(tmp_path: Path) -> None:
