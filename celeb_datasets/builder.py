@@ -18,9 +18,11 @@ import copy
 import dataclasses
 import gc
 import hashlib
+import inspect
 import json
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -30,7 +32,14 @@ import pyarrow as pa
 from celeb_datasets import __version__, datasets_internals
 from celeb_datasets.errors import OptionError, StorageError
 from celeb_datasets.fingerprint import sources_fingerprint
-from celeb_datasets.generation import STORAGE_ERRNOS, storage_error, surfaced, surfacing_errors
+from celeb_datasets.generation import (
+    STORAGE_ERRNOS,
+    carried,
+    interruption_behind,
+    storage_error,
+    surfaced,
+    surfacing_errors,
+)
 from celeb_datasets.options import (
     check_options,
     coerce_option_value,
@@ -39,6 +48,7 @@ from celeb_datasets.options import (
     option_types,
     options_of,
     parse_byte_size,
+    unknown_option_error,
 )
 from celeb_datasets.skips import (
     SKIP_REPORT_FILE,
@@ -51,6 +61,7 @@ from celeb_datasets.skips import (
     summarize_skip_report,
 )
 from celeb_datasets.slices import Slice
+from celeb_datasets.workers import leaving_signals_to_the_build
 
 logger = logging.getLogger("celeb_datasets")
 
@@ -175,6 +186,7 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
         if data_dir is not None:
             data_dir = os.path.abspath(os.path.expanduser(os.fspath(data_dir)))
         kwargs = _current_option_names(self.BUILDER_CONFIG_CLASS, kwargs)
+        self.check_keywords(kwargs)
         config = self.resolve_config(config_name, data_dir, kwargs)
         # The cache key holds the options that define the rows, and only those: a proxy or a retry
         # count reuses the build.
@@ -233,6 +245,20 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
             setattr(config, key, value)
         config.validate()
         return config
+
+    @classmethod
+    def check_keywords(cls, kwargs: dict[str, Any]) -> None:
+        """Refuse (OptionError, naming the closest name and every option) a keyword that is neither an option
+        of the config nor an argument of datasets' builder: datasets would raise a bare ValueError."""
+        config_fields = {field.name for field in dataclasses.fields(cls.BUILDER_CONFIG_CLASS)}
+        builder_arguments = _parameters(datasets.DatasetBuilder.__init__)
+        for key in kwargs:
+            if key in config_fields or key in builder_arguments:
+                continue
+            if key in _parameters(datasets.DatasetBuilder.download_and_prepare):
+                raise OptionError(f"{key} is an argument of download_and_prepare, not of {cls.__name__}: give it there")
+            error = unknown_option_error(key, cls.__name__, cls.option_names(), also=builder_arguments)
+            raise OptionError(f"option {key}: {error}")
 
     @classmethod
     def option_names(cls) -> list[str]:
@@ -322,6 +348,16 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
         Raises the package's own error (CelebDatasetsError and its kinds) for anything wrong with the
         sources or the disk, whichever process found it; a failed build leaves nothing in the cache.
         """
+        arguments = _parameters(datasets.DatasetBuilder.download_and_prepare)
+        for key in kwargs:
+            if key in arguments:
+                continue
+            if key in self.option_names():
+                raise OptionError(
+                    f"{key} is an option of the config, not an argument of download_and_prepare: give it to the "
+                    f"builder, {type(self).__name__}(..., {key}=...)"
+                )
+            raise OptionError(f"download_and_prepare has no argument {key!r}; its arguments: {', '.join(arguments)}")
         num_proc = kwargs.get("num_proc")
         if num_proc is not None and (not isinstance(num_proc, int) or num_proc < 1):
             raise OptionError(f"num_proc must be a positive number of processes, not {num_proc!r}")
@@ -344,13 +380,22 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
             # Built again: the cached build's split sizes (read from its info) are no longer what to expect.
             self.info.splits = None
         try:
-            super().download_and_prepare(*args, **kwargs)
+            with leaving_signals_to_the_build():
+                super().download_and_prepare(*args, **kwargs)
         except datasets.exceptions.DatasetGenerationError as error:
             raise surfaced(error, datasets_internals.output_dir(self)) from None
         except OSError as error:
             if error.errno not in STORAGE_ERRNOS:
                 raise
             raise storage_error(error, datasets_internals.output_dir(self)) from error
+        except Exception as error:
+            # Interrupted while waiting for its workers, datasets' pool raises a TimeoutError of its own in
+            # place of the KeyboardInterrupt (Ctrl-C, or SIGTERM on the command line): the interruption is
+            # what happened.
+            interruption = interruption_behind(error)
+            if interruption is None:
+                raise
+            raise interruption from None
         self.refused_skip_report.unlink(missing_ok=True)  # the report of an earlier, refused build
         summary = self._built
         if summary is None:  # served from the cache: its report is summed up again
@@ -406,6 +451,14 @@ class CelebBuilder(datasets.ArrowBasedBuilder):
             rows_required=self.config.slice is None,  # a slice's items may all be gone: its skip lines remain
         )
 
+    def _prepare_split_single(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        # In a worker, an error of datasets' own writer (a full disk, a file-size limit) would reach the main
+        # process rebuilt from its message alone, its cause lost: it crosses as the package's error instead.
+        try:
+            yield from super()._prepare_split_single(*args, **kwargs)
+        except datasets.exceptions.DatasetGenerationError as error:
+            raise carried(error, datasets_internals.output_dir(self)) from error
+
     def _what(self) -> str:
         return f"{self.PRETTY_NAME} {self.config.name}"
 
@@ -448,6 +501,16 @@ def _current_option_names(config_class: type[CelebBuilderConfig], kwargs: dict[s
         spec = option_named(config_class, key)
         renamed[spec.name if spec is not None else key] = value
     return renamed
+
+
+def _parameters(method: Any) -> list[str]:
+    """The named parameters of one of datasets' public methods (not `self`, not its `**kwargs`)."""
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return [
+        name
+        for name, parameter in inspect.signature(method).parameters.items()
+        if name != "self" and parameter.kind in named
+    ]
 
 
 def _defining_options(builder: type[CelebBuilder]) -> list[str]:

@@ -16,18 +16,27 @@ derived from their declarations; `--option NAME=VALUE` also works. Datasets add 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import select
 import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 from celeb_datasets.engines import DEFAULT_ENGINE, ENGINES, DatasetsEngine, DatasetsSettings, Engine, EngineSettings
 from celeb_datasets.errors import CelebDatasetsError, OptionError
-from celeb_datasets.options import add_option_flags, given_options, option_named, options_of, path_argument
+from celeb_datasets.options import (
+    add_option_flags,
+    given_options,
+    option_named,
+    options_of,
+    path_argument,
+    unknown_option_error,
+)
 from celeb_datasets.registry import (
     DATASETS,
     builder_class,
@@ -58,7 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.flush()  # `--help | head`: a closed stdout is met here, not at exit
             return int(exit.code or 0)
         _configure_output(quiet=arguments.quiet)
-        exit_code = arguments.run(arguments)
+        with _signals_interrupt():
+            exit_code = arguments.run(arguments)
         sys.stdout.flush()
         return exit_code
     except CelebDatasetsError as error:
@@ -74,6 +84,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader of stdout is gone (`| head -5`): stop quietly, as Unix tools do on SIGPIPE.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the flush at exit must not fail again
         return 128 + signal.SIGPIPE
+
+
+@contextlib.contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP (`kill`, a closed terminal, a batch system's time limit) end a command as Ctrl-C
+    does: a build's workers are ended, downloads finish the video in hand, and the command exits 130 with
+    one line. A process forked by the command ends as the signal would, not with the command's line."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set in the main thread
+        return
+    owner = os.getpid()
+
+    def interrupt(number: int, frame: object) -> None:
+        if os.getpid() != owner:
+            signal.signal(number, signal.SIG_DFL)
+            os.kill(os.getpid(), number)
+            return
+        raise KeyboardInterrupt(signal.Signals(number).name)
+
+    previous = {number: signal.signal(number, interrupt) for number in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _stdout_closed() -> bool:
@@ -206,8 +241,8 @@ def add_builder_arguments(parser: argparse.ArgumentParser, name: str) -> None:
             type=path_argument,
             const=f"{name}_sample",
             metavar="FOLDER",
-            help=f"lay out the bundled sample in FOLDER (default ./{name}_sample) and build from it; "
-            "export builds every config unless --config is given",
+            help=f"lay out the bundled sample in FOLDER (default ./{name}_sample: new, empty, or laid out by "
+            "--sample before) and build from it; export builds every config unless --config is given",
         )
 
 
@@ -266,8 +301,8 @@ def make_builder(arguments: argparse.Namespace, **overrides: Any) -> Any:
             raise OptionError(f"--option {text!r}: expected NAME=VALUE")
         spec = option_named(config_class, name)
         if spec is None:
-            known = ", ".join(sorted(builder.option_names()))
-            raise OptionError(f"--option {name}: {arguments.dataset} has no such option; its options: {known}")
+            error = unknown_option_error(name, arguments.dataset, builder.option_names())
+            raise OptionError(f"--option {name}: {error}")
         options[spec.name] = spec.parse(value)
     options |= overrides
     data_dir = options.pop("data_dir", None) or arguments.data_dir

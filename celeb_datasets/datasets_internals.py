@@ -5,9 +5,11 @@ tests/test_datasets_internals.py fails loudly, naming the name, when one of thes
 
 - The builder base needs where the build being prepared is written (`DatasetBuilder._output_dir`, which
   datasets points at its `<cache>.incomplete` folder while preparing) and overrides
-  `DatasetBuilder._download_and_prepare`, the step datasets runs inside that folder. It relies on datasets
-  re-raising a `DatasetGenerationError` from a generator as it is (not wrapped again). Prepared splits are
-  Arrow stream files named `<dataset>-<split>*.arrow`.
+  `DatasetBuilder._download_and_prepare`, the step datasets runs inside that folder, and
+  `ArrowBasedBuilder._prepare_split_single`, the generator each worker runs to write its shards (to carry
+  its writer's errors out of the worker). It relies on datasets re-raising a `DatasetGenerationError` from
+  a generator as it is (not wrapped again). Prepared splits are Arrow stream files named
+  `<dataset>-<split>*.arrow`.
 - Exports write Parquet the way `push_to_hub` does: its column options, row-group target (bytes, or rows
   for a media type), content-defined chunking, and media embedded into the rows (`arrow_writer`,
   `features.features`, `table`, `config`).
@@ -29,7 +31,7 @@ from datasets.features.features import require_storage_embed
 from datasets.table import InMemoryTable, embed_table_storage
 from datasets.utils.py_utils import convert_file_size_to_int
 
-PRIVATE_NAMES = ("_output_dir", "_download_and_prepare")
+PRIVATE_NAMES = ("_output_dir", "_download_and_prepare", "_prepare_split_single")
 INCOMPLETE_SUFFIX = ".incomplete"
 
 __all__ = [

@@ -2,8 +2,9 @@
 
 datasets wraps whatever a generator raises in DatasetGenerationError, and a worker process's exception
 crosses to the main process rebuilt from its arguments only. `surfacing_errors` wraps a builder's
-`_generate_tables` so that the package's own errors (and a full disk) cross both intact, and checks
-the free space before each table is written; `surfaced` finds the original error again.
+`_generate_tables` so that the package's own errors (and a disk that cannot be written) cross both
+intact, and checks the free space before each table is written; `carried` does the same for what
+datasets' own writer meets in a worker; `surfaced` finds the original error again.
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ def surfacing_errors(generate: Callable[..., Iterator[Any]]) -> Callable[..., It
         except CelebDatasetsError as error:
             raise _CarriedError(error) from error
         except OSError as error:
-            if error.errno not in FULL_ERRNOS:
+            # A full disk, or a folder the build writes in that cannot be written (a read-only fetch folder).
+            if error.errno not in STORAGE_ERRNOS:
                 raise
             raise _CarriedError(storage_error(error, folder)) from error
 
@@ -69,17 +71,37 @@ def surfacing_errors(generate: Callable[..., Iterator[Any]]) -> Callable[..., It
 
 
 def surfaced(error: BaseException, folder: str) -> BaseException:
-    """The package's error behind datasets' DatasetGenerationError (or a full disk), else `error` itself."""
+    """The package's error behind datasets' DatasetGenerationError (or a disk that cannot be written, as a
+    StorageError), else `error` itself."""
     seen: BaseException | None = error
     while seen is not None:
         if isinstance(seen, _CarriedError):
             return seen.error
         if isinstance(seen, CelebDatasetsError):
             return seen
-        if isinstance(seen, OSError) and seen.errno in FULL_ERRNOS:
+        if isinstance(seen, OSError) and seen.errno in STORAGE_ERRNOS:
             return storage_error(seen, folder)
         seen = seen.__cause__ or seen.__context__
     return error
+
+
+def interruption_behind(error: BaseException) -> KeyboardInterrupt | None:
+    """The KeyboardInterrupt during whose handling `error` was raised (a pool's clean-up), if any."""
+    seen = error.__context__
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return seen
+        seen = seen.__context__
+    return None
+
+
+def carried(error: datasets.exceptions.DatasetGenerationError, folder: str) -> BaseException:
+    """What to raise, in a worker, in place of datasets' `error`: the package's error behind it (say, the
+    writer's full disk under `folder`) in a form that crosses to the main process intact, else `error`."""
+    found = surfaced(error, folder)
+    if isinstance(error, _CarriedError) or not isinstance(found, CelebDatasetsError):
+        return error
+    return _CarriedError(found)
 
 
 def _check_free_space(folder: str, table: pa.Table) -> None:
@@ -109,6 +131,8 @@ def storage_error(error: OSError, folder: str) -> StorageError:
         return StorageError(
             f"your disk quota is used up writing under {folder} ({error}): free some, or use --cache-dir"
         )
+    if error.filename is not None:  # a path of its own: a fetch folder, a source copy
+        return StorageError(f"cannot write {error.filename}: {error.strerror}")
     return StorageError(f"cannot write the build under {folder}: {error}")
 
 

@@ -57,6 +57,7 @@ from celeb_datasets.export_folder import (
     write_record,
 )
 from celeb_datasets.fingerprint import EXPORT_MARKER
+from celeb_datasets.generation import STORAGE_ERRNOS, storage_error
 from celeb_datasets.options import parse_byte_size
 from celeb_datasets.registry import BUILDERS, builder_class
 from celeb_datasets.shards import check_splits_written, write_splits
@@ -143,7 +144,9 @@ def staging_folder(export_dir: Path, builder: Any) -> Iterator[Path]:
 
     Shards are written beside the config folder and moved in by `install_export`, so an interrupted
     export leaves the config as it was; the folder is removed when the block ends. Its name says which
-    process on which host writes there. ExportFolderError for a folder that is not one to export into.
+    process on which host writes there. ExportFolderError for a folder that is not one to export into;
+    StorageError, naming the export folder, for a write in the block that the disk refuses (full, a
+    file-size limit, read-only).
     """
     export_dir = check_export_path(export_dir)
     make_folder(export_dir)
@@ -157,6 +160,11 @@ def staging_folder(export_dir: Path, builder: Any) -> Iterator[Path]:
     staging.chmod(0o755)  # mkdtemp's 0o700 would otherwise stay on the published folder
     try:
         yield staging
+    except OSError as error:
+        # pyarrow's Parquet writer meeting a full disk or a file-size limit, say: one line naming the folder.
+        if error.errno not in STORAGE_ERRNOS:
+            raise
+        raise storage_error(error, str(export_dir)) from error
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import difflib
 import functools
 import math
 import typing
@@ -89,6 +90,15 @@ def option_named(declaring: type, name: str) -> OptionSpec | None:
 def settings_from(settings_class: type[_Settings], source: Any) -> _Settings:
     """A `settings_class` (a dataclass of options) holding the values of the same-named options of `source`."""
     return settings_class(**{name: getattr(source, name) for name in options_of(settings_class)})
+
+
+def unknown_option_error(name: str, where: str, known: Iterable[str], also: Iterable[str] = ()) -> OptionError:
+    """The OptionError for an option `name` that `where` (a dataset, a builder class) does not have: the
+    closest name among `known` and `also` (other names it takes, not listed), then every one of `known`."""
+    listed = sorted(known)
+    closest = difflib.get_close_matches(name, [*listed, *also], n=1, cutoff=0.75)
+    hint = f" (did you mean {closest[0]}?)" if closest else ""
+    return OptionError(f"{where} has no such option{hint}; its options: {', '.join(listed)}")
 
 
 def check_options(declaring: Any) -> None:

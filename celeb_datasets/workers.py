@@ -13,6 +13,10 @@ the build's process is killed, nothing tells them: they would go on cutting vide
 
 Only a process whose parent is the build's process is watched: a process that was not forked by the
 build (a Ray worker running the builder's code, say) is never touched.
+
+`leaving_signals_to_the_build` also leaves Ctrl-C to the build's process: a terminal sends SIGINT to
+every process of the command, and a worker interrupted mid-item would print a traceback of its own.
+The build's process alone is interrupted; datasets then ends its workers (SIGTERM, their default).
 """
 
 from __future__ import annotations
@@ -24,10 +28,35 @@ import select
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
 _watching = False
+# The process building while `leaving_signals_to_the_build` is active (a forked copy keeps the value).
+_building: int | None = None
+
+
+@contextlib.contextmanager
+def leaving_signals_to_the_build() -> Iterator[None]:
+    """While the block runs, a process this one forks (a worker of the build) ignores SIGINT and takes
+    SIGTERM's default action: the build's process handles both and ends its workers itself."""
+    global _building
+    outer, _building = _building, os.getpid()
+    try:
+        yield
+    finally:
+        _building = outer
+
+
+def _in_a_forked_child() -> None:
+    if _building is not None and os.getppid() == _building:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_in_a_forked_child)
 
 
 def end_with_build(build_pid: int) -> None:

@@ -83,11 +83,11 @@ class ClipAnnotation:
 def read_annotation_file(path: str | os.PathLike[str]) -> list[ClipAnnotation]:
     """Parse `celebvhq_info.json` into validated clips, in file order.
 
-    Raises SourceFileError naming the file, the clip and the field for malformed JSON, a duplicate
-    clip id, a `ytb_id` that is not a YouTube id (11 letters, digits, - or _), a clip id that is not
-    `{ytb_id}_{k}` or `{ytb_id}_{k}_{m}`, a missing field, a label vector of the wrong length or values,
-    an unknown emotion, a box outside [0, 1], or start >= end. Known defects of the real file (float
-    noise, odd segments) are kept as they are.
+    Raises SourceFileError naming the file, the clip and the field for malformed JSON, no clips at all,
+    a duplicate clip id, a `ytb_id` that is not a YouTube id (11 letters, digits, - or _), a clip id that
+    is not `{ytb_id}_{k}` or `{ytb_id}_{k}_{m}`, a missing field, a label vector of the wrong length, a
+    label value other than 0 or 1 (naming the label), an unknown emotion, a box outside [0, 1], or
+    start >= end. Known defects of the real file (float noise, odd segments) are kept as they are.
     """
     path = Path(path)
     try:
@@ -108,7 +108,14 @@ def read_annotation_file(path: str | os.PathLike[str]) -> list[ClipAnnotation]:
     action_order = _label_order(path, meta, "action_mapping", ACTION_NAMES)
     clips = document["clips"]
     if not isinstance(clips, dict):
-        raise SourceFileError(f"{path}: 'clips' must map clip ids to records, found {type(clips).__name__}")
+        raise SourceFileError(
+            f"{path}: holds no clips: 'clips' must map clip ids to records, found {type(clips).__name__}"
+        )
+    if not clips:
+        # The release has 35,666: an empty object is a damaged or stub file, never a dataset to build.
+        raise SourceFileError(
+            f"{path}: holds no clips ('clips' is empty): get celebvhq_info.json again from the homepage"
+        )
     source = str(path)  # once: inside a datasets build, `path` may be a slow path-like object
     return [
         parse_clip_record(clip_id, record, appearance_order, action_order, source=source)
@@ -176,8 +183,8 @@ def parse_clip_record(
         start_sec=start_sec,
         end_sec=end_sec,
         bbox=bbox,
-        appearance=fields.flags("appearance", len(APPEARANCE_NAMES), appearance_order),
-        action=fields.flags("action", len(ACTION_NAMES), action_order),
+        appearance=fields.flags("appearance", APPEARANCE_NAMES, appearance_order),
+        action=fields.flags("action", ACTION_NAMES, action_order),
         emotion=dominant_emotion(segments),
         emotion_segments=segments,
         multi_emotion=multi_emotion,
@@ -215,17 +222,22 @@ class _RecordFields:
             raise self.error(".".join(keys), f"expected a finite number, found {value!r}")
         return float(value)
 
-    def flags(self, key: str, size: int, order: list[int] | None) -> tuple[bool, ...]:
+    def flags(self, key: str, names: Sequence[str], order: list[int] | None) -> tuple[bool, ...]:
+        """The label vector `attributes.{key}`, in the order of `names` (`order`: where each sits in the file)."""
         values = self.get("attributes", key)
-        if not isinstance(values, list) or len(values) != size or not _BINARY.issuperset(values):
+        if not isinstance(values, list) or len(values) != len(names):
             found = f"{len(values)} values" if isinstance(values, list) else repr(values)
-            raise self.error(f"attributes.{key}", f"expected {size} values 0 or 1, found {found}")
+            raise self.error(f"attributes.{key}", f"expected {len(names)} values 0 or 1, found {found}")
+        for index, value in enumerate(values):
+            if value not in _BINARY:
+                name = names[index] if order is None else names[order.index(index)]
+                raise self.error(f"attributes.{key}[{index}] ({name})", f"found {value!r}; expected 0 or 1")
         if order is not None:
             values = [values[i] for i in order]
         return tuple(value == 1 for value in values)
 
     def emotion(self, value: Any, field: str) -> str:
-        if value not in EMOTION_INDEX:
+        if not isinstance(value, str) or value not in EMOTION_INDEX:
             raise self.error(field, f"unknown emotion {value!r}; expected one of {', '.join(EMOTION_NAMES)}")
         return value
 
@@ -254,7 +266,8 @@ def _is_finite_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-_BINARY = frozenset((0, 1))
+# A tuple: `in` compares with ==, so an unhashable value (a list, an object) is refused, not a TypeError.
+_BINARY = (0, 1)
 # Segment times are whole source seconds minus the clip start: a boundary may be off by up to a second.
 _SEGMENT_SLACK_SEC = 1.0
 

@@ -2,7 +2,10 @@
 
 The package ships the 6 real CelebV-HQ records of `sample/celebvhq_info.json`; the YouTube videos they
 come from cannot be shipped, so `make_celebv_hq_sample` generates small stand-in raw videos, long
-enough to hold every clip, in the real download layout (`raw/{ytb_id}.mp4`). Every frame draws its own
+enough to hold every clip, in the real download layout (`raw/{ytb_id}.mp4`). It lays them out only in a
+new or empty folder, or one it laid out before (its marker file, `.celeb_datasets_sample`, says so):
+pointed at a folder of the user's own (a real download), it refuses rather than mixing into it or
+overwriting its annotation file. Every frame draws its own
 index as a repeating pattern of 32x32 tiles (16 bits, 8x8 cells), with the x and y position in the
 chroma planes, so that whoever cuts a clip can check which frames, and which part of them, it holds.
 """
@@ -18,6 +21,11 @@ from pathlib import Path
 import av
 import numpy as np
 
+from celeb_datasets.errors import OptionError
+from celebv_hq_lib.layout import ANNOTATION_FILE, RAW_VIDEO_FOLDER
+
+# Written first into a folder the sample lays out: the folder is the sample's, to lay out again.
+SAMPLE_MARKER = ".celeb_datasets_sample"
 TILE = 32
 _CELL = TILE // 4
 _DARK, _LIGHT = 48, 208
@@ -104,20 +112,61 @@ def write_indexed_video(
 def make_celebv_hq_sample(folder: str | Path, *, width: int = 320, height: int = 180, fps: int = 10) -> Path:
     """Lay out a CelebV-HQ download folder with the bundled records and generated raw videos.
 
-    Returns the folder, ready to be the builder's `data_dir`. Videos already there are kept.
+    Returns the folder, ready to be the builder's `data_dir`. Videos already there are kept. `folder` must
+    be new, empty, or one the sample laid out before; OptionError, naming what is there, for any other
+    (nothing is written into it).
     """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(sample_annotation_file(), folder / "celebvhq_info.json")
-    clips = json.loads(sample_annotation_file().read_text())["clips"]
+    records = sample_annotation_file().read_bytes()
     video_ends: dict[str, float] = {}
-    for record in clips.values():
+    for record in json.loads(records)["clips"].values():
         end = record["duration"]["end_sec"]
         video_ends[record["ytb_id"]] = max(video_ends.get(record["ytb_id"], 0.0), end)
+    check_sample_folder(folder, records, set(video_ends))
+    folder.mkdir(parents=True, exist_ok=True)
+    marker = folder / SAMPLE_MARKER
+    if not marker.exists():
+        marker.write_text("laid out by celeb-datasets: the CelebV-HQ sample (it may lay it out again)\n")
+    if not (folder / ANNOTATION_FILE).exists():
+        shutil.copyfile(sample_annotation_file(), folder / ANNOTATION_FILE)
     for ytb_id, end in video_ends.items():
-        raw = folder / "raw" / f"{ytb_id}.mp4"
+        raw = folder / RAW_VIDEO_FOLDER / f"{ytb_id}.mp4"
         if not raw.exists():
             write_indexed_video(
                 raw, duration_sec=end + 1, width=width, height=height, fps=fps, audio_rate=8000, gop_sec=10
             )
     return folder
+
+
+def check_sample_folder(folder: Path, records: bytes, ytb_ids: set[str]) -> None:
+    """Refuse (OptionError) to lay out the sample in `folder` unless it is absent, empty, or the sample's own.
+
+    The sample's own: its marker is there, or (laid out by a version without the marker) it holds nothing
+    but the sample's files. Either way its annotation file must be the sample's `records`: the sample never
+    overwrites an annotation file of the user's.
+    """
+    if not folder.exists():
+        return
+    if not folder.is_dir():
+        raise OptionError(f"{folder} is a file: the sample is laid out in a folder (new or empty)")
+    annotation = folder / ANNOTATION_FILE
+    if annotation.exists() and not (annotation.is_file() and annotation.read_bytes() == records):
+        raise OptionError(
+            f"{annotation} is not the sample's annotation file (your own, or edited): the sample never overwrites "
+            "it; lay the sample out in a new or empty folder"
+        )
+    if (folder / SAMPLE_MARKER).is_file():
+        return
+    videos = {f"{ytb_id}.mp4" for ytb_id in ytb_ids}
+    raw = folder / RAW_VIDEO_FOLDER
+    foreign = [entry.name for entry in folder.iterdir() if entry.name not in (ANNOTATION_FILE, RAW_VIDEO_FOLDER)]
+    if raw.is_dir():
+        foreign += [f"{RAW_VIDEO_FOLDER}/{entry.name}" for entry in raw.iterdir() if entry.name not in videos]
+    elif raw.exists():
+        foreign.append(RAW_VIDEO_FOLDER)
+    if foreign:
+        shown = ", ".join(sorted(foreign)[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise OptionError(
+            f"{folder} holds files the sample did not write ({shown}): the sample is laid out in a new or empty "
+            "folder, or one it laid out before, never among your own files"
+        )

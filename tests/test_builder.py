@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import pytest
 from celeba_dialog_fixtures import make_hq_download
-from celebv_hq_fixtures import sample_clips, write_annotation_file, write_sample_download
+from celebv_hq_fixtures import make_record, sample_clips, write_annotation_file, write_sample_download
 
 import celebv_hq
 from celeb_datasets import generation
@@ -77,10 +77,46 @@ def test_python_options_are_checked_too(value: object) -> None:
 
 
 @pytest.mark.parametrize(
+    ("builder", "keyword", "expected"),
+    [
+        (CelebVHQ, "not_an_option", r"option not_an_option: CelebVHQ has no such option; its options: audio_bitrate, "),
+        (CelebVHQ, "crff", r"option crff: CelebVHQ has no such option \(did you mean crf\?\); its options: audio_bit"),
+        (CelebVHQ, "cachedir", r"CelebVHQ has no such option \(did you mean cache_dir\?\)"),
+        (
+            CelebADialog,
+            "with_image",
+            r"option with_image: CelebADialog has no such option \(did you mean with_images\?\)",
+        ),
+        (CelebADialog, "num_proc", r"^num_proc is an argument of download_and_prepare, not of CelebADialog: give it"),
+    ],
+)
+def test_an_unknown_keyword_is_an_option_error_naming_it_the_closest_name_and_every_option(
+    tmp_path: Path, builder: type[CelebVHQ | CelebADialog], keyword: str, expected: str
+) -> None:
+    with pytest.raises(OptionError, match=expected) as refused:
+        builder(data_dir=str(tmp_path), cache_dir=str(tmp_path / "cache"), **{keyword: 1})
+    if "its options" in expected:
+        assert str(refused.value).endswith(", ".join(sorted(builder.option_names())))
+    assert not (tmp_path / "cache").exists()
+
+
+def test_an_unknown_argument_of_download_and_prepare_is_an_option_error_saying_where_it_goes(tmp_path: Path) -> None:
+    builder = CelebVHQ(data_dir=str(write_sample_download(tmp_path / "download")), cache_dir=str(tmp_path / "cache"))
+    with pytest.raises(OptionError, match=r"^crf is an option of the config, not an argument of download_and_prepare"):
+        builder.download_and_prepare(crf=18)
+    with pytest.raises(OptionError, match=r"^download_and_prepare has no argument 'nproc'; its arguments: output_dir"):
+        builder.download_and_prepare(nproc=2)
+
+
+@pytest.mark.parametrize(
     ("arguments", "expected"),
     [
         (["--option", "with_images=maybe"], "option with_images: expected true or false"),
         (["--option", "nope=1"], "--option nope: celeba_dialog has no such option; its options: media_check"),
+        (
+            ["--option", "with_image=1"],
+            "--option with_image: celeba_dialog has no such option (did you mean with_images?)",
+        ),
         (["--option", "part"], "expected NAME=VALUE"),
         (["--config", "hq_labels", "--option", "with_images=true"], "would change the config 'hq_labels'"),
         (["--config", "nope"], "celeba_dialog has no config 'nope'"),
@@ -300,10 +336,23 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def _run_build(download: Path, cache: Path, **popen: Any) -> subprocess.CompletedProcess[str]:
+def _run_build(download: Path, cache: Path, *options: str, **popen: Any) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-c", _BUILD_WITHOUT_PRE_CHECK, "prepare", "celebv_hq", "--config", "clips"]
-    command += ["--data-dir", str(download), "--cache-dir", str(cache), "--quiet"]
+    command += ["--data-dir", str(download), "--cache-dir", str(cache), "--quiet", *options]
     return subprocess.run(command, capture_output=True, text=True, timeout=300, **popen)
+
+
+def _read_only(folder: Path) -> list[str]:
+    """The start of a command that runs the rest with `folder` read-only (a bind mount in a private mount
+    namespace); the test is skipped where that cannot be done."""
+    quoted = shlex.quote(str(folder))
+    script = f'mount --bind {quoted} {quoted} && mount -o remount,ro,bind {quoted} && exec "$0" "$@"'
+    if shutil.which("unshare") is None:
+        pytest.skip("needs unshare to mount a folder read-only")
+    probe = subprocess.run(["unshare", "-rm", "sh", "-c", script, "true"], capture_output=True, timeout=30)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot mount a folder read-only here: {probe.stderr.decode().strip()}")
+    return ["unshare", "-rm", "sh", "-c", script]
 
 
 @pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare to mount a small disk")
@@ -324,16 +373,42 @@ def test_a_disk_filling_up_while_writing_is_one_storage_error_line(tmp_path: Pat
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
 
-def test_a_file_size_limit_while_writing_is_one_storage_error_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("num_proc", ["1", "2"])
+def test_a_file_size_limit_while_writing_is_one_storage_error_line(tmp_path: Path, num_proc: str) -> None:
+    # With workers, datasets' writer meets the limit in a worker, whose error reaches the build rebuilt
+    # from its message alone: it must still be the storage error, naming the cache folder.
     download = write_sample_download(tmp_path / "download", with_videos=True)
 
     def limit_file_size() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
 
-    result = _run_build(download, tmp_path / "cache", preexec_fn=limit_file_size)
+    result = _run_build(download, tmp_path / "cache", "--num-proc", num_proc, preexec_fn=limit_file_size)
     assert result.returncode == 2, result.stderr
-    assert "file-size limit" in result.stderr and "ulimit -f" in result.stderr
-    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"error: a file under {tmp_path / 'cache'}/celebv_hq/clips")
+    assert "reached this process's file-size limit" in result.stderr and "ulimit -f" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("num_proc", ["1", "2"])
+@pytest.mark.parametrize("read_only", ["raw", "."], ids=["raw folder", "data folder"])
+def test_a_read_only_fetch_folder_is_one_storage_error_line_naming_it(
+    tmp_path: Path, num_proc: str, read_only: str
+) -> None:
+    download = tmp_path / "download"
+    clips = {f"{ytb_id}_0": make_record(ytb_id, 0.2, 1.0) for ytb_id in ("abcdefghijk", "bbcdefghijk")}
+    write_annotation_file(download, clips)
+    (download / "raw").mkdir()
+    # Nothing listens on the discard port: the build must stop at the folder, before any fetch.
+    options = ["--fetch", "--url-template", "http://127.0.0.1:9/{ytb_id}.mp4", "--num-proc", num_proc]
+    command = _read_only((download / read_only).resolve())
+    command += [sys.executable, "-m", "celeb_datasets.cli", "prepare", "celebv_hq", "--config", "clips"]
+    command += ["--data-dir", str(download)]
+    result = subprocess.run(
+        [*command, "--cache-dir", str(tmp_path / "cache"), "--quiet", *options],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert re.fullmatch(rf"error: cannot write {re.escape(str(download))}/\S+: Read-only file system\n", result.stderr)
 
 
 def test_a_full_disk_is_a_storage_error_naming_the_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,11 +23,17 @@ from celebv_hq_fixtures import (
 from video_fixtures import overwrite, packet_position
 
 import celebv_hq
-from celeb_datasets.errors import CelebDatasetsError
+from celeb_datasets.cli import main
+from celeb_datasets.errors import CelebDatasetsError, OptionError, SourceFileError
 from celeb_datasets.skips import read_skip_report
 from celebv_hq import CelebVHQ
 from celebv_hq_lib.annotations import EmotionSegment, dominant_emotion, read_annotation_file
-from celebv_hq_lib.sample import read_frame_index, sample_annotation_file, write_indexed_video
+from celebv_hq_lib.sample import (
+    make_celebv_hq_sample,
+    read_frame_index,
+    sample_annotation_file,
+    write_indexed_video,
+)
 from celebv_hq_lib.video import BoundingBox, official_crop_window
 
 FPS = 25
@@ -133,7 +139,7 @@ BAD_RECORDS = {
     ),
     "action value not 0 or 1": (
         lambda r: r["attributes"].update(action=[2] + [0] * 34) or r,
-        "attributes.action: expected 35 values 0 or 1",
+        r"attributes.action\[0\] \(blow\): found 2; expected 0 or 1",
     ),
     "unknown whole-clip emotion": (
         lambda r: r["attributes"]["emotion"].update(labels="joy") or r,
@@ -165,6 +171,76 @@ def test_a_bad_record_is_an_error_naming_the_file_the_clip_and_the_field(tmp_pat
     clips["WYIsBYSO0gc_11"] = spoil(clips["WYIsBYSO0gc_11"])
     path = write_annotation_file(tmp_path, clips)
     with pytest.raises(CelebDatasetsError, match=rf"celebvhq_info.json: clip WYIsBYSO0gc_11: {message}"):
+        read_annotation_file(path)
+
+
+@pytest.mark.parametrize("clips", [{}, [], "none"], ids=["empty", "a list", "a text"])
+def test_an_annotation_file_without_clips_is_an_error_saying_it_holds_none(tmp_path: Path, clips: Any) -> None:
+    path = write_annotation_file(tmp_path, clips)
+    with pytest.raises(SourceFileError, match=r"celebvhq_info.json: holds no clips"):
+        read_annotation_file(path)
+
+
+def test_an_annotation_file_without_clips_is_one_error_line_before_any_build(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    download = tmp_path / "download"
+    write_annotation_file(download, {})
+    for config in ("annotations", "clips"):
+        arguments = ["prepare", "celebv_hq", "--config", config, "--data-dir", str(download)]
+        assert main([*arguments, "--cache-dir", str(tmp_path / "cache"), "--quiet"]) == 2
+        error = capsys.readouterr().err
+        assert (
+            error == f"error: {download / 'celebvhq_info.json'}: holds no clips ('clips' is empty): get "
+            "celebvhq_info.json again from the homepage\n"
+        )
+
+
+LABELS_OUT_OF_RANGE = {
+    "appearance value 2": (
+        lambda r: r["attributes"]["appearance"].__setitem__(3, 2),
+        r"attributes.appearance\[3\] \(chubby\): found 2; expected 0 or 1",
+    ),
+    "action value yes": (
+        lambda r: r["attributes"]["action"].__setitem__(34, "yes"),
+        r"attributes.action\[34\] \(yawn\): found 'yes'; expected 0 or 1",
+    ),
+    "action value a list": (
+        lambda r: r["attributes"]["action"].__setitem__(0, [1]),
+        r"attributes.action\[0\] \(blow\): found \[1\]; expected 0 or 1",
+    ),
+    "whole-clip emotion not among the 8": (
+        lambda r: r["attributes"]["emotion"].update(labels="joy"),
+        r"attributes.emotion.labels: unknown emotion 'joy'; expected one of neutral, happy, anger, sadness, "
+        r"contempt, fear, disgust, surprise",
+    ),
+    "segment emotion a list": (
+        lambda r: r["attributes"]["emotion"].update(labels=[{"emotion": ["happy"], "start_sec": 0, "end_sec": 1}]),
+        r"attributes.emotion.labels\[0\].emotion: unknown emotion \['happy'\]; expected one of neutral,",
+    ),
+}
+
+
+@pytest.mark.parametrize("defect", LABELS_OUT_OF_RANGE)
+def test_a_label_value_out_of_range_is_an_error_naming_the_clip_the_label_and_the_value(
+    tmp_path: Path, defect: str
+) -> None:
+    spoil, message = LABELS_OUT_OF_RANGE[defect]
+    clips = sample_clips()
+    spoil(clips["WYIsBYSO0gc_11"])
+    path = write_annotation_file(tmp_path, clips)
+    with pytest.raises(SourceFileError, match=rf"celebvhq_info.json: clip WYIsBYSO0gc_11: {message}"):
+        read_annotation_file(path)
+
+
+def test_a_label_value_out_of_range_is_named_by_the_files_own_mapping(tmp_path: Path) -> None:
+    path = write_annotation_file(tmp_path, {"abcdefghijk_0": make_record("abcdefghijk", 1.0, 2.0)})
+    document = json.loads(path.read_text())
+    mapping = document["meta_info"]["appearance_mapping"]
+    mapping[0], mapping[1] = mapping[1], mapping[0]  # the file's first value is "male"
+    document["clips"]["abcdefghijk_0"]["attributes"]["appearance"][0] = 7
+    path.write_text(json.dumps(document))
+    with pytest.raises(SourceFileError, match=r"attributes.appearance\[0\] \(male\): found 7; expected 0 or 1"):
         read_annotation_file(path)
 
 
@@ -360,13 +436,69 @@ def test_streaming_and_two_processes_give_the_same_rows_as_one(
 
 @pytest.mark.slow
 def test_the_bundled_sample_builds_all_six_clips(tmp_path: Path) -> None:
-    from celebv_hq_lib.sample import make_celebv_hq_sample
-
     data_dir = make_celebv_hq_sample(tmp_path / "sample", width=128, height=72, fps=5)
     builder = prepare_clips(data_dir, tmp_path / "cache")
     rows = builder.as_dataset(split="train")
     assert sorted(rows["clip_id"]) == sorted(sample_document()["clips"])
     assert set(rows["video_source"]) == {"raw"}
+
+
+def folder_contents(folder: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def a_real_download(folder: Path) -> None:
+    write_annotation_file(folder, {"abcdefghijk_0": make_record("abcdefghijk", 1.0, 2.0)})
+    write_indexed_video(folder / "raw" / "abcdefghijk.mp4", duration_sec=3, width=64, height=64, fps=5)
+
+
+def unrelated_files(folder: Path) -> None:
+    folder.mkdir(parents=True)
+    (folder / "notes.txt").write_text("my notes")
+
+
+def an_edited_sample(folder: Path) -> None:
+    make_celebv_hq_sample(folder, width=64, height=64, fps=2)
+    path = folder / "celebvhq_info.json"
+    path.write_text(path.read_text().replace('"v0.1"', '"v0.2"', 1))
+
+
+@pytest.mark.parametrize(
+    ("user_folder", "message"),
+    [
+        (
+            a_real_download,
+            r"celebvhq_info.json is not the sample's annotation file \(your own, or edited\): the sample",
+        ),
+        (unrelated_files, r"holds files the sample did not write \(notes.txt\): the sample is laid out in a new or"),
+        (an_edited_sample, r"celebvhq_info.json is not the sample's annotation file"),
+    ],
+    ids=["a real download", "unrelated files", "an edited sample"],
+)
+def test_the_sample_refuses_a_folder_of_the_users_own_and_leaves_it_as_it_was(
+    tmp_path: Path, user_folder: Any, message: str
+) -> None:
+    folder = tmp_path / "mine"
+    user_folder(folder)
+    before = folder_contents(folder)
+    with pytest.raises(OptionError, match=message):
+        make_celebv_hq_sample(folder)
+    assert folder_contents(folder) == before
+
+
+def test_the_sample_lays_out_again_a_folder_it_wrote_or_an_older_version_wrote_without_its_marker(
+    tmp_path: Path,
+) -> None:
+    folder = make_celebv_hq_sample(tmp_path / "sample", width=64, height=64, fps=2)
+    written = folder_contents(folder)
+    assert set(written) == {".celeb_datasets_sample", "celebvhq_info.json"} | {
+        f"raw/{record['ytb_id']}.mp4" for record in sample_clips().values()
+    }
+    (folder / "notes.txt").write_text("mine")  # added to a folder the sample wrote: left alone
+    assert folder_contents(make_celebv_hq_sample(folder)) == written | {"notes.txt": b"mine"}
+    (folder / "notes.txt").unlink()
+    (folder / ".celeb_datasets_sample").unlink()  # as laid out before the marker existed
+    assert folder_contents(make_celebv_hq_sample(folder)) == written
 
 
 def test_processed_clips_are_checked_before_they_are_stored_fast_by_default_or_fully(tmp_path: Path) -> None:

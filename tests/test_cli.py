@@ -138,6 +138,26 @@ def test_export_of_the_sample_exports_both_configs(tmp_path: Path, capsys: pytes
     assert sorted(exported_configs(tmp_path / "export")) == ["annotations", "clips"]
 
 
+@pytest.mark.parametrize("command", ["prepare", "export"])
+def test_the_sample_pointed_at_a_real_download_is_one_error_line_and_changes_nothing(
+    download: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    annotation = download / "celebvhq_info.json"
+    annotation.write_text(annotation.read_text().replace('"v0.1"', '"v0.2"'))  # the user's own labels
+    before = {path: path.read_bytes() for path in download.rglob("*") if path.is_file()}
+    arguments = [command, "celebv_hq", "--sample", str(download), "--cache-dir", str(tmp_path / "cache"), "--quiet"]
+    if command == "export":
+        arguments += ["--output", str(tmp_path / "export")]
+    assert main(arguments) == 2
+    error = capsys.readouterr().err
+    assert error == (
+        f"error: {annotation} is not the sample's annotation file (your own, or edited): the sample never "
+        "overwrites it; lay the sample out in a new or empty folder\n"
+    )
+    assert {path: path.read_bytes() for path in download.rglob("*") if path.is_file()} == before
+    assert not (tmp_path / "export").exists() and not (tmp_path / "cache").exists()
+
+
 # ---------------------------------------------------------------------------------------------------
 # What a user's shell hands the command: empty paths, a closed stdout
 

@@ -48,6 +48,13 @@ def test_download_and_prepare_step_keeps_its_signature() -> None:
     assert parameters[:3] == ["self", "dl_manager", "verification_mode"], parameters
 
 
+def test_the_split_step_of_each_worker_is_a_generator_of_datasets_arrow_builder() -> None:
+    # The builder base overrides it (in every worker) to carry the writer's errors out intact.
+    step = ArrowBasedBuilder._prepare_split_single
+    assert inspect.isgeneratorfunction(step)
+    assert list(inspect.signature(step).parameters)[:2] == ["self", "gen_kwargs"]
+
+
 def test_the_output_dir_is_the_cache_dir_outside_a_build(tmp_path: Path) -> None:
     builder = CelebVHQ(data_dir=str(tmp_path), cache_dir=str(tmp_path / "cache"))
     assert datasets_internals.output_dir(builder) == builder.cache_dir

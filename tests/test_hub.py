@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -112,6 +113,24 @@ def test_re_export_replaces_the_config_shards_and_keeps_other_configs(
     assert [path.name for path in (folder / "annotations").iterdir()] == ["train-00000-of-00001.parquet"]
     assert set(exported_configs(folder)) == {"annotations", "clips"}
     assert not [path for path in folder.iterdir() if ".staging." in path.name]
+
+
+def test_a_file_size_limit_while_exporting_is_one_storage_error_line_naming_the_export_folder(
+    built: dict[str, CelebVHQ], tmp_path: Path
+) -> None:
+    data_dir = Path(built["clips"].config.data_dir)  # prepared: the export reuses the cache
+    output = tmp_path / "export"
+    command = [sys.executable, "-m", "celeb_datasets.cli", "export", "celebv_hq", "--config", "clips", "--quiet"]
+    command += ["--data-dir", str(data_dir), "--cache-dir", str(data_dir.parent / "cache"), "--output", str(output)]
+
+    def limit_file_size() -> None:  # the card and marker fit; a shard of the 6 clips does not
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, preexec_fn=limit_file_size)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"error: a file under {output} reached this process's file-size limit (")
+    assert result.stderr.count("\n") == 1 and "--max-shard-size" in result.stderr
+    assert not list(output.glob("**/*.parquet")) and not list(output.glob(".*staging*"))
 
 
 def test_export_of_a_builder_never_prepared_is_a_clear_error(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""A build killed with SIGKILL mid-way: its workers end, and a rerun gives exactly a clean build."""
+"""A build interrupted mid-way: killed with SIGKILL, its workers end and a rerun gives exactly a clean
+build; stopped with Ctrl-C or SIGTERM, the command ends with one line, exit 130, and no worker left."""
 
 from __future__ import annotations
 
@@ -99,3 +100,101 @@ def test_a_killed_build_leaves_no_worker_and_a_rerun_equals_a_clean_build(tmp_pa
         p.name for p in Path(clean.cache_dir).iterdir()
     )
     assert not list((tmp_path / "cache").rglob("*.incomplete"))
+
+
+# The command line run in a child process, as slow as SLOW_BUILD: argv[1] is the marker, the rest the command.
+SLOW_COMMAND = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    import celebv_hq
+    from celeb_datasets.cli import main
+
+    real = celebv_hq.video_tables
+
+    def slow_video_tables(*args):
+        yield from real(*args)
+        Path(sys.argv[1]).touch()
+        time.sleep(1.0)
+
+    celebv_hq.video_tables = slow_video_tables
+    sys.exit(main(sys.argv[2:]))
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def small_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_celebv_hq_sample(tmp_path_factory.mktemp("sample") / "download", width=128, height=64)
+
+
+def interrupt_mid_build(command: list[str], marker: Path, number: signal.Signals, whole_group: bool) -> tuple[int, str]:
+    """Run `command` in a session of its own, send it `number` once a worker has finished a video (to every
+    process, as a terminal's Ctrl-C does, or to the command's process alone, as `kill` does), and check that
+    no process of the command outlives it. Its exit code and stderr."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert process.poll() is None, process.stderr.read().decode()  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "the build never finished a video"
+            time.sleep(0.05)
+        workers = children(process.pid)
+        assert len(workers) >= 2, "the build runs its worker processes"
+        if whole_group:
+            os.killpg(process.pid, number)
+        else:
+            process.send_signal(number)
+        _, stderr = process.communicate(timeout=60)
+        deadline = time.monotonic() + 10
+        while any(alive(worker) for worker in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(alive(worker) for worker in workers), "a worker outlived the interrupted command"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return process.returncode, stderr.decode()
+
+
+INTERRUPTED_LINE = "interrupted: run the same command again (a build starts over, a download resumes)\n"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the process tree from /proc")
+@pytest.mark.parametrize("command", ["prepare", "export"])
+@pytest.mark.parametrize(
+    ("number", "whole_group"), [(signal.SIGINT, True), (signal.SIGTERM, False), (signal.SIGHUP, False)],
+    ids=["Ctrl-C", "SIGTERM", "SIGHUP"],
+)  # fmt: skip
+def test_an_interrupted_command_ends_with_one_line_exit_130_and_no_worker_left(
+    small_sample: Path, tmp_path: Path, command: str, number: signal.Signals, whole_group: bool
+) -> None:
+    marker = tmp_path / "one video done"
+    arguments = [command, "celebv_hq", "--config", "clips", "--data-dir", str(small_sample), "--num-proc", "2"]
+    arguments += ["--cache-dir", str(tmp_path / "cache"), "--quiet"]
+    if command == "export":
+        arguments += ["--output", str(tmp_path / "export")]
+    exit_code, stderr = interrupt_mid_build(
+        [sys.executable, "-c", SLOW_COMMAND, str(marker), *arguments], marker, number, whole_group
+    )
+    assert (exit_code, stderr) == (130, INTERRUPTED_LINE)
+    assert not list((tmp_path / "cache").rglob("dataset_info.json")), "an interrupted build must not look finished"
+    assert not (tmp_path / "export").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the process tree from /proc")
+def test_ctrl_c_during_a_build_with_workers_is_a_keyboard_interrupt_in_python(
+    small_sample: Path, tmp_path: Path
+) -> None:
+    # datasets' pool, interrupted while it waits for its workers, raises a TimeoutError of its own.
+    script = SLOW_BUILD.replace(
+        "builder.download_and_prepare(num_proc=2)",
+        "try:\n    builder.download_and_prepare(num_proc=2)\n"
+        "except BaseException as error:\n    print(type(error).__name__, file=sys.stderr)\n    sys.exit(3)",
+    )
+    marker = tmp_path / "one video done"
+    command = [sys.executable, "-c", script, str(small_sample), str(tmp_path / "cache"), str(marker)]
+    exit_code, stderr = interrupt_mid_build(command, marker, signal.SIGINT, whole_group=True)
+    assert (exit_code, stderr) == (3, "KeyboardInterrupt\n")
