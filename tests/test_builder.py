@@ -400,6 +400,7 @@ def test_a_read_only_fetch_folder_is_one_storage_error_line_naming_it(
     (download / "raw").mkdir()
     # Nothing listens on the discard port: the build must stop at the folder, before any fetch.
     options = ["--fetch", "--url-template", "http://127.0.0.1:9/{ytb_id}.mp4", "--num-proc", num_proc]
+    options += ["--pace-min-sec", "0", "--pace-max-sec", "0"]  # no worker waits for its turn to fail
     command = _read_only((download / read_only).resolve())
     command += [sys.executable, "-m", "celeb_datasets.cli", "prepare", "celebv_hq", "--config", "clips"]
     command += ["--data-dir", str(download)]
