@@ -34,7 +34,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from celeb_datasets.errors import CelebDatasetsError, MissingSourceError, OptionError, SourceFileError
+from celeb_datasets.errors import CelebDatasetsError, MissingSourceError, OptionError, SourceFileError, StorageError
+from celeb_datasets.folders import write_problem
 from celeb_datasets.options import check_options, option
 from celebv_hq_lib.annotations import ClipAnnotation
 from celebv_hq_lib.layout import (
@@ -46,6 +47,7 @@ from celebv_hq_lib.layout import (
     check_youtube_id,
     partial_download_folder,
     processed_clip_names,
+    raw_video_obstacle,
     raw_video_path,
     raw_video_target,
     youtube_id_problem,
@@ -515,9 +517,10 @@ def download_video(
     and the video left to retry (the caller may queue it again after a pause). The file is checked
     (`check_raw_video`) before it is moved into `raw/`. `previous` is the video's last manifest entry.
     Pass a `fetcher` (made with the same data_dir and settings) to reuse one yt-dlp instance, and a
-    `session` to share a pace and breaker. Raises SessionStopped when the session stops before a start.
+    `session` to share a pace and breaker. Raises SessionStopped when the session stops before a start, and
+    StorageError when the video's name in raw/ is taken by a folder (`check_raw_video_free`).
     """
-    check_youtube_id(ytb_id)
+    check_raw_video_free(data_dir, ytb_id)
     if fetcher is None:
         with YtDlpFetcher(data_dir, settings) as own_fetcher:
             return download_video(data_dir, ytb_id, needed_end_sec, settings, manifest, previous, own_fetcher, session)
@@ -966,6 +969,45 @@ class DownloadSummary:
         return f"downloaded {len(self.entries):,} video(s): " + ", ".join(parts) + skipped
 
 
+def check_download_folder(data_dir: str | os.PathLike[str]) -> None:
+    """StorageError, in one line, unless downloads can be written into `data_dir`: the folder itself (the
+    manifest, the lock, the pace file), `raw/` and `raw/.partial/` must be folders this process can write in.
+    `raw/` and `raw/.partial/` are made when absent."""
+    data_dir = Path(data_dir).expanduser()
+    raw = data_dir / RAW_VIDEO_FOLDER
+    partial = partial_download_folder(data_dir)
+    for folder in (raw, partial):
+        if os.path.lexists(folder) and not folder.is_dir():
+            raise StorageError(
+                f"{folder} is a file, not a folder: downloads are written in it; move the file away, or give "
+                "another data folder"
+            )
+    for folder in (data_dir, raw, partial):
+        problem = write_problem(folder) if folder.is_dir() else None
+        if problem is not None:
+            raise StorageError(
+                f"cannot write in {folder}: {problem}; downloads go to {RAW_VIDEO_FOLDER}/ and the manifest and lock "
+                "to the data folder: give a data folder you can write in (a read-only copy of the videos can be "
+                "given as --raw-dir, raw_dir)"
+            )
+    try:
+        partial.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise StorageError(f"cannot create {partial}, where downloads are written: {error.strerror}") from None
+
+
+def check_raw_video_free(data_dir: str | os.PathLike[str], ytb_id: str) -> None:
+    """StorageError when the name a download of `ytb_id` would take in `raw/` holds something else than a
+    file (a folder, a link to nothing): a download never replaces what it did not write."""
+    obstacle = raw_video_obstacle(data_dir, ytb_id)
+    if obstacle is not None:
+        what = "a folder" if obstacle.is_dir() else "a link to nothing" if obstacle.is_symlink() else "not a file"
+        raise StorageError(
+            f"{obstacle} is {what}: the download of {ytb_id} would be written there; move it away (a download "
+            "never replaces what it did not write)"
+        )
+
+
 def download_videos(
     data_dir: str | os.PathLike[str],
     videos: Mapping[str, float],
@@ -976,7 +1018,9 @@ def download_videos(
 ) -> DownloadSummary:
     """Fetch `videos` ({ytb_id: end of its last clip}) into `data_dir/raw/` with `workers` threads.
 
-    Holds the folder's download lock for the run (FolderBusyError if another download holds it).
+    Holds the folder's download lock for the run (FolderBusyError if another download holds it). A folder
+    downloads cannot be written in, or a video's name in raw/ taken by a folder, is a StorageError before
+    anything is fetched.
     Videos with a usable raw file are skipped, and so are permanent failures unless `retry_failed`.
     Starts follow the session's pace; a video refused in a way that may be the session's is queued
     again (after the others, at most `settings.retries` times). When the circuit breaker stops the
@@ -989,6 +1033,7 @@ def download_videos(
         check_youtube_id(ytb_id)
     check_download_settings(settings)
     data_dir = Path(data_dir).expanduser()
+    check_download_folder(data_dir)
     with FolderLock(data_dir / DOWNLOAD_LOCK_FILE, exclusive=True):
         return _download_locked(data_dir, videos, settings, workers, retry_failed, on_finish)
 
@@ -1010,6 +1055,7 @@ def _download_locked(
         if wants_download(ytb_id, entries.get(ytb_id), data_dir, retry_failed)
     }
     for ytb_id in todo:
+        check_raw_video_free(data_dir, ytb_id)
         entry = entries.get(ytb_id)
         if entry is not None and raw_video_state(data_dir, ytb_id, entry) == CHANGED:
             size = (data_dir / entry.file).stat().st_size

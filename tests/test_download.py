@@ -19,6 +19,7 @@ from pathlib import Path
 import av
 import pytest
 from celebv_hq_fixtures import make_record, write_annotation_file
+from permissions import permissions_apply, run_command
 from video_server import VideoServer
 
 from celeb_datasets.cli import main
@@ -472,6 +473,60 @@ def test_each_bad_option_or_file_is_one_error_line_with_exit_2_before_any_downlo
     assert err.startswith("error: ") and err.count("\n") == 1, err
     assert message.replace("{folder}", str(tmp_path)) in err
     assert not server.requests and not os.listdir(private)  # nothing fetched, no cookie copy left behind
+
+
+def test_a_data_folder_or_raw_folder_that_cannot_be_written_in_is_one_error_line_before_any_request(
+    server: VideoServer, tmp_path: Path
+) -> None:
+    wrapper = permissions_apply()
+    folder = write_download_folder(tmp_path / "data", {SERVED: [(0.0, 1.0)]})
+    command = ["download", "celebv_hq", "--data-dir", str(folder), "--url-template", server.url_template, *FAST_FLAGS]
+    for read_only in (folder, folder / "raw"):
+        read_only.mkdir(exist_ok=True)
+        before = sorted(path.name for path in folder.rglob("*"))
+        read_only.chmod(0o555)
+        try:
+            finished = run_command([*command, "--quiet"], wrapper)
+        finally:
+            read_only.chmod(0o755)
+        assert (finished.returncode, finished.stdout) == (2, ""), finished.stderr
+        assert finished.stderr == (
+            f"error: cannot write in {read_only}: permission denied; downloads go to raw/ and the manifest and lock "
+            "to the data folder: give a data folder you can write in (a read-only copy of the videos can be given "
+            "as --raw-dir, raw_dir)\n"
+        )
+        assert sorted(path.name for path in folder.rglob("*")) == before
+    assert not server.requests
+
+
+def test_a_raw_that_is_a_file_or_a_video_name_taken_by_a_folder_stops_before_any_request_and_is_left_alone(
+    server: VideoServer, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    folder = write_download_folder(tmp_path / "data", {SERVED: [(0.0, 1.0)], GONE: [(0.0, 1.0)]})
+    command = ["download", "celebv_hq", "--data-dir", str(folder), "--url-template", server.url_template, *FAST_FLAGS]
+    (folder / "raw").write_text("my notes\n")
+    assert main([*command, "--quiet"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {folder}/raw is a file, not a folder: downloads are written in it; move the file away, or give "
+        "another data folder\n"
+    )
+    assert (folder / "raw").read_text() == "my notes\n"
+    (folder / "raw").unlink()
+    (folder / "raw" / f"{SERVED}.mp4").mkdir(parents=True)
+    (folder / "raw" / f"{SERVED}.mp4" / "keep.txt").write_text("mine\n")
+    expected = (
+        f"error: {folder}/raw/{SERVED}.mp4 is a folder: the download of {SERVED} would be written there; move it "
+        "away (a download never replaces what it did not write)\n"
+    )
+    assert main([*command, "--quiet"]) == 2
+    assert capsys.readouterr().err == expected
+    assert not server.requests and not (folder / "download_manifest.jsonl").exists()
+    fetch = ["prepare", "celebv_hq", "--config", "clips", "--fetch", "--cache-dir", str(tmp_path / "cache")]
+    assert main([*fetch, *command[2:], "--preset", "ultrafast", "--quiet"]) == 2  # a fetch build too
+    assert capsys.readouterr().err == expected
+    assert (folder / "raw" / f"{SERVED}.mp4" / "keep.txt").read_text() == "mine\n"
+    assert main(["status", "celebv_hq", "--data-dir", str(folder)]) == 0
+    assert "  done: 0 (" in capsys.readouterr().out  # a folder is no video
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from celebv_hq_fixtures import make_record, write_annotation_file, write_defective_copy
+from permissions import permissions_apply, run_command
 from video_server import VideoServer
 
 from celeb_datasets.cli import main
@@ -133,6 +134,31 @@ def test_the_cache_follows_the_files_of_the_copies(tmp_path: Path) -> None:
     assert cache_dir() == first  # nothing changed: the same build
     write_indexed_video(tmp_path / "torrent" / "more" / "ddddddddddd.mp4", duration_sec=2, width=64, height=64)
     assert cache_dir() != first  # a video came: another build
+
+
+def test_folders_of_a_copy_that_cannot_be_read_are_left_out_with_one_warning(tmp_path: Path) -> None:
+    wrapper = permissions_apply()
+    copy = write_defective_copy(tmp_path / "copy")
+    torrent = tmp_path / "torrent"
+    shutil.move(copy / "raw", torrent / "readable")
+    secret = torrent / "secret"
+    write_indexed_video(secret / "ddddddddddd.mp4", duration_sec=2, width=64, height=64)
+    (torrent / "a link into it").symlink_to(secret / "deeper")  # a link that cannot be looked through
+    secret.chmod(0)
+    copies = ["--data-dir", str(copy), "--raw-dir", str(torrent), "--quiet"]
+    try:
+        built = run_command(
+            ["prepare", "celebv_hq", "--config", "clips", *copies, "--cache-dir", str(tmp_path)], wrapper
+        )
+        status = run_command(["status", "celebv_hq", *copies], wrapper)
+    finally:
+        secret.chmod(0o755)
+    warning = (
+        f"1 folder(s) under {torrent} could not be read (no permission), e.g. {secret}: videos in them are not used"
+    )
+    assert built.returncode == 0 and "clips train: 9 rows" in built.stdout
+    assert built.stderr.splitlines()[0] == warning and "CelebV-HQ clips: 9 written" in built.stderr
+    assert status.returncode == 0 and status.stderr.splitlines() == [warning]
 
 
 # Runs each command line of argv[1] (JSON) and prints their exit codes as the last line.
