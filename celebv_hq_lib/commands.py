@@ -246,17 +246,11 @@ def run_verify(arguments: argparse.Namespace) -> int:
 def run_status(arguments: argparse.Namespace) -> int:
     clips = read_annotation_file(find_annotation_file(arguments.data_dir))
     print(f"CelebV-HQ download in {arguments.data_dir} (manifest: {download.Manifest(arguments.data_dir).path})")
-    print("\n".join(download.download_status(arguments.data_dir, clips).lines()))
+    copies = None
     if arguments.raw_dir is not None or arguments.processed_dir is not None:
-        sources = find_video_sources(arguments.data_dir, arguments.raw_dir, arguments.processed_dir)
-        buildable = sum(
-            sources.processed_clip(clip.clip_id) is not None or sources.raw_video(clip.ytb_id) is not None
-            for clip in clips
-        )
-        print(
-            f"clips that can be built with your copies too: {buildable:,} of {len(clips):,} "
-            f"({len(sources.shared_raw_videos):,} raw videos under --raw-dir)"
-        )
+        clip_ids = frozenset(clip.clip_id for clip in clips)
+        copies = find_video_sources(arguments.data_dir, arguments.raw_dir, arguments.processed_dir, clip_ids)
+    print("\n".join(download.download_status(arguments.data_dir, clips, copies).lines()))
     summary = read_summary(arguments.report_dir or arguments.data_dir)
     if summary is None:
         print(f"not verified yet: celeb-datasets verify celebv_hq --data-dir {arguments.data_dir}")

@@ -45,6 +45,7 @@ from celebv_hq_lib.layout import (
     RAW_VIDEO_EXTENSIONS,
     RAW_VIDEO_FOLDER,
     check_youtube_id,
+    file_names,
     partial_download_folder,
     processed_clip_names,
     raw_video_obstacle,
@@ -61,6 +62,7 @@ from celebv_hq_lib.session import (
     Refusal,
     SessionStopped,
 )
+from celebv_hq_lib.sources import VideoSources
 
 logger = logging.getLogger("celeb_datasets")
 
@@ -1130,7 +1132,9 @@ class DownloadStatus:
 
     `done_on_disk` counts videos with a usable raw file (downloaded, or put there by you); `gone` and
     `changed` are videos the manifest has as done whose file was deleted or no longer has its size:
-    `download` fetches both again.
+    `download` fetches both again. With copies (raw_dir, processed_dir), `buildable_with_copies` counts
+    the clips buildable here or from them and `videos_in_raw_dir` the annotation's videos raw_dir holds.
+    Every count is of the annotation's videos and clips, each once, whatever else the folders hold.
     """
 
     videos: int
@@ -1144,6 +1148,8 @@ class DownloadStatus:
     buildable_clips: int
     raw_bytes: int
     partial_bytes: int
+    buildable_with_copies: int | None = None
+    videos_in_raw_dir: int = 0
 
     def lines(self) -> list[str]:
         """The status as printed by `celeb-datasets status`."""
@@ -1159,26 +1165,40 @@ class DownloadStatus:
             f"{self.clips:,}",
             f"bytes on disk: {self.raw_bytes:,} in raw/ ({self.raw_bytes / 1e9:,.2f} GB), "
             f"{self.partial_bytes:,} in partial downloads",
-        ]
+        ] + (
+            []
+            if self.buildable_with_copies is None
+            else [
+                f"clips that can be built with your copies too: {self.buildable_with_copies:,} of {self.clips:,} "
+                f"({self.videos_in_raw_dir:,} of the {self.videos:,} videos under --raw-dir)"
+            ]
+        )
 
 
-def download_status(data_dir: str | os.PathLike[str], clips: Iterable[ClipAnnotation]) -> DownloadStatus:
-    """Count a download folder's videos by manifest state and raw file, the clips it can build, its bytes."""
+def download_status(
+    data_dir: str | os.PathLike[str], clips: Iterable[ClipAnnotation], copies: VideoSources | None = None
+) -> DownloadStatus:
+    """Count a download folder's videos by manifest state and raw file, the clips it can build, its bytes;
+    with `copies` (find_video_sources with raw_dir or processed_dir), the clips buildable with them too."""
     data_dir = Path(data_dir).expanduser()
     clips = list(clips)
     entries = Manifest(data_dir).read()
     raw_folder = data_dir / RAW_VIDEO_FOLDER
-    raw_sizes = (
-        {path.name: path.stat().st_size for path in raw_folder.iterdir() if path.is_file()}
-        if raw_folder.is_dir()
-        else {}
-    )
+    raw_sizes = {name: (raw_folder / name).stat().st_size for name in file_names(raw_folder)}
     ends = needed_ends(clips)
     states = {ytb_id: raw_video_state(data_dir, ytb_id, entries.get(ytb_id), raw_sizes) for ytb_id in ends}
     usable = {ytb_id for ytb_id, state in states.items() if state == KEPT}
     absent = [entries[ytb_id] for ytb_id, state in states.items() if state == ABSENT and ytb_id in entries]
     processed = processed_clip_names(data_dir)
     partial = partial_download_folder(data_dir)
+    buildable_with_copies = None
+    if copies is not None and copies.copy_folders:
+        buildable_with_copies = sum(
+            clip.ytb_id in usable
+            or copies.processed_clip(clip.clip_id) is not None
+            or clip.ytb_id in copies.shared_raw_videos
+            for clip in clips
+        )
     return DownloadStatus(
         videos=len(ends),
         done_on_disk=len(usable),
@@ -1191,4 +1211,6 @@ def download_status(data_dir: str | os.PathLike[str], clips: Iterable[ClipAnnota
         buildable_clips=sum(clip.ytb_id in usable or f"{clip.clip_id}.mp4" in processed for clip in clips),
         raw_bytes=sum(raw_sizes.values()),
         partial_bytes=sum(p.stat().st_size for p in partial.rglob("*") if p.is_file()) if partial.is_dir() else 0,
+        buildable_with_copies=buildable_with_copies,
+        videos_in_raw_dir=sum(copies is not None and ytb_id in copies.shared_raw_videos for ytb_id in ends),
     )
