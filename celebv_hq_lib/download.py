@@ -37,6 +37,7 @@ from typing import Any
 from celeb_datasets.errors import CelebDatasetsError, MissingSourceError, OptionError, SourceFileError, StorageError
 from celeb_datasets.folders import write_problem
 from celeb_datasets.options import check_options, option
+from celeb_datasets.sourcefiles import decode_text
 from celebv_hq_lib.annotations import ClipAnnotation
 from celebv_hq_lib.layout import (
     DOWNLOAD_LOCK_FILE,
@@ -853,8 +854,9 @@ def needed_ends(clips: Iterable[ClipAnnotation]) -> dict[str, float]:
 def read_id_list(path: str | os.PathLike[str], clips: Iterable[ClipAnnotation]) -> list[str]:
     """The YouTube ids named by an id file: one YouTube id or clip id per line ('#' comments, blanks ignored).
 
-    A clip id stands for its YouTube video. An id the annotation file does not know, a file that is not
-    UTF-8 text, or one that names no video at all is an error naming the file (and line).
+    A clip id stands for its YouTube video. A leading byte-order mark (Windows Notepad's) is dropped. An id
+    the annotation file does not know, a file that is not UTF-8 text, or one that names no video at all is
+    an error naming the file (and line).
     """
     video_of_clip = {clip.clip_id: clip.ytb_id for clip in clips}
     videos = set(video_of_clip.values())
@@ -868,13 +870,7 @@ def read_id_list(path: str | os.PathLike[str], clips: Iterable[ClipAnnotation]) 
         raise MissingSourceError(f"--ids {path} is a folder: expected a text file of ids, one a line") from None
     except OSError as error:
         raise MissingSourceError(f"--ids {path}: cannot read it: {error.strerror}") from None
-    try:
-        lines = data.decode("utf-8").splitlines()
-    except UnicodeDecodeError as error:
-        raise SourceFileError(
-            f"--ids {path}: not UTF-8 text (byte {data[error.start]:#04x} at offset {error.start}); "
-            "expected YouTube ids or clip ids, one a line"
-        ) from None
+    lines = decode_text(data, f"--ids {path}", "expected YouTube ids or clip ids, one a line").splitlines()
     for number, line in enumerate(lines, start=1):
         name = line.split("#", 1)[0].strip()
         if not name:

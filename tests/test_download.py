@@ -433,7 +433,11 @@ NOT_UTF8, A_FOLDER, ONLY_COMMENTS, GARBAGE_COOKIES = "not-utf8.txt", "a-folder",
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["--ids", NOT_UTF8], "--ids {folder}/not-utf8.txt: not UTF-8 text (byte 0xff at offset 0)"),
+        (
+            ["--ids", NOT_UTF8],
+            "--ids {folder}/not-utf8.txt, line 1: not UTF-8 text (byte 0xff at offset 0) (it is UTF-16: save it as "
+            "UTF-8); expected YouTube ids or clip ids, one a line",
+        ),
         (["--ids", A_FOLDER], "--ids {folder}/a-folder is a folder: expected a text file of ids"),
         (["--ids", ONLY_COMMENTS], "--ids {folder}/comments.txt names no video (only blank lines and comments)"),
         (["--url-template", "http://127.0.0.1:9/{ytb_id}{other}"], "{ytb_id} is the only field it may have"),
@@ -684,6 +688,17 @@ def test_the_download_and_status_commands(server: VideoServer, tmp_path: Path, c
     (tmp_path / "ids.txt").write_text("nosuchvideo\n")
     assert main(["download", "celebv_hq", *common, "--ids", str(tmp_path / "ids.txt")]) == 2
     assert "ids.txt:1: 'nosuchvideo' is neither" in capsys.readouterr().err
+
+
+def test_an_ids_file_saved_with_a_byte_order_mark_and_windows_line_ends_chooses_its_first_id(
+    server: VideoServer, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    folder = write_download_folder(tmp_path, {SERVED: [(0.0, 1.0)], GONE: [(0.0, 1.0)], BUSY: [(0.0, 1.0)]})
+    (tmp_path / "ids.txt").write_bytes(f"\ufeff{SERVED}\r\n{GONE}_0\r\n".encode())  # Notepad's "UTF-8"
+    common = ["--data-dir", str(folder), "--url-template", server.url_template, *FAST_FLAGS]
+    assert main(["download", "celebv_hq", *common, "--ids", str(tmp_path / "ids.txt")]) == 0
+    assert "2 video(s) chosen" in capsys.readouterr().out
+    assert set(Manifest(folder).read()) == {SERVED, GONE}
 
 
 def test_a_download_leaving_videos_to_retry_exits_1(
