@@ -7,6 +7,7 @@ import itertools
 import json
 import multiprocessing
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -946,6 +947,43 @@ def test_check_gives_one_line_per_need_and_exit_1_when_one_is_missing(
         "(too old: yt-dlp needs >= 22.0.0)"
     )
     assert lines[3].endswith("1 unexpired cookie(s) for youtube.com, the first to expire on 2100-01-01")
+
+
+def running(pid: int) -> bool:
+    """Whether process `pid` is still running (a zombie waiting to be reaped is not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def test_a_runtime_or_ffmpeg_that_hangs_is_said_not_to_answer_within_the_timeout_and_is_stopped(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from celebv_hq_lib import preflight
+
+    folder = write_download_folder(tmp_path / "data", {SERVED: [(0.0, 60.0)]})
+    programs = tmp_path / "bin"
+    programs.mkdir()
+    children, sleep = tmp_path / "children", shutil.which("sleep")
+    for name in ("deno", "ffmpeg"):  # a wrapper script whose child hangs, as a stuck runtime would
+        (programs / name).write_text(f"#!/bin/sh\n{sleep} 60 &\necho $! >> {children}\nwait\n")
+        (programs / name).chmod(0o755)
+    (programs / "node").write_text("#!/bin/sh\necho 'node: cannot load its libraries' >&2\nexit 3\n")
+    (programs / "node").chmod(0o755)
+    monkeypatch.setenv("PATH", str(programs))
+    monkeypatch.setenv("IMAGEIO_FFMPEG_EXE", str(programs / "ffmpeg"))
+    monkeypatch.setattr(preflight, "PROGRAM_TIMEOUT_SEC", 0.5)
+    assert main(["download", "celebv_hq", "--data-dir", str(folder), "--check"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == (
+        f"FAIL  JavaScript runtime: deno at {programs}/deno did not answer `deno --version` within 0.5 s; node at "
+        f"{programs}/node failed to answer `node --version` (exit code 3); yt-dlp enables deno (its default), "
+        "which did not answer `deno --version` within 0.5 s"
+    )
+    assert lines[4] == f"FAIL  ffmpeg for merging: {programs}/ffmpeg did not answer `ffmpeg -version` within 0.5 s"
+    pids = [int(pid) for pid in children.read_text().split()]
+    assert len(pids) == 2 and not any(running(pid) for pid in pids)  # nothing left hanging
 
 
 def test_a_long_download_is_checked_first_and_stops_before_any_request_when_a_check_fails(
