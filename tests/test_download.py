@@ -20,7 +20,7 @@ from pathlib import Path
 import av
 import pytest
 from celebv_hq_fixtures import make_record, write_annotation_file
-from permissions import permissions_apply, run_command
+from cli_process import permissions_apply, run_command
 from video_server import VideoServer
 
 from celeb_datasets.cli import main

@@ -15,7 +15,7 @@ from pathlib import Path
 import datasets
 import pytest
 from celebv_hq_fixtures import write_sample_download
-from permissions import permissions_apply, run_command
+from cli_process import permissions_apply, run_command
 
 from celeb_datasets.card import Availability, ExportedConfig, availability_line, card_text, configs_in_card
 from celeb_datasets.cli import main

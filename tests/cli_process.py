@@ -1,4 +1,5 @@
-"""Running the command line in a process of its own where file permissions apply, as they do for a user."""
+"""Running the command line in a process of its own, as a user does: its own logging and stderr, and file
+permissions that apply (`permissions_apply`) even when the tests run as root."""
 
 from __future__ import annotations
 
@@ -13,9 +14,13 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_command(arguments: list[str], prefix: list[str]) -> subprocess.CompletedProcess[str]:
-    """`celeb-datasets ARGUMENTS` in a process of its own, started through `prefix` (a wrapper command)."""
-    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+def run_command(
+    arguments: list[str], prefix: list[str] | None = None, environment: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`celeb-datasets ARGUMENTS` in a process of its own, started through `prefix` (a wrapper command), with
+    `environment` added to this process's."""
+    environment = {**os.environ, **(environment or {}), "PYTHONPATH": str(REPO_ROOT)}
+    prefix = prefix or []
     command = [*prefix, sys.executable, "-m", "celeb_datasets.cli", *arguments]
     return subprocess.run(command, env=environment, capture_output=True, text=True, timeout=300, check=False)
 
