@@ -1180,7 +1180,7 @@ def download_status(
     clips = list(clips)
     entries = Manifest(data_dir).read()
     raw_folder = data_dir / RAW_VIDEO_FOLDER
-    raw_sizes = {name: (raw_folder / name).stat().st_size for name in file_names(raw_folder)}
+    raw_sizes = {name: path.stat().st_size for name in file_names(raw_folder) if (path := raw_folder / name).is_file()}
     ends = needed_ends(clips)
     states = {ytb_id: raw_video_state(data_dir, ytb_id, entries.get(ytb_id), raw_sizes) for ytb_id in ends}
     usable = {ytb_id for ytb_id, state in states.items() if state == KEPT}

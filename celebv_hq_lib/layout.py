@@ -124,22 +124,14 @@ def partial_download_folder(data_dir: str | os.PathLike[str], ytb_id: str | None
 
 
 def file_names(folder: Path) -> frozenset[str]:
-    """The names of the files in `folder`, links to files included (empty when it is not a folder);
-    MissingSourceError when it cannot be read. A folder named like a video is not one."""
+    """The names in `folder` (empty when it does not exist or is not a folder); MissingSourceError when it
+    cannot be read. A folder named like a video is listed: the build says what is wrong with it."""
     try:
-        with os.scandir(folder) as listing:
-            return frozenset(entry.name for entry in listing if _is_file(entry))
+        return frozenset(os.listdir(folder))
     except (FileNotFoundError, NotADirectoryError):
         return frozenset()
     except OSError as error:
         raise MissingSourceError(f"cannot read the folder {folder}: {error.strerror}") from None
-
-
-def _is_file(entry: os.DirEntry[str]) -> bool:
-    try:
-        return entry.is_file()
-    except OSError:  # a link whose target cannot be looked at: not a video we can read
-        return False
 
 
 def processed_clip_names(data_dir: Path) -> frozenset[str]:

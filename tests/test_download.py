@@ -507,7 +507,8 @@ def test_a_data_folder_or_raw_folder_that_cannot_be_written_in_is_one_error_line
 def test_a_raw_that_is_a_file_or_a_video_name_taken_by_a_folder_stops_before_any_request_and_is_left_alone(
     server: VideoServer, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    folder = write_download_folder(tmp_path / "data", {SERVED: [(0.0, 1.0)], GONE: [(0.0, 1.0)]})
+    [other] = many_videos(server, 1)
+    folder = write_download_folder(tmp_path / "data", {SERVED: [(0.0, 1.0)], other: [(0.0, 1.0)]})
     command = ["download", "celebv_hq", "--data-dir", str(folder), "--url-template", server.url_template, *FAST_FLAGS]
     (folder / "raw").write_text("my notes\n")
     assert main([*command, "--quiet"]) == 2
@@ -526,12 +527,22 @@ def test_a_raw_that_is_a_file_or_a_video_name_taken_by_a_folder_stops_before_any
     assert main([*command, "--quiet"]) == 2
     assert capsys.readouterr().err == expected
     assert not server.requests and not (folder / "download_manifest.jsonl").exists()
-    fetch = ["prepare", "celebv_hq", "--config", "clips", "--fetch", "--cache-dir", str(tmp_path / "cache")]
-    assert main([*fetch, *command[2:], "--preset", "ultrafast", "--quiet"]) == 2  # a fetch build too
-    assert capsys.readouterr().err == expected
+    settings = {"pace_min_sec": 0.0, "pace_max_sec": 0.0, "request_sleep_sec": 0.0, "preset": "ultrafast"}
+    builder = CelebVHQ(
+        config_name="clips",
+        data_dir=str(folder),
+        cache_dir=str(tmp_path / "cache"),
+        fetch=True,
+        url_template=server.url_template,
+        **settings,
+    )
+    builder.download_and_prepare()  # a fetch build: the clip is skipped with what is wrong, its video never fetched
+    reason = {row["clip_id"]: row["reason"] for row in read_skip_report(builder.skip_report)}[f"{SERVED}_0"]
+    assert reason.startswith("unreadable: ") and "Is a directory" in reason
+    assert not any(SERVED in path for path in server.requests)
     assert (folder / "raw" / f"{SERVED}.mp4" / "keep.txt").read_text() == "mine\n"
     assert main(["status", "celebv_hq", "--data-dir", str(folder)]) == 0
-    assert "  done: 0 (" in capsys.readouterr().out  # a folder is no video
+    assert "  done: 1 (" in capsys.readouterr().out  # the other video; a folder is no video
 
 
 @pytest.mark.slow
