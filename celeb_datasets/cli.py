@@ -124,7 +124,9 @@ def _stdout_closed() -> bool:
 def build_parser() -> argparse.ArgumentParser:
     parser = CommandLineParser(prog="celeb-datasets", description=__doc__.split("\n\n")[0])
     common = CommandLineParser(add_help=False)
-    common.add_argument("--quiet", action="store_true", help="no progress bars, only warnings and errors")
+    common.add_argument(
+        "--quiet", action="store_true", help="no progress bars; only warnings and errors (of Ray and the Hub: errors)"
+    )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=CommandLineParser)
 
     # A registered dataset whose code is missing leaves only its own commands out.
@@ -468,16 +470,23 @@ def _sample_overrides(arguments: argparse.Namespace) -> dict[str, Any]:
 
 
 def _configure_output(quiet: bool) -> None:
+    """The package's messages at info (its summaries are part of a command's output), or only its warnings
+    and errors with --quiet, which also leaves only errors of the libraries: no progress bars, no warnings
+    of datasets or huggingface_hub (Ray's follow the package's logger: engines.ray_engine)."""
     import datasets
+    from huggingface_hub.utils import disable_progress_bars
+    from huggingface_hub.utils import logging as hub_logging
 
     logging.basicConfig(format="%(message)s", level=logging.WARNING)
-    # The package's own summaries (e.g. what a build skipped) are part of the command's output.
     logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    # Both libraries print through a handler of their own: passed on to ours as well, each line would show twice.
+    datasets.utils.logging.disable_propagation()
+    logging.getLogger("huggingface_hub").propagate = False
     if quiet:
         datasets.disable_progress_bars()
-        from huggingface_hub.utils import disable_progress_bars
-
+        datasets.utils.logging.set_verbosity_error()
         disable_progress_bars()
+        hub_logging.set_verbosity_error()
 
 
 if __name__ == "__main__":

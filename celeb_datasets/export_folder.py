@@ -48,6 +48,7 @@ from celeb_datasets import __version__
 from celeb_datasets.card import CARD_FILE, SHARD_NAME, Availability, ExportedConfig, read_exported_config, release_items
 from celeb_datasets.errors import ExportFolderError, OptionError, StorageError
 from celeb_datasets.fingerprint import EXPORT_MARKER, content_fingerprint, file_digest, text_digest
+from celeb_datasets.folders import write_problem
 from celeb_datasets.options import options_of
 from celeb_datasets.skips import kinds_of_lines, read_skip_report
 from celeb_datasets.slices import Slice
@@ -107,22 +108,14 @@ def _check_writable(path: Path, existing: Path) -> None:
     """StorageError when the folders an export writes in, those that exist, refuse this process."""
     folders = [existing] if existing != path else [path, path / WORK_FOLDER]
     for folder in folders:
-        if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
-            read_only = _on_read_only_file_system(folder)
-            why = "it is on a read-only file system" if read_only else "permission denied"
+        why = write_problem(folder) if folder.is_dir() else None
+        if why is not None:
             made = (
                 ""
                 if folder == path or folder.parent == path
                 else f" (where the export folder {_short(path)} would be made)"
             )
             raise StorageError(f"cannot write in {_short(folder)}{made}: {why}; export into a folder you can write in")
-
-
-def _on_read_only_file_system(folder: Path) -> bool:
-    try:
-        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
-    except OSError:
-        return False
 
 
 def check_cache_outside(export_dir: Path, cache_dir: str | os.PathLike[str] | None) -> None:

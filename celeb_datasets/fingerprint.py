@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections.abc import Iterable, Iterator
 
 LABEL_SUFFIXES = frozenset((".json", ".txt", ".csv", ".tsv"))
@@ -81,7 +82,7 @@ def _files(root: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
             if entry.name.startswith(".") or entry.name == EXPORT_MARKER:
                 continue  # hidden: partial downloads, our own work files; never a source
             relative = f"{relative_folder}/{entry.name}" if relative_folder else entry.name
-            if entry.is_dir():
+            if _is_folder(entry):
                 if os.path.exists(os.path.join(entry.path, EXPORT_MARKER)):
                     continue  # an export folder inside the data folder is not a source
                 stack.append(relative)
@@ -89,11 +90,20 @@ def _files(root: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
                 yield relative, entry
 
 
+def _is_folder(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:  # a link we may not look through (another user's): counted as an unreadable file
+        return False
+
+
 def _describe(path: str, entry: os.DirEntry[str] | None) -> str:
     try:
+        status = entry.stat() if entry is not None else os.stat(path)
+        if not stat.S_ISREG(status.st_mode):
+            return "not a regular file"  # a pipe or a device is never read: it could block forever
         if os.path.splitext(path)[1].lower() in LABEL_SUFFIXES:
             return "content " + _content_digest(path)
-        status = entry.stat() if entry is not None else os.stat(path)
         return f"size {status.st_size} mtime {status.st_mtime_ns}"
     except OSError as error:
         return f"unreadable {error.errno}"

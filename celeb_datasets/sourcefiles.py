@@ -11,17 +11,21 @@ from typing import Any
 
 from celeb_datasets.errors import SourceFileError
 
+RELEASE_FILE_HINT = "the release's files are UTF-8: download the file again, or save it as UTF-8 if it was edited"
+_UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")
 
-def decode_text(data: bytes, source: str) -> str:
-    """`data` as UTF-8 text (a leading byte-order mark dropped), or SourceFileError naming the line."""
+
+def decode_text(data: bytes, source: str, hint: str = RELEASE_FILE_HINT) -> str:
+    """`data` as UTF-8 text (a leading byte-order mark, as Windows editors write, dropped), or SourceFileError
+    naming `source`, the line and the byte, then `hint` (what the user should do)."""
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
         byte = data[error.start : error.start + 1].hex()
+        utf16 = " (it is UTF-16: save it as UTF-8)" if data.startswith(_UTF16_MARKS) else ""
         raise SourceFileError(
-            f"{source}, line {line}: not UTF-8 text (byte 0x{byte} at offset {error.start}); the release's files "
-            "are UTF-8: download the file again, or save it as UTF-8 if it was edited"
+            f"{source}, line {line}: not UTF-8 text (byte 0x{byte} at offset {error.start}){utf16}; {hint}"
         ) from None
 
 

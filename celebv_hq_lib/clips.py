@@ -28,6 +28,7 @@ from celebv_hq_lib.download import (
     FAILED,
     DownloadSettings,
     Manifest,
+    check_download_folder,
     check_download_settings,
     download_video,
     fetch_session,
@@ -334,7 +335,8 @@ def fetch_raw_video(
 
     Returns its path, or None after skipping every clip with the download's reason: "missing" when the
     video failed for good, TO_RETRY when a rerun may fetch it. Raises FolderBusyError while a `download`
-    runs on the folder, and SessionStopped when YouTube kept refusing the session.
+    runs on the folder, SessionStopped when YouTube kept refusing the session, and StorageError when the data
+    folder cannot take downloads.
     """
     if video.fetch_into is None:
         raise MissingSourceError(f"YouTube video {video.ytb_id}: no raw video and no data folder to fetch it into")
@@ -344,6 +346,7 @@ def fetch_raw_video(
     last_end = max(clip.end_sec for clip in clips)
     settings = config.download_settings()
     session = fetch_session(video.fetch_session, video.fetch_into, settings)
+    check_download_folder(video.fetch_into)
     # Shared between the build's workers; a `download` on the same folder holds it exclusively.
     try:
         with FolderLock(Path(video.fetch_into) / DOWNLOAD_LOCK_FILE, exclusive=False):

@@ -142,17 +142,20 @@ def run_download(arguments: argparse.Namespace) -> int:
     settings = download.DownloadSettings(**given_options(arguments, download.DownloadSettings))
     clips = read_annotation_file(find_annotation_file(arguments.data_dir))
     ids = None if arguments.ids is None else download.read_id_list(arguments.ids, clips)
-    ends = download.needed_ends(clips)
+    videos = download.select_videos(download.needed_ends(clips), ids)
     if arguments.raw_dir is not None:
-        # Downloads go to DATA_DIR/raw, never into the user's copy: videos it holds are not fetched.
+        # Downloads go to DATA_DIR/raw, never into the user's copy: the chosen videos it holds are not fetched.
         refuse_raw_dir_as_download_target(arguments.data_dir, str(arguments.raw_dir))
         copied = find_video_sources(arguments.data_dir, arguments.raw_dir).shared_raw_videos
-        ends = {ytb_id: end for ytb_id, end in ends.items() if ytb_id not in copied}
-        print(f"{len(copied):,} video(s) found under --raw-dir {arguments.raw_dir}: not fetched", flush=True)
-    videos = download.select_videos(ends, ids, arguments.limit)
+        found = sum(ytb_id in copied for ytb_id in videos)
+        videos = {ytb_id: end for ytb_id, end in videos.items() if ytb_id not in copied}
+        print(f"{found:,} video(s) found under --raw-dir {arguments.raw_dir}: not fetched", flush=True)
+    videos = download.select_videos(videos, limit=arguments.limit)
     if arguments.workers < 1:
         raise OptionError(f"--workers must be >= 1, not {arguments.workers}")
     download.check_download_settings(settings)
+    if not arguments.check:
+        download.check_download_folder(arguments.data_dir)
     if arguments.check or (len(videos) >= AUTO_CHECK_VIDEOS and not arguments.skip_check):
         lines = preflight(arguments.data_dir, settings, _to_fetch(arguments.data_dir, videos, arguments.retry_failed))
         failed = [line for line in lines if not line.ok]
@@ -243,17 +246,11 @@ def run_verify(arguments: argparse.Namespace) -> int:
 def run_status(arguments: argparse.Namespace) -> int:
     clips = read_annotation_file(find_annotation_file(arguments.data_dir))
     print(f"CelebV-HQ download in {arguments.data_dir} (manifest: {download.Manifest(arguments.data_dir).path})")
-    print("\n".join(download.download_status(arguments.data_dir, clips).lines()))
+    copies = None
     if arguments.raw_dir is not None or arguments.processed_dir is not None:
-        sources = find_video_sources(arguments.data_dir, arguments.raw_dir, arguments.processed_dir)
-        buildable = sum(
-            sources.processed_clip(clip.clip_id) is not None or sources.raw_video(clip.ytb_id) is not None
-            for clip in clips
-        )
-        print(
-            f"clips that can be built with your copies too: {buildable:,} of {len(clips):,} "
-            f"({len(sources.shared_raw_videos):,} raw videos under --raw-dir)"
-        )
+        clip_ids = frozenset(clip.clip_id for clip in clips)
+        copies = find_video_sources(arguments.data_dir, arguments.raw_dir, arguments.processed_dir, clip_ids)
+    print("\n".join(download.download_status(arguments.data_dir, clips, copies).lines()))
     summary = read_summary(arguments.report_dir or arguments.data_dir)
     if summary is None:
         print(f"not verified yet: celeb-datasets verify celebv_hq --data-dir {arguments.data_dir}")

@@ -34,8 +34,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from celeb_datasets.errors import CelebDatasetsError, MissingSourceError, OptionError, SourceFileError
+from celeb_datasets.errors import CelebDatasetsError, MissingSourceError, OptionError, SourceFileError, StorageError
+from celeb_datasets.folders import write_problem
 from celeb_datasets.options import check_options, option
+from celeb_datasets.sourcefiles import decode_text
 from celebv_hq_lib.annotations import ClipAnnotation
 from celebv_hq_lib.layout import (
     DOWNLOAD_LOCK_FILE,
@@ -44,8 +46,10 @@ from celebv_hq_lib.layout import (
     RAW_VIDEO_EXTENSIONS,
     RAW_VIDEO_FOLDER,
     check_youtube_id,
+    file_names,
     partial_download_folder,
     processed_clip_names,
+    raw_video_obstacle,
     raw_video_path,
     raw_video_target,
     youtube_id_problem,
@@ -59,6 +63,7 @@ from celebv_hq_lib.session import (
     Refusal,
     SessionStopped,
 )
+from celebv_hq_lib.sources import VideoSources
 
 logger = logging.getLogger("celeb_datasets")
 
@@ -515,9 +520,10 @@ def download_video(
     and the video left to retry (the caller may queue it again after a pause). The file is checked
     (`check_raw_video`) before it is moved into `raw/`. `previous` is the video's last manifest entry.
     Pass a `fetcher` (made with the same data_dir and settings) to reuse one yt-dlp instance, and a
-    `session` to share a pace and breaker. Raises SessionStopped when the session stops before a start.
+    `session` to share a pace and breaker. Raises SessionStopped when the session stops before a start, and
+    StorageError when the video's name in raw/ is taken by a folder (`check_raw_video_free`).
     """
-    check_youtube_id(ytb_id)
+    check_raw_video_free(data_dir, ytb_id)
     if fetcher is None:
         with YtDlpFetcher(data_dir, settings) as own_fetcher:
             return download_video(data_dir, ytb_id, needed_end_sec, settings, manifest, previous, own_fetcher, session)
@@ -848,8 +854,9 @@ def needed_ends(clips: Iterable[ClipAnnotation]) -> dict[str, float]:
 def read_id_list(path: str | os.PathLike[str], clips: Iterable[ClipAnnotation]) -> list[str]:
     """The YouTube ids named by an id file: one YouTube id or clip id per line ('#' comments, blanks ignored).
 
-    A clip id stands for its YouTube video. An id the annotation file does not know, a file that is not
-    UTF-8 text, or one that names no video at all is an error naming the file (and line).
+    A clip id stands for its YouTube video. A leading byte-order mark (Windows Notepad's) is dropped. An id
+    the annotation file does not know, a file that is not UTF-8 text, or one that names no video at all is
+    an error naming the file (and line).
     """
     video_of_clip = {clip.clip_id: clip.ytb_id for clip in clips}
     videos = set(video_of_clip.values())
@@ -863,13 +870,7 @@ def read_id_list(path: str | os.PathLike[str], clips: Iterable[ClipAnnotation]) 
         raise MissingSourceError(f"--ids {path} is a folder: expected a text file of ids, one a line") from None
     except OSError as error:
         raise MissingSourceError(f"--ids {path}: cannot read it: {error.strerror}") from None
-    try:
-        lines = data.decode("utf-8").splitlines()
-    except UnicodeDecodeError as error:
-        raise SourceFileError(
-            f"--ids {path}: not UTF-8 text (byte {data[error.start]:#04x} at offset {error.start}); "
-            "expected YouTube ids or clip ids, one a line"
-        ) from None
+    lines = decode_text(data, f"--ids {path}", "expected YouTube ids or clip ids, one a line").splitlines()
     for number, line in enumerate(lines, start=1):
         name = line.split("#", 1)[0].strip()
         if not name:
@@ -966,6 +967,45 @@ class DownloadSummary:
         return f"downloaded {len(self.entries):,} video(s): " + ", ".join(parts) + skipped
 
 
+def check_download_folder(data_dir: str | os.PathLike[str]) -> None:
+    """StorageError, in one line, unless downloads can be written into `data_dir`: the folder itself (the
+    manifest, the lock, the pace file), `raw/` and `raw/.partial/` must be folders this process can write in.
+    `raw/` and `raw/.partial/` are made when absent."""
+    data_dir = Path(data_dir).expanduser()
+    raw = data_dir / RAW_VIDEO_FOLDER
+    partial = partial_download_folder(data_dir)
+    for folder in (raw, partial):
+        if os.path.lexists(folder) and not folder.is_dir():
+            raise StorageError(
+                f"{folder} is a file, not a folder: downloads are written in it; move the file away, or give "
+                "another data folder"
+            )
+    for folder in (data_dir, raw, partial):
+        problem = write_problem(folder) if folder.is_dir() else None
+        if problem is not None:
+            raise StorageError(
+                f"cannot write in {folder}: {problem}; downloads go to {RAW_VIDEO_FOLDER}/ and the manifest and lock "
+                "to the data folder: give a data folder you can write in (a read-only copy of the videos can be "
+                "given as --raw-dir, raw_dir)"
+            )
+    try:
+        partial.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise StorageError(f"cannot create {partial}, where downloads are written: {error.strerror}") from None
+
+
+def check_raw_video_free(data_dir: str | os.PathLike[str], ytb_id: str) -> None:
+    """StorageError when the name a download of `ytb_id` would take in `raw/` holds something else than a
+    file (a folder, a link to nothing): a download never replaces what it did not write."""
+    obstacle = raw_video_obstacle(data_dir, ytb_id)
+    if obstacle is not None:
+        what = "a folder" if obstacle.is_dir() else "a link to nothing" if obstacle.is_symlink() else "not a file"
+        raise StorageError(
+            f"{obstacle} is {what}: the download of {ytb_id} would be written there; move it away (a download "
+            "never replaces what it did not write)"
+        )
+
+
 def download_videos(
     data_dir: str | os.PathLike[str],
     videos: Mapping[str, float],
@@ -976,7 +1016,9 @@ def download_videos(
 ) -> DownloadSummary:
     """Fetch `videos` ({ytb_id: end of its last clip}) into `data_dir/raw/` with `workers` threads.
 
-    Holds the folder's download lock for the run (FolderBusyError if another download holds it).
+    Holds the folder's download lock for the run (FolderBusyError if another download holds it). A folder
+    downloads cannot be written in, or a video's name in raw/ taken by a folder, is a StorageError before
+    anything is fetched.
     Videos with a usable raw file are skipped, and so are permanent failures unless `retry_failed`.
     Starts follow the session's pace; a video refused in a way that may be the session's is queued
     again (after the others, at most `settings.retries` times). When the circuit breaker stops the
@@ -989,6 +1031,7 @@ def download_videos(
         check_youtube_id(ytb_id)
     check_download_settings(settings)
     data_dir = Path(data_dir).expanduser()
+    check_download_folder(data_dir)
     with FolderLock(data_dir / DOWNLOAD_LOCK_FILE, exclusive=True):
         return _download_locked(data_dir, videos, settings, workers, retry_failed, on_finish)
 
@@ -1010,6 +1053,7 @@ def _download_locked(
         if wants_download(ytb_id, entries.get(ytb_id), data_dir, retry_failed)
     }
     for ytb_id in todo:
+        check_raw_video_free(data_dir, ytb_id)
         entry = entries.get(ytb_id)
         if entry is not None and raw_video_state(data_dir, ytb_id, entry) == CHANGED:
             size = (data_dir / entry.file).stat().st_size
@@ -1084,7 +1128,9 @@ class DownloadStatus:
 
     `done_on_disk` counts videos with a usable raw file (downloaded, or put there by you); `gone` and
     `changed` are videos the manifest has as done whose file was deleted or no longer has its size:
-    `download` fetches both again.
+    `download` fetches both again. With copies (raw_dir, processed_dir), `buildable_with_copies` counts
+    the clips buildable here or from them and `videos_in_raw_dir` the annotation's videos raw_dir holds.
+    Every count is of the annotation's videos and clips, each once, whatever else the folders hold.
     """
 
     videos: int
@@ -1098,6 +1144,8 @@ class DownloadStatus:
     buildable_clips: int
     raw_bytes: int
     partial_bytes: int
+    buildable_with_copies: int | None = None
+    videos_in_raw_dir: int = 0
 
     def lines(self) -> list[str]:
         """The status as printed by `celeb-datasets status`."""
@@ -1113,26 +1161,40 @@ class DownloadStatus:
             f"{self.clips:,}",
             f"bytes on disk: {self.raw_bytes:,} in raw/ ({self.raw_bytes / 1e9:,.2f} GB), "
             f"{self.partial_bytes:,} in partial downloads",
-        ]
+        ] + (
+            []
+            if self.buildable_with_copies is None
+            else [
+                f"clips that can be built with your copies too: {self.buildable_with_copies:,} of {self.clips:,} "
+                f"({self.videos_in_raw_dir:,} of the {self.videos:,} videos under --raw-dir)"
+            ]
+        )
 
 
-def download_status(data_dir: str | os.PathLike[str], clips: Iterable[ClipAnnotation]) -> DownloadStatus:
-    """Count a download folder's videos by manifest state and raw file, the clips it can build, its bytes."""
+def download_status(
+    data_dir: str | os.PathLike[str], clips: Iterable[ClipAnnotation], copies: VideoSources | None = None
+) -> DownloadStatus:
+    """Count a download folder's videos by manifest state and raw file, the clips it can build, its bytes;
+    with `copies` (find_video_sources with raw_dir or processed_dir), the clips buildable with them too."""
     data_dir = Path(data_dir).expanduser()
     clips = list(clips)
     entries = Manifest(data_dir).read()
     raw_folder = data_dir / RAW_VIDEO_FOLDER
-    raw_sizes = (
-        {path.name: path.stat().st_size for path in raw_folder.iterdir() if path.is_file()}
-        if raw_folder.is_dir()
-        else {}
-    )
+    raw_sizes = {name: path.stat().st_size for name in file_names(raw_folder) if (path := raw_folder / name).is_file()}
     ends = needed_ends(clips)
     states = {ytb_id: raw_video_state(data_dir, ytb_id, entries.get(ytb_id), raw_sizes) for ytb_id in ends}
     usable = {ytb_id for ytb_id, state in states.items() if state == KEPT}
     absent = [entries[ytb_id] for ytb_id, state in states.items() if state == ABSENT and ytb_id in entries]
     processed = processed_clip_names(data_dir)
     partial = partial_download_folder(data_dir)
+    buildable_with_copies = None
+    if copies is not None and copies.copy_folders:
+        buildable_with_copies = sum(
+            clip.ytb_id in usable
+            or copies.processed_clip(clip.clip_id) is not None
+            or clip.ytb_id in copies.shared_raw_videos
+            for clip in clips
+        )
     return DownloadStatus(
         videos=len(ends),
         done_on_disk=len(usable),
@@ -1145,4 +1207,6 @@ def download_status(data_dir: str | os.PathLike[str], clips: Iterable[ClipAnnota
         buildable_clips=sum(clip.ytb_id in usable or f"{clip.clip_id}.mp4" in processed for clip in clips),
         raw_bytes=sum(raw_sizes.values()),
         partial_bytes=sum(p.stat().st_size for p in partial.rglob("*") if p.is_file()) if partial.is_dir() else 0,
+        buildable_with_copies=buildable_with_copies,
+        videos_in_raw_dir=sum(copies is not None and ytb_id in copies.shared_raw_videos for ytb_id in ends),
     )

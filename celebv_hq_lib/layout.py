@@ -93,6 +93,23 @@ def raw_video_path(data_dir: str | os.PathLike[str], ytb_id: str) -> Path | None
     )
 
 
+def raw_video_obstacle(data_dir: str | os.PathLike[str], ytb_id: str) -> Path | None:
+    """A `raw/{ytb_id}.{mp4,mkv,webm}` that is there but is no file (a folder, a link to nothing), or None.
+
+    A download of the video would be written at that name; it is not ours to replace.
+    """
+    folder = Path(data_dir).expanduser() / RAW_VIDEO_FOLDER
+    check_youtube_id(ytb_id)
+    return next(
+        (
+            folder / f"{ytb_id}{ext}"
+            for ext in RAW_VIDEO_EXTENSIONS
+            if os.path.lexists(folder / f"{ytb_id}{ext}") and not (folder / f"{ytb_id}{ext}").is_file()
+        ),
+        None,
+    )
+
+
 def raw_video_target(data_dir: str | os.PathLike[str], ytb_id: str, suffix: str) -> Path:
     """Where a checked download of `ytb_id` goes: `raw/{ytb_id}{suffix}` (suffix one of RAW_VIDEO_EXTENSIONS)."""
     if suffix not in RAW_VIDEO_EXTENSIONS:
@@ -107,11 +124,14 @@ def partial_download_folder(data_dir: str | os.PathLike[str], ytb_id: str | None
 
 
 def file_names(folder: Path) -> frozenset[str]:
-    """The names in `folder` (empty when it does not exist)."""
+    """The names in `folder` (empty when it does not exist or is not a folder); MissingSourceError when it
+    cannot be read. A folder named like a video is listed: the build says what is wrong with it."""
     try:
         return frozenset(os.listdir(folder))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return frozenset()
+    except OSError as error:
+        raise MissingSourceError(f"cannot read the folder {folder}: {error.strerror}") from None
 
 
 def processed_clip_names(data_dir: Path) -> frozenset[str]:

@@ -8,16 +8,20 @@
     ok    disk: 812.4 GB free in /data/CelebV-HQ; the 13,844 videos to fetch need about 2,012.5 GB
 
 `download` runs it by itself before a run of AUTO_CHECK_VIDEOS videos or more, and stops on a FAIL.
-Every program it runs has a timeout.
+Every program it runs has a timeout (PROGRAM_TIMEOUT_SEC), and one that does not answer in time is said to:
+"deno at /usr/bin/deno did not answer `deno --version` within 10 s". yt-dlp's version is read from the
+module itself, with nothing to wait for.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 import urllib.parse
@@ -25,6 +29,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from celeb_datasets.errors import CelebDatasetsError
+from celeb_datasets.folders import write_problem
 from celebv_hq_lib.download import INSTALL_HINT, DownloadSettings, ffmpeg_for_merging, load_cookies
 
 # Before a run of this many videos, `download` runs the preflight first.
@@ -98,23 +103,28 @@ def check_yt_dlp(today: datetime.date) -> CheckLine:
 
 
 def check_js_runtime(js_runtime: str | None) -> CheckLine:
-    """A JavaScript runtime yt-dlp enables (deno by default, else --js-runtime) is found and new enough."""
+    """A JavaScript runtime yt-dlp enables (deno by default, else --js-runtime) is found, answers its version
+    question within PROGRAM_TIMEOUT_SEC, and is new enough."""
     enabled_name, _, enabled_path = (js_runtime or "deno").partition(":")
-    found, usable, enabled_found = [], False, False
+    found, usable, enabled_state = [], False, "is not found"
     for name, (program, arguments, pattern, fallback_minimum) in _RUNTIMES.items():
         path = enabled_path if name == enabled_name and enabled_path else shutil.which(program)
-        version = _program_version(path, arguments, pattern) if path else None
-        if version is None:
+        if not path:
+            continue
+        enabled = name == enabled_name
+        answer = program_version(path, arguments, pattern)
+        if answer.version is None:
+            found.append(f"{name} at {path} {answer.problem}")
+            enabled_state = answer.problem if enabled else enabled_state
             continue
         minimum = _minimum_version(name, fallback_minimum)
-        new_enough = _version_tuple(version) >= minimum
-        enabled = name == enabled_name
+        new_enough = _version_tuple(answer.version) >= minimum
         notes = [] if new_enough else [f"too old: yt-dlp needs >= {'.'.join(map(str, minimum))}"]
         if not enabled and new_enough:
             notes.append(f"not enabled: pass --js-runtime {name}")
-        found.append(f"{name} {version} at {path}" + (f" ({'; '.join(notes)})" if notes else ""))
+        found.append(f"{name} {answer.version} at {path}" + (f" ({'; '.join(notes)})" if notes else ""))
         usable = usable or (enabled and new_enough)
-        enabled_found = enabled_found or enabled
+        enabled_state = "is too old" if enabled else enabled_state
     if not found:
         return CheckLine(
             False,
@@ -125,19 +135,49 @@ def check_js_runtime(js_runtime: str | None) -> CheckLine:
     detail = "; ".join(found)
     if not usable:
         source = "--js-runtime" if js_runtime else "its default"
-        detail += f"; yt-dlp enables {enabled_name} ({source}), which is {'too old' if enabled_found else 'not found'}"
+        detail += f"; yt-dlp enables {enabled_name} ({source}), which {enabled_state}"
     return CheckLine(usable, "JavaScript runtime", detail)
 
 
-def _program_version(path: str, arguments: list[str], pattern: str) -> str | None:
+@dataclasses.dataclass(frozen=True)
+class ProgramAnswer:
+    """A program's version (`pattern`'s group in what it printed), or why there is none (`problem`)."""
+
+    version: str | None
+    problem: str = ""
+
+
+def program_version(path: str, arguments: list[str], pattern: str) -> ProgramAnswer:
+    """Run `path arguments` and read its version, within PROGRAM_TIMEOUT_SEC: a program that does not answer
+    in time is stopped with everything it started (a wrapper script's children too)."""
+    asked = f"`{' '.join([Path(path).name, *arguments])}`"
     try:
-        result = subprocess.run(
-            [path, *arguments], capture_output=True, text=True, timeout=PROGRAM_TIMEOUT_SEC, stdin=subprocess.DEVNULL
+        process = subprocess.Popen(
+            [path, *arguments],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            start_new_session=True,  # its own process group, to stop as a whole
         )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    match = re.search(pattern, result.stdout + result.stderr, re.MULTILINE)
-    return match[1] if match else None
+    except OSError as error:
+        return ProgramAnswer(None, f"cannot be run ({error.strerror})")
+    try:
+        output, _ = process.communicate(timeout=PROGRAM_TIMEOUT_SEC)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+        return ProgramAnswer(None, f"did not answer {asked} within {PROGRAM_TIMEOUT_SEC:g} s")
+    match = re.search(pattern, output, re.MULTILINE)
+    if match:
+        return ProgramAnswer(match[1])
+    if process.returncode:
+        return ProgramAnswer(None, f"failed to answer {asked} (exit code {process.returncode})")
+    return ProgramAnswer(None, f"gave no version in its answer to {asked}")
 
 
 def _minimum_version(name: str, fallback: tuple[int, ...]) -> tuple[int, ...]:
@@ -206,16 +246,19 @@ def check_ffmpeg() -> CheckLine:
         path = ffmpeg_for_merging()
     except CelebDatasetsError as error:
         return CheckLine(False, "ffmpeg for merging", str(error))
-    version = _program_version(path, ["-version"], r"^(ffmpeg version \S+)")
-    if version is None:
-        return CheckLine(False, "ffmpeg for merging", f"{path} does not run (or took over {PROGRAM_TIMEOUT_SEC:g} s)")
-    return CheckLine(True, "ffmpeg for merging", f"{version} at {path}")
+    answer = program_version(path, ["-version"], r"^(ffmpeg version \S+)")
+    if answer.version is None:
+        return CheckLine(False, "ffmpeg for merging", f"{path} {answer.problem}")
+    return CheckLine(True, "ffmpeg for merging", f"{answer.version} at {path}")
 
 
 def check_disk(data_dir: Path, videos_to_fetch: Mapping[str, float]) -> CheckLine:
     existing = data_dir
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
+    problem = write_problem(existing) if existing.is_dir() else None
+    if problem is not None:
+        return CheckLine(False, "disk", f"cannot write in {existing}: {problem}")
     free = shutil.disk_usage(existing).free
     need = int(sum(videos_to_fetch.values()) * ESTIMATED_BYTES_PER_SEC)
     detail = (

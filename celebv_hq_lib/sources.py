@@ -13,6 +13,7 @@ from one listing of each folder, made once per build or verification.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +28,8 @@ from celebv_hq_lib.layout import (
 )
 
 PROCESSED_CLIP_EXTENSION = ".mp4"
+
+logger = logging.getLogger("celeb_datasets")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +47,8 @@ class VideoSources:
     unmatched_files: int = 0
     # raw_dir and processed_dir, as absolute paths: the user's copies, where nothing is ever written.
     copy_folders: tuple[Path, ...] = ()
+    # Folders under raw_dir and processed_dir that could not be listed (no permission): left out.
+    unreadable_folders: tuple[Path, ...] = ()
 
     def raw_video(self, ytb_id: str) -> Path | None:
         """The video's raw file: the download folder's own first, else raw_dir's (None: neither has it)."""
@@ -67,6 +72,7 @@ def find_video_sources(
     is found twice, the download folder wins, then the extension order (.mp4, .mkv, .webm), then the path
     that sorts first. `clip_ids` (the annotation file's) tells clip ids from other .mp4 names, for the
     count of unmatched files. Raises MissingSourceError for a `raw_dir` or `processed_dir` that is not a folder.
+    Folders under them that cannot be listed (no permission: not ours to change) are left out, with one warning.
     """
     data_dir = Path(data_dir).expanduser()
     raw_listing = file_names(data_dir / RAW_VIDEO_FOLDER)
@@ -85,18 +91,24 @@ def find_video_sources(
     shared: dict[str, Path] = {}
     unmatched = 0
     copies: list[Path] = []
+    unreadable: list[Path] = []
     if raw_dir is not None:
         copies.append(checked_folder("raw_dir", raw_dir))
-        shared, unmatched = _raw_videos_under(copies[-1])
+        shared, unmatched = _raw_videos_under(copies[-1], unreadable)
     if processed_dir is not None:
         copies.append(checked_folder("processed_dir", processed_dir))
-        for path in sorted(_files_under(copies[-1])):
+        for path in sorted(_files_under(copies[-1], unreadable)):
             stem, suffix = os.path.splitext(path.name)
             if suffix != PROCESSED_CLIP_EXTENSION or (clip_ids is not None and stem not in clip_ids):
                 unmatched += 1
                 continue
             processed.setdefault(stem, path)
-    return VideoSources(downloaded, shared, processed, unmatched, tuple(copies))
+    if unreadable:
+        logger.warning(
+            "%s folder(s) under %s could not be read (no permission), e.g. %s: videos in them are not used",
+            f"{len(unreadable):,}", " and ".join(map(str, copies)), unreadable[0],
+        )  # fmt: skip
+    return VideoSources(downloaded, shared, processed, unmatched, tuple(copies), tuple(unreadable))
 
 
 def checked_folder(option: str, folder: str | os.PathLike[str]) -> Path:
@@ -121,11 +133,11 @@ def refuse_raw_dir_as_download_target(data_dir: str | os.PathLike[str] | None, r
         )
 
 
-def _raw_videos_under(folder: Path) -> tuple[dict[str, Path], int]:
+def _raw_videos_under(folder: Path, unreadable: list[Path]) -> tuple[dict[str, Path], int]:
     """The raw videos `{ytb_id}.{mp4,mkv,webm}` at any depth of `folder`, and how many other files it holds."""
     found: dict[str, tuple[int, str, Path]] = {}
     unmatched = 0
-    for path in _files_under(folder):
+    for path in _files_under(folder, unreadable):
         stem, suffix = os.path.splitext(path.name)
         if suffix not in RAW_VIDEO_EXTENSIONS or YOUTUBE_ID.fullmatch(stem) is None:
             unmatched += 1
@@ -136,11 +148,21 @@ def _raw_videos_under(folder: Path) -> tuple[dict[str, Path], int]:
     return {ytb_id: rank[2] for ytb_id, rank in found.items()}, unmatched
 
 
-def _files_under(folder: Path) -> Iterator[Path]:
-    """Every file at any depth of `folder`, links followed (each folder listed once), hidden names left out."""
+def _files_under(folder: Path, unreadable: list[Path]) -> Iterator[Path]:
+    """Every file at any depth of `folder`, links followed (each folder listed once), hidden names left out.
+    Folders that cannot be listed are added to `unreadable`."""
     seen: set[tuple[int, int]] = set()
-    for root, folders, files in os.walk(folder, followlinks=True):
-        status = os.stat(root)
+
+    def refused(error: OSError) -> None:
+        if isinstance(error, PermissionError):
+            unreadable.append(Path(error.filename))  # others: gone since its parent was listed
+
+    for root, folders, files in os.walk(folder, onerror=refused, followlinks=True):
+        try:
+            status = os.stat(root)
+        except OSError as error:
+            refused(error)
+            continue
         if (status.st_dev, status.st_ino) in seen:
             folders[:] = []  # a link back to a folder already listed must not loop
             continue

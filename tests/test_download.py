@@ -7,6 +7,7 @@ import itertools
 import json
 import multiprocessing
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -19,6 +20,7 @@ from pathlib import Path
 import av
 import pytest
 from celebv_hq_fixtures import make_record, write_annotation_file
+from cli_process import permissions_apply, run_command
 from video_server import VideoServer
 
 from celeb_datasets.cli import main
@@ -432,7 +434,11 @@ NOT_UTF8, A_FOLDER, ONLY_COMMENTS, GARBAGE_COOKIES = "not-utf8.txt", "a-folder",
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["--ids", NOT_UTF8], "--ids {folder}/not-utf8.txt: not UTF-8 text (byte 0xff at offset 0)"),
+        (
+            ["--ids", NOT_UTF8],
+            "--ids {folder}/not-utf8.txt, line 1: not UTF-8 text (byte 0xff at offset 0) (it is UTF-16: save it as "
+            "UTF-8); expected YouTube ids or clip ids, one a line",
+        ),
         (["--ids", A_FOLDER], "--ids {folder}/a-folder is a folder: expected a text file of ids"),
         (["--ids", ONLY_COMMENTS], "--ids {folder}/comments.txt names no video (only blank lines and comments)"),
         (["--url-template", "http://127.0.0.1:9/{ytb_id}{other}"], "{ytb_id} is the only field it may have"),
@@ -472,6 +478,71 @@ def test_each_bad_option_or_file_is_one_error_line_with_exit_2_before_any_downlo
     assert err.startswith("error: ") and err.count("\n") == 1, err
     assert message.replace("{folder}", str(tmp_path)) in err
     assert not server.requests and not os.listdir(private)  # nothing fetched, no cookie copy left behind
+
+
+def test_a_data_folder_or_raw_folder_that_cannot_be_written_in_is_one_error_line_before_any_request(
+    server: VideoServer, tmp_path: Path
+) -> None:
+    wrapper = permissions_apply()
+    folder = write_download_folder(tmp_path / "data", {SERVED: [(0.0, 1.0)]})
+    command = ["download", "celebv_hq", "--data-dir", str(folder), "--url-template", server.url_template, *FAST_FLAGS]
+    for read_only in (folder, folder / "raw"):
+        read_only.mkdir(exist_ok=True)
+        before = sorted(path.name for path in folder.rglob("*"))
+        read_only.chmod(0o555)
+        try:
+            finished = run_command([*command, "--quiet"], wrapper)
+        finally:
+            read_only.chmod(0o755)
+        assert (finished.returncode, finished.stdout) == (2, ""), finished.stderr
+        assert finished.stderr == (
+            f"error: cannot write in {read_only}: permission denied; downloads go to raw/ and the manifest and lock "
+            "to the data folder: give a data folder you can write in (a read-only copy of the videos can be given "
+            "as --raw-dir, raw_dir)\n"
+        )
+        assert sorted(path.name for path in folder.rglob("*")) == before
+    assert not server.requests
+
+
+def test_a_raw_that_is_a_file_or_a_video_name_taken_by_a_folder_stops_before_any_request_and_is_left_alone(
+    server: VideoServer, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    [other] = many_videos(server, 1)
+    folder = write_download_folder(tmp_path / "data", {SERVED: [(0.0, 1.0)], other: [(0.0, 1.0)]})
+    command = ["download", "celebv_hq", "--data-dir", str(folder), "--url-template", server.url_template, *FAST_FLAGS]
+    (folder / "raw").write_text("my notes\n")
+    assert main([*command, "--quiet"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {folder}/raw is a file, not a folder: downloads are written in it; move the file away, or give "
+        "another data folder\n"
+    )
+    assert (folder / "raw").read_text() == "my notes\n"
+    (folder / "raw").unlink()
+    (folder / "raw" / f"{SERVED}.mp4").mkdir(parents=True)
+    (folder / "raw" / f"{SERVED}.mp4" / "keep.txt").write_text("mine\n")
+    expected = (
+        f"error: {folder}/raw/{SERVED}.mp4 is a folder: the download of {SERVED} would be written there; move it "
+        "away (a download never replaces what it did not write)\n"
+    )
+    assert main([*command, "--quiet"]) == 2
+    assert capsys.readouterr().err == expected
+    assert not server.requests and not (folder / "download_manifest.jsonl").exists()
+    settings = {"pace_min_sec": 0.0, "pace_max_sec": 0.0, "request_sleep_sec": 0.0, "preset": "ultrafast"}
+    builder = CelebVHQ(
+        config_name="clips",
+        data_dir=str(folder),
+        cache_dir=str(tmp_path / "cache"),
+        fetch=True,
+        url_template=server.url_template,
+        **settings,
+    )
+    builder.download_and_prepare()  # a fetch build: the clip is skipped with what is wrong, its video never fetched
+    reason = {row["clip_id"]: row["reason"] for row in read_skip_report(builder.skip_report)}[f"{SERVED}_0"]
+    assert reason.startswith("unreadable: ") and "Is a directory" in reason
+    assert not any(SERVED in path for path in server.requests)
+    assert (folder / "raw" / f"{SERVED}.mp4" / "keep.txt").read_text() == "mine\n"
+    assert main(["status", "celebv_hq", "--data-dir", str(folder)]) == 0
+    assert "  done: 1 (" in capsys.readouterr().out  # the other video; a folder is no video
 
 
 @pytest.mark.slow
@@ -629,6 +700,17 @@ def test_the_download_and_status_commands(server: VideoServer, tmp_path: Path, c
     (tmp_path / "ids.txt").write_text("nosuchvideo\n")
     assert main(["download", "celebv_hq", *common, "--ids", str(tmp_path / "ids.txt")]) == 2
     assert "ids.txt:1: 'nosuchvideo' is neither" in capsys.readouterr().err
+
+
+def test_an_ids_file_saved_with_a_byte_order_mark_and_windows_line_ends_chooses_its_first_id(
+    server: VideoServer, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    folder = write_download_folder(tmp_path, {SERVED: [(0.0, 1.0)], GONE: [(0.0, 1.0)], BUSY: [(0.0, 1.0)]})
+    (tmp_path / "ids.txt").write_bytes(f"\ufeff{SERVED}\r\n{GONE}_0\r\n".encode())  # Notepad's "UTF-8"
+    common = ["--data-dir", str(folder), "--url-template", server.url_template, *FAST_FLAGS]
+    assert main(["download", "celebv_hq", *common, "--ids", str(tmp_path / "ids.txt")]) == 0
+    assert "2 video(s) chosen" in capsys.readouterr().out
+    assert set(Manifest(folder).read()) == {SERVED, GONE}
 
 
 def test_a_download_leaving_videos_to_retry_exits_1(
@@ -876,6 +958,43 @@ def test_check_gives_one_line_per_need_and_exit_1_when_one_is_missing(
         "(too old: yt-dlp needs >= 22.0.0)"
     )
     assert lines[3].endswith("1 unexpired cookie(s) for youtube.com, the first to expire on 2100-01-01")
+
+
+def running(pid: int) -> bool:
+    """Whether process `pid` is still running (a zombie waiting to be reaped is not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def test_a_runtime_or_ffmpeg_that_hangs_is_said_not_to_answer_within_the_timeout_and_is_stopped(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from celebv_hq_lib import preflight
+
+    folder = write_download_folder(tmp_path / "data", {SERVED: [(0.0, 60.0)]})
+    programs = tmp_path / "bin"
+    programs.mkdir()
+    children, sleep = tmp_path / "children", shutil.which("sleep")
+    for name in ("deno", "ffmpeg"):  # a wrapper script whose child hangs, as a stuck runtime would
+        (programs / name).write_text(f"#!/bin/sh\n{sleep} 60 &\necho $! >> {children}\nwait\n")
+        (programs / name).chmod(0o755)
+    (programs / "node").write_text("#!/bin/sh\necho 'node: cannot load its libraries' >&2\nexit 3\n")
+    (programs / "node").chmod(0o755)
+    monkeypatch.setenv("PATH", str(programs))
+    monkeypatch.setenv("IMAGEIO_FFMPEG_EXE", str(programs / "ffmpeg"))
+    monkeypatch.setattr(preflight, "PROGRAM_TIMEOUT_SEC", 0.5)
+    assert main(["download", "celebv_hq", "--data-dir", str(folder), "--check"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == (
+        f"FAIL  JavaScript runtime: deno at {programs}/deno did not answer `deno --version` within 0.5 s; node at "
+        f"{programs}/node failed to answer `node --version` (exit code 3); yt-dlp enables deno (its default), "
+        "which did not answer `deno --version` within 0.5 s"
+    )
+    assert lines[4] == f"FAIL  ffmpeg for merging: {programs}/ffmpeg did not answer `ffmpeg -version` within 0.5 s"
+    pids = [int(pid) for pid in children.read_text().split()]
+    assert len(pids) == 2 and not any(running(pid) for pid in pids)  # nothing left hanging
 
 
 def test_a_long_download_is_checked_first_and_stops_before_any_request_when_a_check_fails(

@@ -10,20 +10,18 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import datasets
 import pytest
 from celebv_hq_fixtures import write_sample_download
+from cli_process import permissions_apply, run_command
 
 from celeb_datasets.card import Availability, ExportedConfig, availability_line, card_text, configs_in_card
 from celeb_datasets.cli import main
 from celeb_datasets.errors import ExportFolderError, OptionError
 from celeb_datasets.hub import EXPORT_MANIFEST, configs_of_export, export
 from celebv_hq import CelebVHQ
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -400,30 +398,6 @@ def test_a_config_that_lost_shards_is_left_out_of_the_card_and_repaired_by_expor
 
 # ---------------------------------------------------------------------------------------------------
 # A folder the export cannot write in: one error line, checked before the build
-
-
-def run_command(arguments: list[str], prefix: list[str]) -> subprocess.CompletedProcess[str]:
-    """`celeb-datasets ARGUMENTS` in a process of its own, started through `prefix` (a wrapper command)."""
-    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    command = [*prefix, sys.executable, "-m", "celeb_datasets.cli", *arguments]
-    return subprocess.run(command, env=environment, capture_output=True, text=True, timeout=300, check=False)
-
-
-def permissions_apply() -> list[str]:
-    """A wrapper under which file permissions apply to the tests' commands: none for a user; for root, setpriv
-    without the capabilities that let root write anywhere (skipped where that cannot be done)."""
-    if os.geteuid() != 0:
-        return []
-    wrapper = [
-        "setpriv",
-        "--bounding-set",
-        "-dac_override,-dac_read_search",
-        "--inh-caps",
-        "-dac_override,-dac_read_search",
-    ]
-    if shutil.which("setpriv") is None or subprocess.run([*wrapper, "true"], check=False).returncode != 0:
-        pytest.skip("running as root, and setpriv cannot drop root's permission override here")
-    return wrapper
 
 
 def export_arguments(download: Path, cache: Path, output: Path) -> list[str]:

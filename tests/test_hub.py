@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 from celeba_dialog_fixtures import make_hq_download
 from celebv_hq_fixtures import unique_repo_id, write_sample_download
+from cli_process import run_command
 from datasets import ClassLabel, Dataset, Features, List, Value
 from datasets.info import DatasetInfosDict
 from hub_server import FakeHub
@@ -607,6 +608,20 @@ def test_a_hub_that_never_answers_ends_publish_within_the_timeout_with_telemetry
             publish(export_dir, unique_repo_id("silent"), token=hub_token, timeout_sec=0.5)
         assert time.monotonic() - started < 2.5  # 3.5 s and more with the lookup's own timeout
     assert huggingface_hub.constants.HF_HUB_DISABLE_TELEMETRY is False  # the user's setting, back after publish
+
+
+def test_publish_quiet_shows_no_warning_of_the_hub_and_without_quiet_a_warning_shows_once(
+    fake_hub: FakeHub, hub_token: str, export_dir: Path
+) -> None:
+    command = ["publish", str(export_dir), "--repo", unique_repo_id("quiet"), "--config", "annotations"]
+    token = {"HF_TOKEN": hub_token}
+    assert run_command(command, environment=token).returncode == 0
+    again = run_command(command, environment=token)  # nothing changed: the Hub warns that it skips the commit
+    assert again.returncode == 0
+    assert again.stderr == "No files have been modified since last commit. Skipping to prevent empty commit.\n"
+    quiet = run_command([*command, "--quiet"], environment=token)
+    assert (quiet.returncode, quiet.stderr) == (0, "")
+    assert quiet.stdout.startswith("published annotations to ")
 
 
 @pytest.mark.parametrize("timeout", ["inf", "nan", "0", "-1"])

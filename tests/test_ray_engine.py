@@ -21,6 +21,7 @@ import datasets
 import pytest
 from celeba_dialog_fixtures import make_hq_download
 from celebv_hq_fixtures import add_overlapping_clip, make_record, write_annotation_file, write_sample_download
+from cli_process import run_command
 from export_helpers import export_files, run_in_process
 from ray_faults import FaultyCelebVHQ
 from video_server import VideoServer
@@ -46,6 +47,16 @@ def local_ray() -> object:
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": path}})
     yield ray
     ray.shutdown()
+
+
+@pytest.mark.slow
+def test_export_with_ray_and_quiet_leaves_only_errors_on_stderr(tmp_path: Path) -> None:
+    output = tmp_path / "export"
+    command = ["export", "celebv_hq", "--sample", str(tmp_path / "sample"), "--config", "annotations"]
+    command += ["--engine", "ray", "--cache-dir", str(tmp_path / "cache"), "--output", str(output), "--quiet"]
+    finished = run_command(command)  # a local Ray of its own, as a user's
+    assert (finished.returncode, finished.stderr) == (0, "")  # no "Started a local Ray instance", no warning
+    assert "celebv_hq/annotations train: 6 rows" in finished.stdout
 
 
 def rows(folder: Path) -> list[dict]:

@@ -12,11 +12,13 @@ from pathlib import Path
 
 import pytest
 from celebv_hq_fixtures import make_record, write_annotation_file, write_defective_copy
+from cli_process import permissions_apply, run_command
 from video_server import VideoServer
 
 from celeb_datasets.cli import main
 from celeb_datasets.errors import MissingSourceError, OptionError
 from celebv_hq import CelebVHQ
+from celebv_hq_lib.download import DONE, Manifest, ManifestEntry
 from celebv_hq_lib.sample import write_indexed_video
 from celebv_hq_lib.sources import find_video_sources
 
@@ -121,6 +123,53 @@ def test_download_and_a_fetch_build_fetch_only_the_videos_raw_dir_lacks_into_the
     assert tree(torrent) == before
 
 
+def test_status_counts_each_video_of_the_annotation_once_whatever_else_the_folders_hold(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    kept, truncated, blocked = "aaaaaaaaaaa", "bbbbbbbbbbb", "ccccccccccc"
+    records = {f"{kept}_0": (kept, 0.0, 1.0), f"{kept}_1": (kept, 1.0, 2.0)}
+    records |= {f"{truncated}_0": (truncated, 0.0, 1.0), f"{blocked}_0": (blocked, 0.0, 1.0)}
+    data = write_annotation_file(tmp_path / "data", {key: make_record(*value) for key, value in records.items()}).parent
+    touch(data / "raw" / f"{kept}.mp4")
+    touch(data / "raw" / f"{kept}.webm")  # one video in two forms
+    touch(data / "raw" / "zzzzzzzzzzz.mp4")  # not a video of the annotation
+    touch(data / "raw" / f"{truncated}.mp4")
+    Manifest(data).record(ManifestEntry(truncated, DONE, "", 1, 1000, 1.0, "", f"raw/{truncated}.mp4"))
+    (data / "raw" / f"{blocked}.mp4").mkdir()
+    torrent = tmp_path / "torrent"
+    touch(torrent / "one" / f"{kept}.mp4")
+    touch(torrent / "two" / f"{kept}.mkv")
+    touch(torrent / "otherid0000.mp4")
+    touch(torrent / ".partial" / f"{blocked}.mp4")
+    touch(torrent / f"{blocked}.mp4.part")
+    assert main(["status", "celebv_hq", "--data-dir", str(data), "--raw-dir", str(torrent)]) == 0
+    out = capsys.readouterr().out
+    assert "  done: 1 (" in out and "1 changed in size" in out
+    assert "clips that can be built (processed clip or usable raw video here): 2 of 4" in out
+    assert "clips that can be built with your copies too: 2 of 4 (1 of the 3 videos under --raw-dir)" in out
+    touch(torrent / "three" / f"{truncated}.webm")
+    assert main(["status", "celebv_hq", "--data-dir", str(data), "--raw-dir", str(torrent)]) == 0
+    assert "with your copies too: 3 of 4 (2 of the 3 videos under --raw-dir)" in capsys.readouterr().out
+
+
+def test_download_with_ids_leaves_out_only_the_chosen_videos_raw_dir_holds(
+    server: VideoServer, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    torrent = tmp_path / "torrent"
+    write_indexed_video(torrent / "aaaaaaaaaaa.mp4", duration_sec=3, width=64, height=64)
+    touch(torrent / "xxxxxxxxxxx.mp4")  # not a video of the annotation
+    ids = ("aaaaaaaaaaa", "bbbbbbbbbbb", "ccccccccccc")
+    records = {f"{ytb_id}_0": make_record(ytb_id, 0.5, 2.0) for ytb_id in ids}
+    folder = write_annotation_file(tmp_path / "data", records).parent
+    (tmp_path / "ids.txt").write_text("aaaaaaaaaaa_0\nbbbbbbbbbbb\n")
+    common = ["--data-dir", str(folder), "--url-template", server.url_template, *FAST_FLAGS]
+    arguments = [*common, "--raw-dir", str(torrent), "--ids", str(tmp_path / "ids.txt")]
+    assert main(["download", "celebv_hq", *arguments, "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert f"1 video(s) found under --raw-dir {torrent}: not fetched" in out and "1 video(s) chosen" in out
+    assert sorted(path.name for path in (folder / "raw").glob("*.mp4")) == ["bbbbbbbbbbb.mp4"]
+
+
 def test_the_cache_follows_the_files_of_the_copies(tmp_path: Path) -> None:
     copy = write_defective_copy(tmp_path / "copy")
     shutil.move(copy / "raw", tmp_path / "torrent")
@@ -133,6 +182,31 @@ def test_the_cache_follows_the_files_of_the_copies(tmp_path: Path) -> None:
     assert cache_dir() == first  # nothing changed: the same build
     write_indexed_video(tmp_path / "torrent" / "more" / "ddddddddddd.mp4", duration_sec=2, width=64, height=64)
     assert cache_dir() != first  # a video came: another build
+
+
+def test_folders_of_a_copy_that_cannot_be_read_are_left_out_with_one_warning(tmp_path: Path) -> None:
+    wrapper = permissions_apply()
+    copy = write_defective_copy(tmp_path / "copy")
+    torrent = tmp_path / "torrent"
+    shutil.move(copy / "raw", torrent / "readable")
+    secret = torrent / "secret"
+    write_indexed_video(secret / "ddddddddddd.mp4", duration_sec=2, width=64, height=64)
+    (torrent / "a link into it").symlink_to(secret / "deeper")  # a link that cannot be looked through
+    secret.chmod(0)
+    copies = ["--data-dir", str(copy), "--raw-dir", str(torrent), "--quiet"]
+    try:
+        built = run_command(
+            ["prepare", "celebv_hq", "--config", "clips", *copies, "--cache-dir", str(tmp_path)], wrapper
+        )
+        status = run_command(["status", "celebv_hq", *copies], wrapper)
+    finally:
+        secret.chmod(0o755)
+    warning = (
+        f"1 folder(s) under {torrent} could not be read (no permission), e.g. {secret}: videos in them are not used"
+    )
+    assert built.returncode == 0 and "clips train: 9 rows" in built.stdout
+    assert built.stderr.splitlines()[0] == warning and "CelebV-HQ clips: 9 written" in built.stderr
+    assert status.returncode == 0 and status.stderr.splitlines() == [warning]
 
 
 # Runs each command line of argv[1] (JSON) and prints their exit codes as the last line.

@@ -265,7 +265,7 @@ def connect(ray: Any, settings: RaySettings, export_dir: Path) -> _Cluster:
         address, given_as = os.environ["RAY_ADDRESS"], "RAY_ADDRESS"
     if address is None:
         # A new local Ray: its processes are started from this thread (they end with it).
-        ray.init(include_dashboard=False, log_to_driver=False)
+        ray.init(include_dashboard=False, log_to_driver=False, logging_level=_ray_logging_level())
         return _watching(ray, "the local Ray this export started", None, timeout, export_dir)
     shown = f"{address} ({given_as})"
     nothing_installed = f"nothing was installed into the export folder {export_dir}"
@@ -300,6 +300,13 @@ def connect(ray: Any, settings: RaySettings, export_dir: Path) -> _Cluster:
             f"{nothing_installed}"
         ) from None
     return _watching(ray, shown, head, timeout, export_dir)
+
+
+def _ray_logging_level() -> int:
+    """Ray's own log lines show as the package's do: its info and warnings ("Started a local Ray instance")
+    while the package's logger shows info (the command line without --quiet), only its errors otherwise.
+    Given to `ray.init`, since importing Ray sets its logger to info."""
+    return logging.INFO if logging.getLogger("celeb_datasets").isEnabledFor(logging.INFO) else logging.ERROR
 
 
 def _init_ray(ray: Any, address: str, given_as: str, outcome: dict[str, BaseException]) -> None:
