@@ -12,11 +12,8 @@ The download options are DownloadSettings' (the same a `fetch=true` build takes)
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
-import signal
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -173,10 +170,11 @@ def run_download(arguments: argparse.Namespace) -> int:
 
     print(f"{len(videos):,} video(s) chosen; manifest: {download.Manifest(arguments.data_dir).path}", flush=True)
     print(_pace_line(settings, arguments.workers), flush=True)
-    with _signals_interrupt():
-        summary = download.download_videos(
-            arguments.data_dir, videos, settings, arguments.workers, arguments.retry_failed, on_finish=report
-        )
+    # SIGTERM and SIGHUP end the download as Ctrl-C does (the command line's main sets that up): workers
+    # finish the video in hand, private cookie copies are removed, and the command exits 130.
+    summary = download.download_videos(
+        arguments.data_dir, videos, settings, arguments.workers, arguments.retry_failed, on_finish=report
+    )
     print(summary.line())
     if summary.stopped is not None:
         print(f"stopped: {stop_message(summary.stopped, summary.refusals)}", file=sys.stderr)
@@ -205,22 +203,6 @@ def _pace_line(settings: download.DownloadSettings, workers: int) -> str:
         f"pace: one video start every {settings.pace_min_sec:g} to {settings.pace_max_sec:g} s ({rate}), "
         f"shared by {workers} worker(s)"
     )
-
-
-@contextlib.contextmanager
-def _signals_interrupt() -> Iterator[None]:
-    """SIGTERM and SIGHUP end the download as Ctrl-C does: workers finish the video in hand, private
-    cookie copies are removed, and the command exits 130."""
-
-    def interrupt(number: int, frame: object) -> None:
-        raise KeyboardInterrupt(signal.Signals(number).name)
-
-    previous = {number: signal.signal(number, interrupt) for number in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
 
 
 def run_verify(arguments: argparse.Namespace) -> int:
