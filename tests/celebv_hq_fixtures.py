@@ -17,7 +17,7 @@ from video_fixtures import remux
 
 import celebv_hq
 from celebv_hq import CelebVHQ
-from celebv_hq_lib.sample import sample_annotation_file, write_indexed_video
+from celebv_hq_lib.sample import make_celebv_hq_sample, sample_annotation_file, write_indexed_video
 from celebv_hq_lib.video import BoundingBox, ClipRequest, EncoderSettings, cut_clips
 
 
@@ -202,3 +202,18 @@ def defective_copy_template() -> Path:
         elif kind == "truncated":
             path.write_bytes(result.video[: len(result.video) // 2])
     return folder
+
+
+def copy_of_the_sample(folder: Path, **size: int) -> Path:
+    """The bundled sample in the new folder `folder`, as `make_celebv_hq_sample(folder, **size)` lays it out
+    (its marker included, so `--sample folder` takes it as laid out): made once per test session and size,
+    then copied, since generating its long raw videos takes seconds."""
+    shutil.copytree(_sample_template(tuple(sorted(size.items()))), folder)
+    return folder
+
+
+@functools.cache
+def _sample_template(size: tuple[tuple[str, int], ...]) -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="celebv-hq-sample-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return make_celebv_hq_sample(folder / "sample", **dict(size))

@@ -14,6 +14,7 @@ import av
 import datasets
 import pytest
 from celebv_hq_fixtures import (
+    copy_of_the_sample,
     make_record,
     sample_clips,
     sample_document,
@@ -458,7 +459,7 @@ def unrelated_files(folder: Path) -> None:
 
 
 def an_edited_sample(folder: Path) -> None:
-    make_celebv_hq_sample(folder, width=64, height=64, fps=2)
+    copy_of_the_sample(folder, width=64, height=64, fps=2)
     path = folder / "celebvhq_info.json"
     path.write_text(path.read_text().replace('"v0.1"', '"v0.2"', 1))
 
@@ -489,7 +490,7 @@ def test_the_sample_refuses_a_folder_of_the_users_own_and_leaves_it_as_it_was(
 def test_the_sample_lays_out_again_a_folder_it_wrote_or_an_older_version_wrote_without_its_marker(
     tmp_path: Path,
 ) -> None:
-    folder = make_celebv_hq_sample(tmp_path / "sample", width=64, height=64, fps=2)
+    folder = copy_of_the_sample(tmp_path / "sample", width=64, height=64, fps=2)  # make_celebv_hq_sample's
     written = folder_contents(folder)
     assert set(written) == {".celeb_datasets_sample", "celebvhq_info.json"} | {
         f"raw/{record['ytb_id']}.mp4" for record in sample_clips().values()

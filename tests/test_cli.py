@@ -10,7 +10,7 @@ from pathlib import Path
 
 import datasets
 import pytest
-from celebv_hq_fixtures import unique_repo_id, write_sample_download
+from celebv_hq_fixtures import copy_of_the_sample, unique_repo_id, write_sample_download
 from hub_server import FakeHub
 
 from celeb_datasets.card import exported_configs
@@ -131,6 +131,7 @@ def test_dataset_infos_check_passes_on_the_committed_file_and_fails_on_a_stale_o
 
 
 def test_export_of_the_sample_exports_both_configs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    copy_of_the_sample(tmp_path / "sample")  # laid out already, as by an earlier --sample (generating takes seconds)
     arguments = ["export", "celebv_hq", "--sample", str(tmp_path / "sample"), "--output", str(tmp_path / "export")]
     assert main([*arguments, "--cache-dir", str(tmp_path / "cache"), "--quiet"]) == 0
     out = capsys.readouterr().out

@@ -12,11 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
-from celebv_hq_fixtures import add_overlapping_clip
+from celebv_hq_fixtures import add_overlapping_clip, copy_of_the_sample
 
 from celeb_datasets.skips import read_skip_report
 from celebv_hq import CelebVHQ
-from celebv_hq_lib.sample import make_celebv_hq_sample
 
 # The build run in a child process: each YouTube video takes a second more than it needs, and the first
 # one finished leaves a marker, so the test can kill the build mid-way every time.
@@ -63,7 +62,7 @@ def rows(builder: CelebVHQ) -> list[tuple[str, bytes]]:
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the process tree from /proc")
 def test_a_killed_build_leaves_no_worker_and_a_rerun_equals_a_clean_build(tmp_path: Path) -> None:
-    download = make_celebv_hq_sample(tmp_path / "download", width=128, height=64)
+    download = copy_of_the_sample(tmp_path / "download", width=128, height=64)
     (download / "raw" / "HV150LwK8Kc.mp4").unlink()  # a missing video: skipped by the main process
     (download / "raw" / "I2hf-H8Xumk.mp4").write_bytes(b"\0" * 4096)  # unreadable: skipped by a worker
     add_overlapping_clip(download)
@@ -125,7 +124,7 @@ SLOW_COMMAND = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def small_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_celebv_hq_sample(tmp_path_factory.mktemp("sample") / "download", width=128, height=64)
+    return copy_of_the_sample(tmp_path_factory.mktemp("sample") / "download", width=128, height=64)
 
 
 def interrupt_mid_build(command: list[str], marker: Path, number: signal.Signals, whole_group: bool) -> tuple[int, str]:

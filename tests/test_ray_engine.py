@@ -20,7 +20,13 @@ from pathlib import Path
 import datasets
 import pytest
 from celeba_dialog_fixtures import make_hq_download
-from celebv_hq_fixtures import add_overlapping_clip, make_record, write_annotation_file, write_sample_download
+from celebv_hq_fixtures import (
+    add_overlapping_clip,
+    copy_of_the_sample,
+    make_record,
+    write_annotation_file,
+    write_sample_download,
+)
 from cli_process import run_command
 from export_helpers import export_files, run_in_process
 from ray_faults import FaultyCelebVHQ
@@ -34,7 +40,6 @@ from celeb_datasets.hub import export
 from celeb_datasets.skips import read_skip_report
 from celeba_dialog import CelebADialog
 from celebv_hq import CelebVHQ
-from celebv_hq_lib.sample import make_celebv_hq_sample
 
 ray = pytest.importorskip("ray")
 TESTS = Path(__file__).resolve().parent
@@ -52,6 +57,7 @@ def local_ray() -> object:
 @pytest.mark.slow
 def test_export_with_ray_and_quiet_leaves_only_errors_on_stderr(tmp_path: Path) -> None:
     output = tmp_path / "export"
+    copy_of_the_sample(tmp_path / "sample")  # laid out already, as by an earlier --sample (generating takes seconds)
     command = ["export", "celebv_hq", "--sample", str(tmp_path / "sample"), "--config", "annotations"]
     command += ["--engine", "ray", "--cache-dir", str(tmp_path / "cache"), "--output", str(output), "--quiet"]
     finished = run_command(command)  # a local Ray of its own, as a user's
@@ -66,7 +72,7 @@ def rows(folder: Path) -> list[dict]:
 
 @pytest.mark.slow
 def test_both_engines_give_the_same_export(local_ray: object, tmp_path: Path) -> None:
-    download = make_celebv_hq_sample(tmp_path / "download", width=128, height=64)
+    download = copy_of_the_sample(tmp_path / "download", width=128, height=64)
     (download / "raw" / "HV150LwK8Kc.mp4").unlink()  # missing
     (download / "raw" / "I2hf-H8Xumk.mp4").write_bytes(b"\0" * 4096)  # corrupt
     add_overlapping_clip(download)
@@ -87,7 +93,7 @@ def test_both_engines_give_the_same_export(local_ray: object, tmp_path: Path) ->
 def test_an_error_in_a_ray_task_is_raised_as_it_was(local_ray: object, tmp_path: Path) -> None:
     from celeb_datasets.errors import UnreadableMediaError
 
-    download = make_celebv_hq_sample(tmp_path / "download", width=128, height=64)
+    download = copy_of_the_sample(tmp_path / "download", width=128, height=64)
     (download / "raw" / "I2hf-H8Xumk.mp4").write_bytes(b"\0" * 4096)  # corrupt
     builder = CelebVHQ(config_name="clips", data_dir=str(download), cache_dir=str(tmp_path / "c"), on_missing="error")
     with pytest.raises(UnreadableMediaError, match=r"YouTube video I2hf-H8Xumk\): unreadable"):
@@ -99,7 +105,7 @@ def test_an_error_in_a_ray_task_is_raised_as_it_was(local_ray: object, tmp_path:
 def test_no_usable_video_is_refused_as_by_the_builder(local_ray: object, tmp_path: Path) -> None:
     from celeb_datasets.errors import CelebDatasetsError
 
-    download = make_celebv_hq_sample(tmp_path / "download", width=128, height=64)
+    download = copy_of_the_sample(tmp_path / "download", width=128, height=64)
     for video in (download / "raw").iterdir():
         video.unlink()
     builder = CelebVHQ(config_name="clips", data_dir=str(download), cache_dir=str(tmp_path / "c"))
@@ -117,7 +123,7 @@ def test_no_usable_video_is_refused_as_by_the_builder(local_ray: object, tmp_pat
 def test_a_slice_that_names_no_clip_is_exported_as_present_without_shards_by_both_engines(
     local_ray: object, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    download = make_celebv_hq_sample(tmp_path / "download", width=128, height=64)
+    download = copy_of_the_sample(tmp_path / "download", width=128, height=64)
     # 10 slices of the sample's 6 YouTube videos: the last slices have none, and count as present once exported
     # (else 10 slices could never make the whole config).
     builder = CelebVHQ(config_name="clips", data_dir=str(download), cache_dir=str(tmp_path / "c"), slice="9/10")
@@ -194,7 +200,7 @@ def test_both_engines_give_the_same_annotations_export(local_ray: object, tmp_pa
 
 @pytest.mark.slow
 def test_ray_slices_of_clips_make_the_datasets_engine_export(local_ray: object, tmp_path: Path) -> None:
-    download = make_celebv_hq_sample(tmp_path / "download", width=128, height=64)
+    download = copy_of_the_sample(tmp_path / "download", width=128, height=64)
     (download / "raw" / "HV150LwK8Kc.mp4").unlink()  # missing
     common = ["export", "celebv_hq", "--config", "clips", "--data-dir", str(download), "--quiet"]
     common += ["--cache-dir", str(tmp_path / "cache")]
