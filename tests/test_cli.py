@@ -131,7 +131,8 @@ def test_dataset_infos_check_passes_on_the_committed_file_and_fails_on_a_stale_o
 
 
 def test_export_of_the_sample_exports_both_configs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    copy_of_the_sample(tmp_path / "sample")  # laid out already, as by an earlier --sample (generating takes seconds)
+    # Laid out already, small, as by an earlier --sample: generating and cutting the full one takes 20 s.
+    copy_of_the_sample(tmp_path / "sample", width=128, height=72, fps=5)
     arguments = ["export", "celebv_hq", "--sample", str(tmp_path / "sample"), "--output", str(tmp_path / "export")]
     assert main([*arguments, "--cache-dir", str(tmp_path / "cache"), "--quiet"]) == 0
     out = capsys.readouterr().out
