@@ -17,9 +17,9 @@ from celebv_hq_fixtures import add_overlapping_clip, copy_of_the_sample
 from celeb_datasets.skips import read_skip_report
 from celebv_hq import CelebVHQ
 
-# The build run in a child process: each YouTube video takes a second more than it needs, and the first
-# one finished leaves a marker, so the test can kill the build mid-way every time.
-SLOW_BUILD = textwrap.dedent(
+# Run in a child process before a build: each YouTube video takes a second more than it needs, and the first
+# one finished leaves a marker (argv[1]), so a test can stop the build mid-way every time.
+SLOWED_VIDEOS = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
@@ -29,11 +29,16 @@ SLOW_BUILD = textwrap.dedent(
 
     def slow_video_tables(*args):
         yield from real(*args)
-        Path(sys.argv[3]).touch()
+        Path(sys.argv[1]).touch()
         time.sleep(1.0)
 
     celebv_hq.video_tables = slow_video_tables
-    builder = celebv_hq.CelebVHQ(config_name="clips", data_dir=sys.argv[1], cache_dir=sys.argv[2])
+    """
+)
+# A build with workers: argv[2] is the data folder, argv[3] the cache folder.
+SLOW_BUILD = SLOWED_VIDEOS + textwrap.dedent(
+    """
+    builder = celebv_hq.CelebVHQ(config_name="clips", data_dir=sys.argv[2], cache_dir=sys.argv[3])
     builder.download_and_prepare(num_proc=2)
     """
 )
@@ -67,7 +72,7 @@ def test_a_killed_build_leaves_no_worker_and_a_rerun_equals_a_clean_build(tmp_pa
     (download / "raw" / "I2hf-H8Xumk.mp4").write_bytes(b"\0" * 4096)  # unreadable: skipped by a worker
     add_overlapping_clip(download)
     marker = tmp_path / "one video done"
-    command = [sys.executable, "-c", SLOW_BUILD, str(download), str(tmp_path / "cache"), str(marker)]
+    command = [sys.executable, "-c", SLOW_BUILD, str(marker), str(download), str(tmp_path / "cache")]
     build = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
@@ -101,22 +106,11 @@ def test_a_killed_build_leaves_no_worker_and_a_rerun_equals_a_clean_build(tmp_pa
     assert not list((tmp_path / "cache").rglob("*.incomplete"))
 
 
-# The command line run in a child process, as slow as SLOW_BUILD: argv[1] is the marker, the rest the command.
-SLOW_COMMAND = textwrap.dedent(
+# The command line, as slow: argv[1] is the marker, the rest the command.
+SLOW_COMMAND = SLOWED_VIDEOS + textwrap.dedent(
     """
-    import sys, time
-    from pathlib import Path
-    import celebv_hq
     from celeb_datasets.cli import main
 
-    real = celebv_hq.video_tables
-
-    def slow_video_tables(*args):
-        yield from real(*args)
-        Path(sys.argv[1]).touch()
-        time.sleep(1.0)
-
-    celebv_hq.video_tables = slow_video_tables
     sys.exit(main(sys.argv[2:]))
     """
 )
@@ -194,6 +188,6 @@ def test_ctrl_c_during_a_build_with_workers_is_a_keyboard_interrupt_in_python(
         "except BaseException as error:\n    print(type(error).__name__, file=sys.stderr)\n    sys.exit(3)",
     )
     marker = tmp_path / "one video done"
-    command = [sys.executable, "-c", script, str(small_sample), str(tmp_path / "cache"), str(marker)]
+    command = [sys.executable, "-c", script, str(marker), str(small_sample), str(tmp_path / "cache")]
     exit_code, stderr = interrupt_mid_build(command, marker, signal.SIGINT, whole_group=True)
     assert (exit_code, stderr) == (3, "KeyboardInterrupt\n")
